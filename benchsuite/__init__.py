@@ -1,0 +1,3 @@
+"""benchsuite: benchmark landmark-detection methods on your own images."""
+
+__version__ = "0.1.0"
