@@ -1,0 +1,92 @@
+"""Named protocol presets (``benchsuite/protocols/*.toml``) plus overrides.
+
+A protocol fixes everything about how a cell is trained and evaluated that
+is not the method itself, so it is part of every cell's identity.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from benchsuite.api import PluginError
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    description: str = ""
+    input_size: int = 256  # side of the square network input
+    channels: int = 3  # 1 = grayscale, 3 = RGB
+    folds: int = 5
+    split_seed: int = 0
+    val_fraction: float = 0.25  # of each fold's training part
+    seed: int = 0  # weights initialisation and batch order
+    optimizer: str = "rmsprop"  # rmsprop | adam | sgd
+    lr: float = 1e-3
+    momentum: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    batch_size: int = 8
+    epochs: int = 2000
+    patience: int = 400  # early stopping, in epochs without validation improvement
+    lr_factor: float = 0.2  # reduce-on-plateau factor
+    lr_patience: int = 200
+
+    def identity(self) -> dict[str, Any]:
+        """What determines results (the description does not)."""
+        data = dataclasses.asdict(self)
+        data.pop("description")
+        return data
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}
+
+
+def preset_names() -> list[str]:
+    folder = resources.files("benchsuite") / "protocols"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protocol:
+    """The preset ``name`` with ``overrides`` applied (type-checked)."""
+    path = resources.files("benchsuite") / "protocols" / f"{name}.toml"
+    if not path.is_file():
+        raise PluginError(f"unknown protocol {name!r} (known: {', '.join(preset_names())})")
+    values = tomllib.loads(path.read_text()) | dict(overrides or {})
+    return Protocol(name=name, **{key: _coerce(key, value) for key, value in values.items()})
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key not in _FIELDS or key == "name":
+        raise PluginError(f"unknown protocol setting {key!r} (known: {', '.join(sorted(_FIELDS))})")
+    kind = type(Protocol.__dataclass_fields__[key].default)
+    if isinstance(value, str) and kind is not str:
+        value = _parse(key, value, kind)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise PluginError(f"protocol setting {key!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def _parse(key: str, text: str, kind: type) -> Any:
+    try:
+        if kind is bool:
+            return {"true": True, "false": False}[text.lower()]
+        return kind(text)
+    except (KeyError, ValueError):
+        raise PluginError(f"protocol setting {key!r} must be {kind.__name__}, got {text!r}") from None
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """``["epochs=5", "lr=0.01"]`` from the command line to a dict."""
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise PluginError(f"--set expects KEY=VALUE, got {item!r}")
+        result[key.strip()] = value.strip()
+    return result
