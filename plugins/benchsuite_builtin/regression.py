@@ -1,0 +1,34 @@
+"""Direct regression: the network outputs N×2 numbers, the landmark
+coordinates normalised to [0, 1] over the network input's extent."""
+from __future__ import annotations
+
+import torch
+
+from benchsuite.hookspecs import hookimpl
+
+
+class Regression:
+    name = "regression"
+    description = "Direct coordinate regression, coordinates normalised to [0, 1], masked MSE loss"
+    output = "coords"
+
+    def out_channels(self, n_landmarks: int) -> int:
+        return 2 * n_landmarks
+
+    def encode(self, landmarks: torch.Tensor, size: int) -> torch.Tensor:
+        """Pixel centres at integers: the input's edges are -0.5 and size-0.5."""
+        return (landmarks + 0.5) / size
+
+    def loss(self, prediction: torch.Tensor, landmarks: torch.Tensor, size: int) -> torch.Tensor:
+        target = self.encode(landmarks, size).reshape(prediction.shape)
+        valid = ~torch.isnan(target)
+        error = torch.where(valid, prediction - torch.nan_to_num(target), torch.zeros_like(prediction))
+        return (error**2).sum() / valid.sum().clamp(min=1)
+
+    def decode(self, prediction: torch.Tensor, size: int) -> torch.Tensor:
+        return prediction.reshape(prediction.shape[0], -1, 2) * size - 0.5
+
+
+@hookimpl
+def register_codecs(register):
+    register(Regression)

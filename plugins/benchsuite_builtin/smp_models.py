@@ -1,0 +1,62 @@
+"""Networks built on an encoder: an smp U-Net for heatmaps and a fully
+connected regression head for direct coordinates."""
+from __future__ import annotations
+
+import segmentation_models_pytorch as smp
+from torch import nn
+
+from benchsuite.hookspecs import hookimpl
+
+
+class SmpUnet:
+    name = "smp-unet"
+    description = "U-Net decoder (segmentation-models-pytorch) on any encoder; heatmaps at input resolution"
+    encoder = "required"
+    outputs = frozenset({"heatmap"})
+
+    def __init__(self, encoder_depth: int = 5, decoder_channels: list[int] | None = None):
+        self.encoder_depth = encoder_depth
+        self.decoder_channels = list(decoder_channels or (256, 128, 64, 32, 16)[:encoder_depth])
+
+    def build(self, *, in_channels, out_channels, output, encoder):
+        model = smp.Unet(
+            encoder.smp_name,
+            encoder_weights=None,
+            encoder_depth=self.encoder_depth,
+            decoder_channels=self.decoder_channels,
+            in_channels=in_channels,
+            classes=out_channels,
+        )
+        encoder.load_weights(model.encoder)
+        return model
+
+
+class RegressionHead(nn.Module):
+    """Encoder features, global average pooling, then a linear layer."""
+
+    def __init__(self, encoder: nn.Module, out_channels: int):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(encoder.out_channels[-1], out_channels))
+
+    def forward(self, x):
+        return self.head(self.encoder(x)[-1])
+
+
+class FcRegression:
+    name = "fc-regression"
+    description = "Encoder + global pooling + fully connected layer regressing N×2 coordinates"
+    encoder = "required"
+    outputs = frozenset({"coords"})
+
+    def __init__(self, encoder_depth: int = 5):
+        self.encoder_depth = encoder_depth
+
+    def build(self, *, in_channels, out_channels, output, encoder):
+        return RegressionHead(encoder.build(in_channels, self.encoder_depth), out_channels)
+
+
+@hookimpl
+def register_architectures(register):
+    register(SmpUnet)
+    register(FcRegression)
