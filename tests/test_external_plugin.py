@@ -1,0 +1,47 @@
+"""A third-party plugin package, installed with pip, is picked up with no change to the core."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """plugins/benchsuite-tinynet installed with pip into a folder of its own."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), str(REPO / "plugins" / "benchsuite-tinynet")], check=True)
+    return target
+
+
+def _cli(site, *args):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, "-m", "benchsuite.cli", *args], capture_output=True, text=True, env=env)
+
+
+def test_installed_plugin_is_listed(site):
+    out = _cli(site, "list", "architectures")
+    assert out.returncode == 0, out.stderr
+    assert any(line.startswith("tinynet") and "benchsuite-tinynet" not in line and "tinynet 1.0.0" in line
+               for line in out.stdout.splitlines())
+    plugins = _cli(site, "plugins").stdout
+    assert "tinynet (benchsuite-tinynet 1.0.0)" in plugins
+
+
+def test_grid_runs_the_plugin_architecture(site, tiny_grid, tmp_path):
+    """Every architecture installed ("*"), filtered down to the plugin's."""
+    text = tiny_grid.read_text()
+    start, end = text.index("architectures ="), text.index("encoders =")
+    tiny_grid.write_text(text[:start] + 'architectures = ["*"]\n' + text[end:])
+    out = _cli(site, "run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "ext",
+               "-a", "tinynet", "-c", "gaussian*")
+    assert out.returncode == 0, out.stderr
+    assert "2 cells computed" in out.stdout and "| tinynet+gaussian(sigma=2.0)" in out.stdout
+    assert "tinynet takes no encoder" not in out.stdout  # only the dry run lists skips
+    dry = _cli(site, "run", "--grid", str(tiny_grid), "--dry-run", "-a", "tinynet")
+    assert "tinynet+resnet18: tinynet takes no encoder" in dry.stdout

@@ -1,0 +1,74 @@
+"""The letterbox mapping: exact inverse, correct padding, matches the resampler."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchsuite.geometry import Letterbox
+from benchsuite.images import to_channels
+
+# (width, height, size): landscape/portrait/square, odd and even total padding
+CASES = [(200, 120, 64), (120, 200, 64), (100, 45, 64), (45, 100, 64), (64, 64, 64), (1340, 1671, 256), (633, 480, 256)]
+
+
+@pytest.mark.parametrize("width,height,size", CASES)
+def test_inverse_is_exact(width, height, size):
+    box = Letterbox(width, height, size)
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-0.5, [width - 0.5, height - 0.5], size=(50, 2))
+    np.testing.assert_allclose(box.to_original(box.to_input(points)), points, rtol=0, atol=1e-9)
+
+
+def test_no_truncation_of_sub_pixel_coordinates():
+    box = Letterbox(200, 120, 64)
+    mapped = box.to_input(np.array([[10.3, 20.7]]))
+    assert not np.allclose(mapped, np.round(mapped))
+    np.testing.assert_allclose(mapped, [[(10.3 + 0.5) * 0.32 - 0.5, (20.7 + 0.5) * (38 / 120) - 0.5 + 13]])
+
+
+@pytest.mark.parametrize("width,height,resized,offset", [
+    (200, 120, (64, 38), (0, 13)),   # landscape, even padding 26
+    (120, 200, (38, 64), (13, 0)),   # portrait pads the x axis, not y
+    (100, 45, (64, 29), (0, 17)),    # odd padding 35: 17 before, 18 after
+    (45, 100, (29, 64), (17, 0)),
+])
+def test_padding_goes_on_the_short_axis_and_image_matches_offset(width, height, resized, offset):
+    box = Letterbox(width, height, 64)
+    assert box.resized == resized and tuple(box.offset) == offset
+    out = box.apply(np.full((height, width, 1), 200, dtype=np.uint8))[:, :, 0]
+    rows, cols = np.nonzero(out)
+    assert (cols.min(), rows.min()) == offset
+    assert (cols.max() + 1 - cols.min(), rows.max() + 1 - rows.min()) == resized
+
+
+def _blob(width, height, centre, sigma=5.0):
+    ys, xs = np.mgrid[0:height, 0:width]
+    d2 = (xs - centre[0]) ** 2 + (ys - centre[1]) ** 2
+    return np.round(250 * np.exp(-d2 / (2 * sigma**2))).astype(np.uint8)[:, :, None]
+
+
+def _centroid(image):
+    ys, xs = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    w = image.astype(np.float64)
+    return np.array([(xs * w).sum() / w.sum(), (ys * w).sum() / w.sum()])
+
+
+@pytest.mark.parametrize("width,height", [(200, 120), (120, 200), (101, 45), (45, 101)])
+def test_mapping_agrees_with_the_resampled_image(width, height):
+    """A blob's centre, resized by the real resampler, lands where to_input says (sub-pixel)."""
+    centre = np.array([width * 0.37 + 0.3, height * 0.61 + 0.2])
+    box = Letterbox(width, height, 64)
+    resized = box.apply(_blob(width, height, centre, sigma=min(width, height) / 8))[:, :, 0]
+    np.testing.assert_allclose(_centroid(resized), box.to_input(centre), atol=0.06)
+    np.testing.assert_allclose(box.to_original(_centroid(resized)), centre, atol=0.06 * max(width, height) / 64)
+
+
+def test_channel_conversion_is_explicit():
+    rgba = np.zeros((4, 5, 4), dtype=np.uint8)
+    rgba[..., 0] = 255
+    assert to_channels(rgba, 3).shape == (4, 5, 3)
+    assert to_channels(rgba, 1)[0, 0, 0] == round(0.299 * 255)
+    gray = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    assert (to_channels(gray, 3)[..., 2] == gray).all()
+    deep = np.array([[1000, 3000]], dtype=np.uint16)
+    assert to_channels(deep, 1)[0, :, 0].tolist() == [0, 255]  # scaled to its range, not clipped

@@ -1,0 +1,92 @@
+"""Grids: cross-product, filters, named and user grids, skipped combinations with reasons."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from benchsuite.api import PluginError
+from benchsuite.cli import main
+from benchsuite.grid import codec_incompatibility, encoder_incompatibility, expand, load_spec
+
+
+def test_all_is_the_full_cross_product_of_installed_plugins_times_folds(registry):
+    grid = expand(load_spec("all"), registry)
+    expected = 0
+    for arch, enc, codec in itertools.product(registry.entries("architectures"),
+                                              [None, *registry.entries("encoders")],
+                                              [None, *registry.entries("codecs")]):
+        ok = encoder_incompatibility(arch.cls, enc and enc.cls) is None
+        ok = ok and codec_incompatibility(arch.cls, codec and codec.cls) is None
+        expected += ok
+    assert expected > 0
+    assert len(grid.cells) == expected * len(registry.names("datasets")) * grid.protocol.folds
+    assert grid.protocol.name == "kumar2022" and grid.protocol.folds == 5
+    assert len({c.id for c in grid.cells}) == len(grid.cells)
+
+
+def test_incompatible_combinations_are_skipped_with_their_reason(registry):
+    grid = expand(load_spec("smoke"), registry)
+    reasons = {s.describe() for s in grid.skipped}
+    assert any("mean-shape+resnet18: mean-shape takes no encoder" in r for r in reasons)
+    assert any("smp-unet" in r and "regression needs coords output; smp-unet produces only heatmap" in r
+               for r in reasons)
+    assert any("fc-regression" in r and "gaussian needs heatmap output" in r for r in reasons)
+    methods = {c.method for c in grid.cells}
+    assert len(methods) == 3 and len(grid.cells) == 3 * grid.protocol.folds
+
+
+def test_glob_filters_narrow_each_axis(registry):
+    spec = load_spec("smoke")
+    only_unet = expand(spec, registry, {"architectures": "smp-*"})
+    assert {c.architecture.name for c in only_unet.cells} == {"smp-unet"}
+    no_match = expand(spec, registry, {"codecs": "regr*", "architectures": "smp-*"})
+    assert no_match.cells == [] and no_match.skipped
+    assert expand(spec, registry, {"datasets": "nothing*"}).cells == []
+
+
+def test_user_grid_file_with_a_parameter_sweep_and_settings(tmp_path, registry):
+    path = tmp_path / "sweep.toml"
+    path.write_text("""
+protocol = "smoke"
+datasets = ["synthetic"]
+architectures = ["smp-unet"]
+encoders = ["resnet*"]
+codecs = [{ name = "gaussian", sigma = 2 }, { name = "gaussian", sigma = 4 }]
+[settings]
+folds = 2
+epochs = 3
+""")
+    grid = expand(load_spec(str(path)), registry)
+    assert grid.protocol.epochs == 3 and grid.protocol.folds == 2
+    assert len(grid.cells) == len(registry.names("encoders")) * 2 * 2
+    assert {c.codec.label for c in grid.cells} == {"gaussian(sigma=2)", "gaussian(sigma=4)"}
+
+
+@pytest.mark.parametrize("text,message", [
+    ('architectures = ["no-such-net"]', "unknown architecture 'no-such-net'"),
+    ('colour = "blue"', "unknown grid keys"),
+    ('protocol = "nope"', "unknown protocol 'nope'"),
+    ("[settings]\nepochs = 'many'", "epochs"),
+    ("[settings]\nlearning_rate = 1", "unknown protocol setting"),
+    ("codecs = [{ sigma = 1 }]", "has no name"),
+    ("datasets = [", "not valid TOML"),
+])
+def test_bad_grid_files_give_clear_errors(tmp_path, registry, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(PluginError, match=message):
+        expand(load_spec(str(path)), registry)
+
+
+def test_dry_run_prints_cells_skips_and_the_count(capsys):
+    assert main(["run", "--grid", "smoke", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  run   ") == 9 and "  skip  " in out and "takes no encoder" in out
+    assert "9 cells to run" in out and "combinations skipped" in out
+
+
+def test_unknown_grid_is_a_one_line_error(capsys):
+    assert main(["run", "--grid", "nonexistent"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown grid 'nonexistent'" in err[0]

@@ -1,0 +1,124 @@
+"""Running a grid end to end: results store, resume, force, failures, SIGKILL, leaderboard."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from benchsuite import runner
+from benchsuite.cli import main
+from benchsuite.grid import expand, load_spec
+from benchsuite.store import PREDICTION_COLUMNS, RunStore
+
+
+def _cells(tiny_grid, registry):
+    return expand(load_spec(str(tiny_grid)), registry).cells
+
+
+def _cell_dirs(root):
+    return sorted(p.name for p in (root / "cells").iterdir())
+
+
+def test_run_stores_every_cell_with_its_record_and_predictions(tiny_grid, tmp_path, registry, capsys):
+    assert main(["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "r"]) == 0
+    store = RunStore(tmp_path / "r")
+    cells = _cells(tiny_grid, registry)
+    assert _cell_dirs(store.root) == sorted(c.id for c in cells) and len(cells) == 6
+    for cell in cells:
+        record = store.record(cell.id)
+        assert record["status"] == "ok" and record["config"] == json.loads(json.dumps(cell.identity()))
+        assert {"packages", "git_revision", "hardware", "wall_seconds", "split"} <= set(record)
+        assert record["packages"]["torch"] and record["hardware"]["cpu_count"]
+        if cell.architecture.name != "mean-shape":
+            assert record["epochs_run"] == 2 and 1 <= record["best_epoch"] <= 2 and record["train_images_per_s"] > 0
+        table = store.predictions(cell.id)
+        assert list(table.columns) == PREDICTION_COLUMNS
+        assert len(table) == record["split"]["test"] * 3 and table.pred_x.notna().all()
+    out = capsys.readouterr().out
+    assert "6 cells computed" in out and "| mean-shape" in out  # the leaderboard is printed
+
+
+def test_rerun_skips_completed_cells_and_force_recomputes(tiny_grid, tmp_path, monkeypatch, capsys):
+    args = ["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "r", "-a", "mean-shape"]
+    assert main(args) == 0
+    computed = []
+    original = runner.compute_cell
+    monkeypatch.setattr(runner, "compute_cell", lambda cell, *a, **k: computed.append(cell) or original(cell, *a, **k))
+    assert main(args) == 0
+    assert computed == [] and "2 already complete (skipped)" in capsys.readouterr().out
+    assert main(args + ["--force"]) == 0
+    assert len(computed) == 2
+
+
+def test_a_failing_cell_is_recorded_the_grid_goes_on_and_the_next_run_retries(tiny_grid, tmp_path, monkeypatch, capsys):
+    args = ["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "r", "-a", "mean-shape"]
+    original = runner.compute_cell
+
+    def flaky(cell, *a, **k):
+        if cell.fold == 0:
+            raise RuntimeError("out of memory (simulated)")
+        return original(cell, *a, **k)
+
+    monkeypatch.setattr(runner, "compute_cell", flaky)
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "1 failed" in captured.out and "out of memory (simulated)" in captured.err
+    store = RunStore(tmp_path / "r")
+    statuses = sorted(r["status"] for r in store.records())
+    assert statuses == ["failed", "ok"]
+    failed = next(r for r in store.records() if r["status"] == "failed")
+    assert "out of memory" in failed["error"] and "Traceback" in failed["traceback"]
+    monkeypatch.setattr(runner, "compute_cell", original)
+    assert main(args) == 0
+    assert "1 cells computed, 1 already complete" in capsys.readouterr().out
+    assert sorted(r["status"] for r in store.records()) == ["ok", "ok"]
+
+
+def test_a_cell_interrupted_while_writing_leaves_no_trace(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    table = pd.DataFrame({c: [1.0] for c in PREDICTION_COLUMNS})
+
+    def crash(*a, **k):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", crash)
+    with pytest.raises(OSError):
+        store.write("abc", {"status": "ok"}, table)
+    assert store.status("abc") is None and list(store.records()) == []
+    monkeypatch.undo()
+    os.rename(next((tmp_path / "cells").iterdir()), tmp_path / "cells" / ".tmp-abc-999999999-deadbeef")
+    assert store.remove_stale_temporaries() == 1
+
+
+def test_sigkill_mid_run_then_rerun_completes_every_cell_exactly_once(tiny_grid, tmp_path, registry):
+    grid_text = tiny_grid.read_text().replace("epochs = 2", "epochs = 6")
+    tiny_grid.write_text(grid_text)
+    command = [sys.executable, "-m", "benchsuite.cli", "run", "--grid", str(tiny_grid), "--results", str(tmp_path),
+               "--run", "r"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cells_dir = tmp_path / "r" / "cells"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        done = [p for p in cells_dir.glob("*") if not p.name.startswith(".")] if cells_dir.exists() else []
+        if len(done) >= 3:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    store = RunStore(tmp_path / "r")
+    expected = sorted(c.id for c in _cells(tiny_grid, registry))
+    finished = [p.name for p in cells_dir.iterdir() if not p.name.startswith(".")]
+    assert 3 <= len(finished) < len(expected), "the kill should land mid-grid"
+    for name in finished:  # whatever is visible is complete
+        assert store.status(name) == "ok" and (cells_dir / name / "predictions.parquet").is_file()
+    rerun = subprocess.run(command, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(expected) - len(finished)} cells computed, {len(finished)} already complete" in rerun.stdout
+    assert _cell_dirs(store.root) == expected  # no duplicates, no leftovers, nothing missing
+    assert all(r["status"] == "ok" for r in store.records())

@@ -1,0 +1,82 @@
+"""Training keeps the best-validation weights, predictions come back in original pixels,
+and on the synthetic data a U-Net with heatmaps clearly beats the mean-shape baseline."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from benchsuite import training
+from benchsuite.api import Sample
+from benchsuite.cells import Cell, Component
+from benchsuite.grid import expand, load_spec
+from benchsuite.protocol import load_protocol
+from benchsuite.runner import compute_cell
+
+
+def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_best(registry, monkeypatch):
+    scripted = iter([5.0, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0, 10.0])
+    monkeypatch.setattr(training, "evaluate_loss", lambda *a, **k: next(scripted))
+    protocol = load_protocol("smoke", {"input_size": 32, "epochs": 8, "patience": 3, "batch_size": 4})
+    dataset = registry.get("datasets", "synthetic").cls(n_images=8, n_landmarks=2, min_size=40, max_size=50)
+    data = training.prepare(dataset, dataset.samples(), protocol)
+    model = registry.get("architectures", "smp-unet").cls(encoder_depth=3, decoder_channels=[8, 8, 8]).build(
+        in_channels=1, out_channels=2, output="heatmap", encoder=registry.get("encoders", "resnet18").cls())
+    codec = registry.get("codecs", "gaussian").cls(sigma=2.0)
+    snapshots = {}
+    report = training.train(model, codec, data, data, protocol,
+                            on_epoch=lambda e, *_: snapshots.setdefault(e, copy.deepcopy(model.state_dict())))
+    assert report.best_epoch == 2 and report.epochs_run == 5  # stopped 3 epochs after the best
+    assert not torch.equal(snapshots[2]["segmentation_head.0.weight"], snapshots[5]["segmentation_head.0.weight"])
+    for key, value in model.state_dict().items():
+        assert torch.equal(value.cpu(), snapshots[2][key].cpu()), key
+
+
+class _Replay(torch.nn.Module):
+    """Outputs pre-computed network outputs in order (stands in for a perfect model)."""
+
+    def __init__(self, outputs):
+        super().__init__()
+        self.outputs, self.position = outputs, 0
+
+    def forward(self, x):
+        out = self.outputs[self.position : self.position + len(x)]
+        self.position += len(x)
+        return out
+
+
+@pytest.mark.parametrize("codec_name,tolerance_input_px", [("regression", 1e-3), ("gaussian", 0.5)])
+def test_predictions_come_back_in_original_pixels(registry, codec_name, tolerance_input_px):
+    protocol = load_protocol("smoke", {"input_size": 64})
+    dataset = registry.get("datasets", "synthetic").cls(n_images=10, n_landmarks=4, min_size=60, max_size=200)
+    samples = dataset.samples()
+    assert any(w > h for w, h in (s.size for s in samples)) and any(w < h for w, h in (s.size for s in samples))
+    data = training.prepare(dataset, samples, protocol)
+    codec = registry.get("codecs", codec_name).cls()
+    perfect = codec.encode(data.landmarks, 64)
+    predicted = training.predict(_Replay(perfect.reshape(len(samples), -1) if codec_name == "regression" else perfect),
+                                 codec, data, protocol)
+    for sample, box, points in zip(samples, data.boxes, predicted):
+        error_original_px = np.abs(points - sample.landmarks).max()
+        assert error_original_px <= tolerance_input_px / box.scale.min() + 1e-9
+
+
+def test_mean_shape_predicts_the_training_mean_ignoring_missing(registry):
+    nan = float("nan")
+    train = [Sample("a", np.array([[0.0, 0.0], [nan, nan]]), (10, 10)),
+             Sample("b", np.array([[2.0, 4.0], [6.0, 8.0]]), (10, 10))]
+    predicted = registry.get("architectures", "mean-shape").cls().fit_predict(train, train[:1])
+    np.testing.assert_array_equal(predicted, [[[1.0, 2.0], [6.0, 8.0]]])
+
+
+@pytest.mark.slow
+def test_unet_with_heatmaps_clearly_beats_the_mean_shape_on_synthetic_data(registry):
+    grid = expand(load_spec("smoke"), registry, {"architectures": "[ms]*-*", "codecs": "gaussian*"})
+    cells = {c.architecture.name: c for c in grid.cells if c.fold == 0}
+    errors = {}
+    for name, cell in cells.items():
+        _, table = compute_cell(cell, registry)
+        errors[name] = float(np.hypot(table.pred_x - table.x, table.pred_y - table.y).mean())
+    assert errors["smp-unet"] < 0.4 * errors["mean-shape"], errors
