@@ -19,9 +19,12 @@ class Component:
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
+    display: str | None = field(default=None, compare=False)  # a grid's "label"; not part of the identity
 
     @property
     def label(self) -> str:
+        if self.display:
+            return self.display
         if not self.params:
             return self.name
         inner = ",".join(f"{k}={_short(v)}" for k, v in sorted(self.params.items()))

@@ -97,11 +97,11 @@ def _components(registry: Registry, axis: str, entries: list[Any], pattern: str 
     for entry in entries:
         if isinstance(entry, dict):
             params = dict(entry)
-            name = params.pop("name", None)
+            name, label = params.pop("name", None), params.pop("label", None)
             if not isinstance(name, str):
                 raise PluginError(f"a {axis} entry {entry!r} has no name")
             registry.get(axis, name)
-            result.append(Component(name, params))
+            result.append(Component(name, params, label))
         elif isinstance(entry, str) and any(ch in entry for ch in "*?["):
             result += [Component(n) for n in fnmatch.filter(registry.names(axis), entry)]
         elif isinstance(entry, str):

@@ -90,3 +90,14 @@ def test_unknown_grid_is_a_one_line_error(capsys):
     assert main(["run", "--grid", "nonexistent"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown grid 'nonexistent'" in err[0]
+
+
+def test_a_label_names_an_entry_without_changing_its_identity(tmp_path, registry):
+    path = tmp_path / "labelled.toml"
+    body = 'protocol = "smoke"\narchitectures = ["mean-shape"]\n'
+    path.write_text(body + 'datasets = [{ name = "synthetic", label = "fish", n_images = 20 }]\n')
+    labelled = expand(load_spec(str(path)), registry).cells
+    path.write_text(body + 'datasets = [{ name = "synthetic", n_images = 20 }]\n')
+    plain = expand(load_spec(str(path)), registry).cells
+    assert [c.id for c in labelled] == [c.id for c in plain]
+    assert labelled[0].describe().startswith("fish |") and plain[0].describe().startswith("synthetic(n_images=20) |")
