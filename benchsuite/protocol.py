@@ -32,8 +32,17 @@ class Protocol:
     batch_size: int = 8
     epochs: int = 2000
     patience: int = 400  # early stopping, in epochs without validation improvement
+    lr_schedule: str = "plateau"  # plateau: reduce on a validation plateau; linear: lr -> lr_end over the epochs
     lr_factor: float = 0.2  # reduce-on-plateau factor
     lr_patience: int = 200
+    lr_end: float = 0.0  # linear schedule: last epoch's learning rate
+    momentum_end: float = -1.0  # linear schedule: last epoch's momentum (-1: constant momentum)
+    rotate_deg: float = 0.0  # geometric augmentation: rotation uniform in ±rotate_deg
+    scale: float = 0.0  # zoom uniform in [1 - scale, 1 + scale]
+    translate: float = 0.0  # shift uniform in ±translate × input size
+    hflip: float = 0.0  # flip probability; needs the dataset's left/right landmark pairs
+    channel_shift: int = 0  # >0: 3 extra copies, a constant in [1, channel_shift] added to one RGB channel
+    channel_split: bool = False  # 3 extra grayscale copies, one per RGB channel
 
     def identity(self) -> dict[str, Any]:
         """What determines results (the description does not)."""
@@ -50,12 +59,19 @@ def preset_names() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def load_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protocol:
-    """The preset ``name`` with ``overrides`` applied (type-checked)."""
+def _preset(name: str) -> dict[str, Any]:
+    """A preset's values; ``base = "other"`` inherits another preset's and overrides some."""
     path = resources.files("benchsuite") / "protocols" / f"{name}.toml"
     if not path.is_file():
         raise PluginError(f"unknown protocol {name!r} (known: {', '.join(preset_names())})")
-    values = tomllib.loads(path.read_text()) | dict(overrides or {})
+    values = tomllib.loads(path.read_text())
+    base = values.pop("base", None)
+    return (_preset(base) if base else {}) | values
+
+
+def load_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protocol:
+    """The preset ``name`` with ``overrides`` applied (type-checked)."""
+    values = _preset(name) | dict(overrides or {})
     return Protocol(name=name, **{key: _coerce(key, value) for key, value in values.items()})
 
 

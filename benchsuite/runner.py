@@ -4,16 +4,18 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from benchsuite import environment, training
+from benchsuite import environment, pretraining, training
 from benchsuite.api import PluginError, Sample
-from benchsuite.cells import Cell
+from benchsuite.augment import for_dataset
+from benchsuite.cells import Cell, Component
 from benchsuite.plugins import Registry
-from benchsuite.splits import split
+from benchsuite.splits import split_samples
 from benchsuite.store import RunStore
 
 
@@ -51,29 +53,31 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
     )
 
 
-def compute_cell(cell: Cell, registry: Registry, on_epoch=None) -> tuple[dict, pd.DataFrame]:
+def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None) -> tuple[dict, pd.DataFrame]:
     """Train, select and predict one cell; return its record and predictions."""
     protocol = cell.protocol
     dataset = _instantiate(registry, "datasets", cell.dataset)
-    samples = {s.id: s for s in dataset.samples()}
-    parts = split(list(samples), protocol.folds, protocol.split_seed, cell.fold, protocol.val_fraction)
-    train, val, test = ([samples[i] for i in ids] for ids in (parts.train, parts.val, parts.test))
-    arch = _instantiate(registry, "architectures", cell.architecture)
-    record = {"split": {"train": len(train), "val": len(val), "test": len(test)}}
+    train, val, test = split_samples(dataset, protocol, cell.fold)
+    arch_params = dict(cell.architecture.params)
+    pretrain_spec = arch_params.pop("pretrain", None)
+    arch = _instantiate(registry, "architectures", Component(cell.architecture.name, arch_params))
+    record = {"split": {"train": len(train), "val": len(val), "test": len(test)},
+              "pixel_size_mm": getattr(dataset, "pixel_size_mm", None)}
     torch.manual_seed(protocol.seed)
     if not arch.outputs:  # a codec-free baseline sees training and validation landmarks
         predicted = arch.fit_predict(train + val, test)
     else:
         encoder = _instantiate(registry, "encoders", cell.encoder)
         codec = _instantiate(registry, "codecs", cell.codec)
-        n = len(dataset.landmark_names)
-        model = arch.build(
-            in_channels=protocol.channels, out_channels=codec.out_channels(n), output=codec.output, encoder=encoder
-        )
-        data = {name: training.prepare(dataset, part, protocol) for name, part in
-                (("train", train), ("val", val), ("test", test))}
-        report = training.train(model, codec, data["train"], data["val"], protocol, on_epoch)
-        predicted = training.predict(model, codec, data["test"], protocol)
+        model = arch.build(in_channels=protocol.channels, out_channels=codec.out_channels(len(dataset.landmark_names)),
+                           output=codec.output, encoder=encoder)
+        if pretrain_spec:
+            record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
+                                                           workdir)
+        report = training.train(model, codec, training.training_set(dataset, train, protocol),
+                                training.prepare(dataset, val, protocol), protocol, on_epoch,
+                                for_dataset(protocol, dataset))
+        predicted = training.predict(model, codec, training.prepare(dataset, test, protocol), protocol)
         record |= {
             "epochs_run": report.epochs_run,
             "best_epoch": report.best_epoch,
@@ -119,7 +123,7 @@ def _run_and_store(cell: Cell, registry: Registry, store: RunStore, progress) ->
               "fold": cell.fold, "started": started} | environment.describe()
     error = predictions = None
     try:
-        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None)
+        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root)
         record |= extra
     except KeyboardInterrupt:
         raise

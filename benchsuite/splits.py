@@ -40,3 +40,10 @@ def split(sample_ids: list[str], k: int, seed: int, fold: int, val_fraction: flo
     val = sorted(rest[i] for i in order[:n_val])
     train = sorted(rest[i] for i in order[n_val:])
     return Split(train=train, val=val, test=test)
+
+
+def split_samples(dataset, protocol, fold: int):
+    """A dataset's samples for this fold: (train, val, test) lists, per the protocol's k, seed and ratio."""
+    samples = {s.id: s for s in dataset.samples()}
+    parts = split(list(samples), protocol.folds, protocol.split_seed, fold, protocol.val_fraction)
+    return tuple([samples[i] for i in ids] for ids in (parts.train, parts.val, parts.test))

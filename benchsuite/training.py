@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from benchsuite.api import PluginError, Sample
+from benchsuite.augment import GeometricAugmentation, colour_versions
 from benchsuite.geometry import Letterbox
 from benchsuite.images import to_channels
 from benchsuite.protocol import Protocol
@@ -46,10 +47,12 @@ class TrainingReport:
 EpochCallback = Callable[[int, int, float, float], None]
 
 
-def prepare(dataset, samples: list[Sample], protocol: Protocol) -> Prepared:
-    size, channels = protocol.input_size, protocol.channels
+def prepare(dataset, samples: list[Sample], protocol: Protocol, channels: int | None = None) -> Prepared:
+    """Load, convert to ``channels`` (default: the protocol's) and letterbox every sample."""
+    size, channels = protocol.input_size, channels or protocol.channels
+    n_landmarks = samples[0].landmarks.shape[0] if samples else len(dataset.landmark_names)
     images = np.zeros((len(samples), channels, size, size), dtype=np.uint8)
-    landmarks = np.zeros((len(samples), len(dataset.landmark_names), 2), dtype=np.float32)
+    landmarks = np.zeros((len(samples), n_landmarks, 2), dtype=np.float32)
     boxes = []
     for i, sample in enumerate(samples):
         image = to_channels(dataset.load_image(sample.id), channels)
@@ -63,6 +66,39 @@ def prepare(dataset, samples: list[Sample], protocol: Protocol) -> Prepared:
         landmarks[i] = box.to_input(sample.landmarks)
         boxes.append(box)
     return Prepared(samples, torch.from_numpy(images), torch.from_numpy(landmarks), boxes)
+
+
+def concat(parts: list[Prepared]) -> Prepared:
+    """Several prepared sets (e.g. from several datasets) as one."""
+    return Prepared(
+        [s for p in parts for s in p.samples],
+        torch.cat([p.images for p in parts]),
+        torch.cat([p.landmarks for p in parts]),
+        [b for p in parts for b in p.boxes],
+    )
+
+
+def with_colour_versions(rgb: Prepared, protocol: Protocol) -> Prepared:
+    """The beetle paper's offline colour augmentation: every image becomes several grayscale ones."""
+    generator = torch.Generator().manual_seed(protocol.seed)
+    versions = colour_versions(rgb.images, protocol.channel_shift, protocol.channel_split, generator)
+    count = versions.shape[0]
+    return Prepared(
+        rgb.samples * count,
+        versions.flatten(0, 1),
+        rgb.landmarks.repeat(count, 1, 1),
+        rgb.boxes * count,
+    )
+
+
+def training_set(dataset, samples: list[Sample], protocol: Protocol) -> Prepared:
+    """The training part, multiplied by the protocol's offline colour augmentation if any."""
+    if protocol.channel_shift or protocol.channel_split:
+        if protocol.channels != 1:
+            raise PluginError(f"protocol {protocol.name!r}: colour augmentation produces grayscale images; "
+                              "set channels = 1")
+        return with_colour_versions(prepare(dataset, samples, protocol, channels=3), protocol)
+    return prepare(dataset, samples, protocol)
 
 
 def device() -> torch.device:
@@ -108,6 +144,25 @@ def evaluate_loss(model, codec, data: Prepared, protocol: Protocol, dev: torch.d
     return total / max(count, 1)
 
 
+def _set_linear_schedule(optimizer: torch.optim.Optimizer, protocol: Protocol, epoch: int) -> None:
+    """Learning rate (and momentum) interpolated linearly from the first to the last epoch."""
+    t = (epoch - 1) / max(protocol.epochs - 1, 1)
+    for group in optimizer.param_groups:
+        group["lr"] = protocol.lr + (protocol.lr_end - protocol.lr) * t
+        if protocol.momentum_end >= 0 and "momentum" in group:
+            group["momentum"] = protocol.momentum + (protocol.momentum_end - protocol.momentum) * t
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, protocol: Protocol):
+    if protocol.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=protocol.lr_factor, patience=protocol.lr_patience
+        )
+    if protocol.lr_schedule == "linear":
+        return None
+    raise PluginError(f"unknown lr_schedule {protocol.lr_schedule!r} in protocol {protocol.name!r} (plateau, linear)")
+
+
 def train(
     model: torch.nn.Module,
     codec,
@@ -115,24 +170,29 @@ def train(
     val_data: Prepared,
     protocol: Protocol,
     on_epoch: EpochCallback | None = None,
+    augmentation: GeometricAugmentation | None = None,
 ) -> TrainingReport:
     """Fit with early stopping; leave the model holding its best-validation weights."""
     dev = device()
     model.to(dev)
     optimizer = _optimizer(model, protocol)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=protocol.lr_factor, patience=protocol.lr_patience
-    )
+    scheduler = _scheduler(optimizer, protocol)
     generator = torch.Generator().manual_seed(protocol.seed)
+    augment = augmentation if augmentation is not None and augmentation.active else None
     best_loss, best_epoch, best_state = math.inf, -1, None
     images_seen, train_seconds, epoch = 0, 0.0, 0
     for epoch in range(1, protocol.epochs + 1):
         model.train()
+        if scheduler is None:
+            _set_linear_schedule(optimizer, protocol, epoch)
         started = time.perf_counter()
         running = torch.zeros((), device=dev)
         for batch in _batches(len(train_data.samples), protocol.batch_size, generator):
-            x = _normalise(train_data.images[batch].to(dev))
-            loss = codec.loss(model(x), train_data.landmarks[batch].to(dev), protocol.input_size)
+            images = train_data.images[batch].to(dev).float() / 255.0
+            landmarks = train_data.landmarks[batch].to(dev)
+            if augment:
+                images, landmarks = augment.apply(images, landmarks, augment.sample(len(batch), generator))
+            loss = codec.loss(model((images - _MEAN) / _STD), landmarks, protocol.input_size)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {float(loss)} at epoch {epoch}")
             optimizer.zero_grad(set_to_none=True)
@@ -143,7 +203,8 @@ def train(
         train_seconds += time.perf_counter() - started
         train_loss = float(running) / max(len(train_data.samples), 1)
         val_loss = evaluate_loss(model, codec, val_data, protocol, dev)
-        scheduler.step(val_loss)
+        if scheduler is not None:
+            scheduler.step(val_loss)
         if val_loss < best_loss:
             best_loss, best_epoch = val_loss, epoch
             best_state = copy.deepcopy(model.state_dict())
