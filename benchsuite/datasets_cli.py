@@ -1,0 +1,86 @@
+"""``benchsuite datasets check PATH|NAME`` and ``benchsuite datasets fetch NAME``.
+
+The core knows no file format: a PATH is handed to the dataset plugin
+registered as ``folder`` (parameter ``path``), a NAME to that dataset, both
+through the registry. A dataset's optional ``check()`` returns a
+:class:`benchsuite.checks.CheckReport`; its optional ``fetch(progress)``
+obtains the files. ``check`` prints the summary and the warnings on stdout,
+each error on one line on stderr, and exits 1 when there was any error.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from benchsuite.api import PluginError
+from benchsuite.checks import render, report_from_samples
+
+FOLDER_DATASET = "folder"
+EXIT_ERRORS = 1
+
+
+def add_parser(sub, common) -> None:
+    parser = sub.add_parser("datasets", parents=[common], help="check a folder or dataset; fetch a named dataset")
+    actions = parser.add_subparsers(dest="action", required=True)
+    check = actions.add_parser("check", parents=[common], help="validate and summarise a folder or a named dataset")
+    check.add_argument("target", metavar="PATH|NAME", help="a folder or annotation file, or a registered dataset name")
+    check.add_argument("--format", help="the annotation format (default: detected)")
+    check.add_argument("--annotator", help="which annotator is the ground truth (default: the first)")
+    check.add_argument("--outside", help="points outside the image: keep (warn), missing, or error")
+    check.add_argument("--root", help="folder holding a named dataset's files (default: its usual place)")
+    check.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="another dataset parameter")
+    fetch = actions.add_parser("fetch", parents=[common], help="download a named dataset, or say where its files go")
+    fetch.add_argument("name", help="a registered dataset name")
+    fetch.add_argument("--root", help="folder to put it in (default: $BENCHSUITE_DATA or ~/.local/share/benchsuite/datasets)")
+
+
+def command(args, registry) -> int:
+    if args.action == "check":
+        return _check(args, registry)
+    return _fetch(args, registry)
+
+
+def _instantiate(registry, name: str, params: dict):
+    cls = registry.get("datasets", name).cls
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise PluginError(f"dataset {name}: bad parameters {sorted(params)}: {exc}") from None
+
+
+def _check(args, registry) -> int:
+    from benchsuite.protocol import parse_assignments
+
+    params = {key: value for key, value in (("format", args.format), ("annotator", args.annotator),
+                                            ("outside", args.outside), ("root", args.root)) if value is not None}
+    params |= parse_assignments(args.param)
+    target = args.target
+    if Path(target).exists():
+        name, params = FOLDER_DATASET, {"path": target} | params
+    elif target in registry.names("datasets"):
+        name = target
+    else:
+        raise PluginError(f"{target}: no such file or folder, and no dataset of that name "
+                          f"(datasets: {', '.join(registry.names('datasets'))})")
+    dataset = _instantiate(registry, name, params)
+    report = dataset.check() if callable(getattr(dataset, "check", None)) else report_from_samples(target, dataset)
+    print(render(report))
+    for problem in report.errors:
+        print(f"benchsuite: error: {problem.line()}", file=sys.stderr)
+    return EXIT_ERRORS if report.errors else 0
+
+
+def _fetch(args, registry) -> int:
+    dataset = _instantiate(registry, args.name, {"root": args.root} if args.root else {})
+    if not callable(getattr(dataset, "fetch", None)):
+        raise PluginError(f"dataset {args.name} cannot be fetched (it offers no fetch())")
+    print(dataset.fetch(progress=print))
+    return 0
+
+
+def folder_component(pattern: str | None) -> dict | None:
+    """``-d PATH`` naming an existing folder or file: the grid entry that reads it."""
+    if not pattern or not Path(pattern).exists():
+        return None
+    path = Path(pattern).resolve()
+    return {"name": FOLDER_DATASET, "path": str(path), "label": path.name}

@@ -1,0 +1,1 @@
+"""Dataset manifests; installed as the package ``benchsuite_builtin.manifests`` (see pyproject.toml)."""

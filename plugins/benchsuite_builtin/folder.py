@@ -1,0 +1,139 @@
+"""``folder``: a user's own images and landmark file(s), no code to write.
+
+``{ name = "folder", path = "my/wings", format = "tps" }`` in a grid, or
+``benchsuite run -d my/wings``, or ``benchsuite datasets check my/wings``.
+The format is detected when not given. Relative paths are relative to the
+working directory. Reading is lazy (instantiating is free) and done once
+per instance; images are decoded only when the trainer asks for them, and
+their content hash keys the core's letterbox cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from benchsuite.api import PluginError, Sample
+from benchsuite.checks import ERROR, WARNING, CheckReport, Problem
+from benchsuite.hookspecs import hookimpl
+
+from .formats import FORMAT_NAMES
+from .formats.assemble import Loaded, Options, load
+from .formats.imagefiles import page_count, read_image
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256, for the whole process
+
+
+class FolderDataset:
+    name = "folder"
+    description = f"Your own images + landmark files ({', '.join(FORMAT_NAMES)}); params path, format, annotator"
+
+    def __init__(self, path: str, format: str | None = None, annotator: str | None = None, images: str | None = None,
+                 y_origin: str | None = None, outside: str = "keep", unannotated: str = "error",
+                 landmark_names: list[str] | None = None):
+        if format is not None and format not in FORMAT_NAMES:
+            raise PluginError(f"folder: unknown format {format!r} (known: {', '.join(FORMAT_NAMES)})")
+        self.path = Path(path).expanduser()
+        self.options = Options(format=format, annotator=annotator, y_origin=y_origin, outside=outside,
+                               unannotated=unannotated, images=Path(images).expanduser() if images else None,
+                               landmark_names=list(landmark_names) if landmark_names else None)
+        self.options.validate()
+        self._loaded: Loaded | None = None
+
+    # --- the dataset contract ------------------------------------------------
+
+    @property
+    def landmark_names(self) -> list[str]:
+        return self.loaded().landmark_names
+
+    @property
+    def pixel_size_mm(self) -> float | None:
+        return self.loaded().pixel_size_mm
+
+    def samples(self) -> list[Sample]:
+        loaded = self.loaded()
+        errors = loaded.errors
+        if errors:
+            more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+            raise PluginError(f"{errors[0].line()}{more}; run `benchsuite datasets check {self.path}` for all of them")
+        if not loaded.samples:
+            raise PluginError(f"{self.path}: no usable annotated image")
+        return list(loaded.samples)
+
+    def load_image(self, sample_id: str) -> np.ndarray:
+        return read_image(self._image(sample_id))
+
+    def image_key(self, sample_id: str) -> str:
+        """sha256 of the image file, remembered per path, mtime and size."""
+        path = self._image(sample_id)
+        stat = path.stat()
+        memo = (str(path), stat.st_mtime_ns, stat.st_size)
+        if memo not in _DIGESTS:
+            _DIGESTS[memo] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return _DIGESTS[memo]
+
+    def check(self) -> CheckReport:
+        """Everything readable plus every problem; each image decoded once."""
+        loaded = self.loaded()
+        problems = list(loaded.problems)
+        usable = []
+        for sample in loaded.samples:
+            path = loaded.images[sample.id]
+            try:
+                read_image(path)
+            except PluginError as exc:
+                problems.append(Problem(str(path), str(exc).removeprefix(f"{path}: "), ERROR))
+                continue
+            if path.suffix.lower() in (".tif", ".tiff") and page_count(path) > 1:
+                problems.append(Problem(str(path), f"{page_count(path)} pages: the first one is used", WARNING))
+            usable.append(sample)
+        report = CheckReport(str(self.path), loaded.landmark_names, usable, problems, format=loaded.format)
+        self._annotator_notes(report, loaded)
+        if loaded.pixel_size_mm:
+            report.notes["pixel size"] = f"{loaded.pixel_size_mm:g} mm"
+        return report
+
+    # --- helpers ---------------------------------------------------------------
+
+    def loaded(self) -> Loaded:
+        if self._loaded is None:
+            self._loaded = load(self._resolved_path(), self.options)
+        return self._loaded
+
+    def _resolved_path(self) -> Path:
+        return Path(os.path.abspath(self.path))
+
+    def _image(self, sample_id: str) -> Path:
+        try:
+            return self.loaded().images[sample_id]
+        except KeyError:
+            raise PluginError(f"{self.path}: unknown sample id {sample_id!r}") from None
+
+    def _annotator_notes(self, report: CheckReport, loaded: Loaded) -> None:
+        if not loaded.others:
+            return
+        report.notes["annotators"] = f"{', '.join([loaded.annotator, *loaded.others])} (ground truth: {loaded.annotator})"
+        truth = {s.id: s.landmarks for s in report.samples}
+        for name, theirs in loaded.others.items():
+            mre, images = inter_annotator_mre(truth, theirs)
+            if images:
+                mm = f" = {mre * loaded.pixel_size_mm:.3f} mm" if loaded.pixel_size_mm else ""
+                report.notes[f"inter-annotator MRE ({name} vs {loaded.annotator})"] = (
+                    f"{mre:.2f} px{mm} over {images} images (human-level reference)")
+
+
+def inter_annotator_mre(truth: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> tuple[float, int]:
+    """Mean over shared images of the per-image mean radial error; landmarks missing on either side skipped."""
+    per_image = []
+    for key in sorted(set(truth) & set(other)):
+        distances = np.hypot(*(truth[key] - other[key]).T)
+        if np.isfinite(distances).any():
+            per_image.append(np.nanmean(distances))
+    return (float(np.mean(per_image)) if per_image else float("nan")), len(per_image)
+
+
+@hookimpl
+def register_datasets(register):
+    register(FolderDataset)

@@ -1,0 +1,261 @@
+"""From annotation files and image files to validated samples, for every format.
+
+Pairing is by identifier, never by the order of two directory listings: a
+record names its image (a path the format defines, else the image's stem),
+and that image must exist exactly once. Then, per image: its real size
+(header only), the y flip for bottom-origin formats, and the checks —
+landmark count, duplicate identifiers, points outside the image, images
+without annotation. Everything found is a ``Problem`` naming the file; the
+records that are fine still become samples, so one bad file never hides
+the others.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchsuite.api import PluginError, Sample
+from benchsuite.checks import ERROR, WARNING, Problem
+
+from . import READERS
+from .annotations import Annotations, Record, image_key, natural_key, numbered_names
+from .discover import Found, discover
+from .imagefiles import image_size
+
+OUTSIDE = ("keep", "missing", "error")  # points outside the image: warned and kept / made missing / rejected
+UNANNOTATED = ("error", "ignore")
+Y_ORIGINS = ("top", "bottom")
+
+
+@dataclass
+class Options:
+    format: str | None = None
+    annotator: str | None = None
+    landmark_names: list[str] | None = None
+    y_origin: str | None = None  # None: the format's own convention (TPS bottom, others top)
+    outside: str = "keep"
+    unannotated: str = "error"
+    images: Path | None = None  # where the images are, when not under the annotations' folder
+
+    def validate(self) -> None:
+        for name, value, allowed in (("outside", self.outside, OUTSIDE), ("unannotated", self.unannotated, UNANNOTATED),
+                                     ("y_origin", self.y_origin, (None, *Y_ORIGINS))):
+            if value not in allowed:
+                raise PluginError(f"{name} must be one of {', '.join(str(a) for a in allowed if a)}, got {value!r}")
+
+
+@dataclass
+class Loaded:
+    path: Path
+    format: str
+    landmark_names: list[str]
+    samples: list[Sample]
+    images: dict[str, Path]  # sample id -> image file
+    problems: list[Problem] = field(default_factory=list)
+    pixel_size_mm: float | None = None
+    annotator: str | None = None
+    others: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # other annotators' landmarks by id
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+
+def load(path: Path, options: Options) -> Loaded:
+    options.validate()
+    found = discover(path, options.format, options.images)
+    groups = {name: READERS[found.format].read(files, options.landmark_names) for name, files in found.groups.items()}
+    chosen, others = _annotators(groups, options.annotator)
+    main = groups[chosen]
+    loaded = Loaded(path, found.format, [], [], {}, list(found.problems), annotator=chosen if others else None)
+    _settle_landmarks(main)
+    loaded.landmark_names = main.landmark_names
+    _reject_duplicates(main)
+    index = _ImageIndex(found.images)
+    paired: dict[str, tuple[Record, Path]] = {}
+    for record in main.records:
+        image = index.resolve(record, main)
+        if image is not None:
+            paired[record.key] = (record, image)
+    for key in sorted(paired, key=natural_key):
+        record, image = paired[key]
+        sample = _sample(record, image, options, main)
+        if sample is not None:
+            loaded.samples.append(sample)
+            loaded.images[key] = image
+    _unannotated(found, index, {img for _, img in paired.values()}, main, options)
+    loaded.problems += main.problems
+    loaded.pixel_size_mm = _pixel_size(main.records)
+    for name in others:
+        loaded.others[name] = _other_annotator(groups[name], loaded, options)
+        loaded.problems += [Problem(p.where, f"(annotator {name}) {p.message}", WARNING) for p in groups[name].problems]
+    return loaded
+
+
+def _annotators(groups: dict[str, Annotations], wanted: str | None) -> tuple[str, list[str]]:
+    """The ground-truth group and the other annotators; merges groups that annotate different images."""
+    names = sorted(groups, key=natural_key)
+    seen: Counter = Counter(key for g in groups.values() for key in {r.key for r in g.records})
+    overlapping = len(names) > 1 and any(n > 1 for n in seen.values())
+    if not overlapping:
+        if wanted:
+            raise PluginError(f"annotator {wanted!r} given but the annotation files do not come from several annotators")
+        if len(names) > 1:
+            merged = groups[names[0]]
+            for name in names[1:]:
+                theirs = groups[name].landmark_names
+                if merged.landmark_names and theirs and theirs != merged.landmark_names:
+                    raise PluginError(f"{name}: landmarks {theirs} differ from {names[0]}'s {merged.landmark_names}")
+                merged.records += groups[name].records
+                merged.problems += groups[name].problems
+                merged.rejected |= groups[name].rejected
+                if not merged.landmark_names:
+                    merged.landmark_names = groups[name].landmark_names
+            groups.clear()
+            groups[names[0]] = merged
+        return names[0], []
+    if wanted is None:
+        chosen = names[0]
+    else:
+        matches = [n for n in names if n == wanted] or [n for n in names if wanted.lower() in n.lower()]
+        if len(matches) != 1:
+            raise PluginError(f"annotator {wanted!r} {'is ambiguous' if matches else 'not found'} "
+                              f"(annotators: {', '.join(names)})")
+        chosen = matches[0]
+    return chosen, [n for n in names if n != chosen]
+
+
+def _settle_landmarks(annotations: Annotations) -> None:
+    """Fix the landmark count (the names', else the most common) and reject records that differ."""
+    counts = Counter(len(r.points) for r in annotations.records)
+    expected = len(annotations.landmark_names) if annotations.landmark_names else (
+        counts.most_common(1)[0][0] if counts else 0)
+    if not annotations.landmark_names:
+        annotations.landmark_names = numbered_names(expected)
+    kept = []
+    for record in annotations.records:
+        if len(record.points) == expected:
+            kept.append(record)
+            continue
+        others = counts.get(expected, 0)
+        annotations.error(record.where, f"wrong number of landmarks: {len(record.points)}, expected {expected}"
+                                        + (f" (as in {others} other images)" if others else ""))
+        annotations.rejected.add(record.key)
+    annotations.records = kept
+
+
+def _reject_duplicates(annotations: Annotations) -> None:
+    """An identifier annotated twice is an error for every copy: which one is right is not guessed."""
+    by_key: dict[str, list[Record]] = {}
+    for record in annotations.records:
+        by_key.setdefault(record.key, []).append(record)
+    kept = []
+    for key, records in by_key.items():
+        if len(records) == 1:
+            kept.append(records[0])
+            continue
+        for record in records:
+            elsewhere = "; ".join(r.where for r in records if r is not record)
+            annotations.error(record.where, f"duplicate identifier {key!r}: also annotated at {elsewhere}")
+        annotations.rejected.add(key)
+    annotations.records = kept
+
+
+class _ImageIndex:
+    def __init__(self, images: list[Path]):
+        self.images = images
+        self.by_stem: dict[str, list[Path]] = {}
+        self.by_lower: dict[str, list[Path]] = {}
+        for path in images:
+            self.by_stem.setdefault(path.stem, []).append(path)
+            self.by_lower.setdefault(path.stem.lower(), []).append(path)
+
+    def resolve(self, record: Record, annotations: Annotations) -> Path | None:
+        if record.image_path is not None and record.image_path.is_file():
+            return record.image_path
+        stems = [record.key] + ([image_key(record.image)] if record.image else [])
+        candidates: list[Path] = []
+        for stem in dict.fromkeys(stems):
+            candidates = self.by_stem.get(stem) or self.by_lower.get(stem.lower(), [])
+            if candidates:
+                break
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(candidates) > 1:
+            names = ", ".join(str(c) for c in candidates)
+            annotations.error(record.where, f"ambiguous image for {record.key!r}: {names}")
+        else:
+            wanted = record.image_path or record.image or record.key
+            annotations.error(record.where, f"annotation without image: no image file for {str(wanted)!r}")
+        annotations.rejected.add(record.key)
+        return None
+
+
+def _sample(record: Record, image: Path, options: Options, annotations: Annotations) -> Sample | None:
+    try:
+        width, height = image_size(image)
+    except PluginError as exc:
+        annotations.error(str(image), str(exc).removeprefix(f"{image}: "))
+        return None
+    if record.size is not None and tuple(record.size) != (width, height):
+        annotations.error(record.where, f"says its image is {record.size[0]}×{record.size[1]} but {image} is {width}×{height}")
+        return None
+    points = record.points.copy()
+    flip = options.y_origin == "bottom" or (options.y_origin is None and record.y_up)
+    if flip:
+        points[:, 1] = height - points[:, 1]
+    outside = ~np.isnan(points).any(axis=1) & (
+        (points[:, 0] < -0.5) | (points[:, 0] > width - 0.5) | (points[:, 1] < -0.5) | (points[:, 1] > height - 0.5))
+    if outside.any():
+        where = f"{record.where}"
+        which = ", ".join(f"{annotations.landmark_names[i]} ({points[i, 0]:g}, {points[i, 1]:g})" for i in np.flatnonzero(outside))
+        message = f"outside the {width}×{height} image: {which}"
+        if options.outside == "error":
+            annotations.error(where, message)
+            return None
+        if options.outside == "missing":
+            points[outside] = np.nan
+            annotations.warn(where, message + " (made missing)")
+        else:
+            annotations.warn(where, message + " (kept)")
+    return Sample(id=record.key, landmarks=points, size=(width, height))
+
+
+def _unannotated(found: Found, index: _ImageIndex, paired: set[Path], annotations: Annotations, options: Options) -> None:
+    """Images among the annotated ones (same folders) that nothing annotates."""
+    if options.unannotated == "ignore":
+        return
+    folders = {p.parent for p in paired} or {p.parent for p in found.images}
+    claimed = {Path(key).name for key in annotations.rejected}  # their annotation exists: already an error
+    for image in index.images:
+        if image in paired or image.parent not in folders or image.stem in claimed:
+            continue
+        annotations.error(str(image), "image without annotation (pass unannotated=ignore to skip such images)")
+
+
+def _pixel_size(records: list[Record]) -> float | None:
+    scales = {r.scale for r in records}
+    return scales.pop() if len(scales) == 1 and None not in scales else None
+
+
+def _other_annotator(annotations: Annotations, loaded: Loaded, options: Options) -> dict[str, np.ndarray]:
+    """Another annotator's landmarks for the ground truth's images, in the same order and pixel frame."""
+    _settle_landmarks(annotations)
+    _reject_duplicates(annotations)
+    names, theirs = loaded.landmark_names, annotations.landmark_names
+    if not set(names) <= set(theirs):
+        annotations.warn(str(loaded.path), f"landmarks {theirs} differ from the ground truth's: not compared")
+        return {}
+    order = [theirs.index(n) for n in names]
+    sizes = {s.id: s.size for s in loaded.samples}
+    result = {}
+    for record in annotations.records:
+        if record.key in sizes:
+            points = record.points[order].copy()
+            if options.y_origin == "bottom" or (options.y_origin is None and record.y_up):
+                points[:, 1] = sizes[record.key][1] - points[:, 1]
+            result[record.key] = points
+    return result

@@ -1,0 +1,103 @@
+"""Find a folder's images and annotation files, and decide the format.
+
+Files are recognised by content where the name is not enough (a JSON is
+COCO or LabelMe by its keys). When several formats are present, the most
+specific one is used and the others are named in a warning. Annotation
+files are grouped — per file for table-like formats, per folder for
+one-file-per-image formats — and groups that annotate the same images are
+annotators (``annotated_by_X/``, ``CollectedData_A.csv`` + ``_B.csv``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchsuite.api import PluginError
+from benchsuite.checks import WARNING, Problem
+
+from . import READERS
+from .imagefiles import is_image
+
+_PER_IMAGE = {"labelme", "points"}  # one annotation file per image: grouped by folder
+
+
+@dataclass
+class Found:
+    format: str
+    groups: dict[str, list[Path]]  # group (annotator) name -> its annotation files
+    images: list[Path]
+    problems: list[Problem] = field(default_factory=list)
+
+
+def files_under(root: Path) -> list[Path]:
+    """Every regular file below root, sorted, skipping hidden files and folders."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        parts = path.relative_to(root).parts
+        if any(p.startswith(".") or p == "__pycache__" for p in parts) or not path.is_file():
+            continue
+        found.append(path)
+    return found
+
+
+def discover(path: Path, format: str | None = None, images_root: Path | None = None) -> Found:
+    if format is not None and format not in READERS:
+        raise PluginError(f"unknown format {format!r} (known: {', '.join(READERS)})")
+    if path.is_file():
+        detected = format or _sniff(path, set())
+        if detected is None:
+            raise PluginError(f"{path}: not a landmark file this suite reads (formats: {', '.join(READERS)})")
+        return Found(detected, {path.stem: [path]}, [p for p in files_under(images_root or _beside(path)) if is_image(p)])
+    if not path.is_dir():
+        raise PluginError(f"{path}: no such file or folder")
+    files = files_under(path)
+    images = [p for p in files_under(images_root) if is_image(p)] if images_root else [p for p in files if is_image(p)]
+    if not files:
+        raise PluginError(f"{path}: empty folder (no images, no annotation files)")
+    stems = {p.stem for p in images}
+    by_format: dict[str, list[Path]] = {}
+    for candidate in files:
+        if is_image(candidate):
+            continue
+        detected = _sniff(candidate, stems, only=format)
+        if detected:
+            by_format.setdefault(detected, []).append(candidate)
+    if not by_format:
+        wanted = f"{format} files" if format else "annotation files (.tps, CollectedData_*.csv, COCO or LabelMe .json, .csv, per-image .txt)"
+        raise PluginError(f"{path}: {len(images)} images but no {wanted}")
+    chosen = next(name for name in READERS if name in by_format)
+    found = Found(chosen, _groups(path, chosen, by_format[chosen]), images)
+    for other, paths in by_format.items():
+        if other != chosen:
+            found.problems.append(Problem(
+                str(paths[0]), f"{len(paths)} {other} file(s) found but not used: the folder is read as {chosen} "
+                               f"(pass --format {other} to read those instead)", WARNING))
+    return found
+
+
+def _beside(annotation: Path) -> Path:
+    """Where a lone annotation file's images are: its folder, or the one above when its own has none
+    (``landmark-examples/x.tps`` beside ``image-examples/``)."""
+    if any(is_image(p) for p in annotation.parent.iterdir()):
+        return annotation.parent
+    return annotation.parent.parent
+
+
+def _sniff(path: Path, image_stems: set[str], only: str | None = None) -> str | None:
+    for name, reader in READERS.items():
+        if only is not None and name != only:
+            continue
+        if name == "points" and path.stem not in image_stems:
+            continue  # a text file is landmarks only when an image has its name
+        if reader.sniff(path):
+            return name
+    return None
+
+
+def _groups(root: Path, format: str, files: list[Path]) -> dict[str, list[Path]]:
+    groups: dict[str, list[Path]] = {}
+    for path in files:
+        owner = path.parent if format in _PER_IMAGE else path.with_suffix("")
+        name = owner.relative_to(root).as_posix() if owner != root else root.name
+        groups.setdefault(name, []).append(path)
+    return groups

@@ -1,0 +1,155 @@
+"""DeepLabCut labelled data: ``labeled-data/<video>/CollectedData_<scorer>.csv`` (or ``.h5``).
+
+The CSV has a three-row header — ``scorer``, ``bodyparts``, ``coords`` (x, y
+per body part) — then one row per frame: the frame's path relative to the
+project (``labeled-data/video/img005.png``; DeepLabCut ≥ 2.3 splits it over
+three index columns), then x, y per body part, empty where the part was not
+labelled (missing). A multi-animal project adds an ``individuals`` row; with
+more than one individual it is not a single-instance landmark set and is
+rejected. The CSV is preferred; the ``.h5`` (same table) is read only when
+there is no CSV, and needs PyTables.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .annotations import Annotations, Record, number
+
+FORMAT = "dlc"
+_HEADERS = (["scorer", "bodyparts", "coords"], ["scorer", "individuals", "bodyparts", "coords"])
+
+
+def sniff(path: Path) -> bool:
+    if path.name.startswith("CollectedData_") and path.suffix.lower() in (".csv", ".h5"):
+        return True
+    if path.suffix.lower() != ".csv":
+        return False
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return handle.readline().split(",")[0].strip().lower() == "scorer"
+    except OSError:
+        return False
+
+
+def read(files: list[Path], landmark_names: list[str] | None = None) -> Annotations:
+    annotations = Annotations(FORMAT, list(landmark_names or []))
+    csvs = {p.with_suffix("") for p in files if p.suffix.lower() == ".csv"}
+    for path in files:
+        if path.suffix.lower() == ".h5" and path.with_suffix("") in csvs:
+            continue  # the CSV beside it holds the same table
+        rows = _h5_rows(path, annotations) if path.suffix.lower() == ".h5" else _csv_rows(path, annotations)
+        if rows is not None:
+            _parse(path, rows, annotations)
+    return annotations
+
+
+def _csv_rows(path: Path, annotations: Annotations) -> list[list[str]] | None:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        annotations.error(str(path), f"cannot read file ({exc})")
+        return None
+    return [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+
+
+def _h5_rows(path: Path, annotations: Annotations) -> list[list[str]] | None:
+    """The .h5 table as the rows its CSV export would have."""
+    try:
+        import tables  # noqa: F401  (pandas needs it for HDF5)
+        import pandas as pd
+    except ImportError:
+        annotations.error(str(path), "reading DeepLabCut .h5 files needs PyTables (pip install tables); "
+                                     "or put the CSV DeepLabCut writes beside it")
+        return None
+    try:
+        frame = pd.read_hdf(path)
+    except Exception as exc:  # noqa: BLE001 - any HDF5 failure is a file problem
+        annotations.error(str(path), f"cannot read HDF5 table ({type(exc).__name__}: {exc})")
+        return None
+    depth = frame.index.nlevels
+    header = [[str(name)] + [""] * (depth - 1) + [str(c[level]) for c in frame.columns]
+              for level, name in enumerate(frame.columns.names)]
+    body = []
+    for index, values in zip(frame.index, frame.to_numpy(dtype=float)):
+        cells = list(index) if isinstance(index, tuple) else [index]
+        body.append([str(c) for c in cells] + ["" if np.isnan(v) else repr(float(v)) for v in values])
+    return header + body
+
+
+def _parse(path: Path, rows: list[list[str]], annotations: Annotations) -> None:
+    kinds = [row[0].strip().lower() for row in rows[:4] if row]
+    header = next((h for h in _HEADERS if kinds[: len(h)] == h), None)
+    if header is None:
+        found = ", ".join(repr(k) for k in kinds[:3]) or "nothing"
+        annotations.error(str(path), f"unexpected DeepLabCut header: expected rows scorer, bodyparts, coords; found {found}")
+        return
+    named = dict(zip(header, rows[: len(header)]))
+    coords_row = named["coords"]
+    width = 1
+    while width < len(coords_row) and not coords_row[width].strip():
+        width += 1  # index columns: empty in the header rows
+    coords = [c.strip().lower() for c in coords_row[width:]]
+    parts = [c.strip() for c in named["bodyparts"][width:]]
+    problem = _header_problem(coords, parts, named.get("individuals", [])[width:])
+    if problem:
+        annotations.error(str(path), f"unexpected DeepLabCut header: {problem}")
+        return
+    names = parts[0::2]
+    if annotations.landmark_names and names != annotations.landmark_names:
+        annotations.error(str(path), f"body parts {names} differ from the expected {annotations.landmark_names}")
+        return
+    annotations.landmark_names = names
+    for row_no, row in enumerate(rows[len(header):], start=len(header) + 1):
+        _row(path, row_no, row, width, names, annotations)
+
+
+def _header_problem(coords: list[str], parts: list[str], individuals: list[str]) -> str | None:
+    if "likelihood" in coords:
+        return "coords has 'likelihood': this is a predictions file, not labelled data"
+    if not coords or len(coords) % 2 or coords[0::2] != ["x"] * (len(coords) // 2) or coords[1::2] != ["y"] * (len(coords) // 2):
+        return f"the coords row must be x, y pairs, got {', '.join(coords[:6]) or 'nothing'}"
+    if len(parts) != len(coords) or parts[0::2] != parts[1::2]:
+        return "the bodyparts row does not name each x, y pair once"
+    if len(set(parts[0::2])) != len(parts) // 2:
+        return "a body part is named twice"
+    animals = sorted({i.strip() for i in individuals if i.strip()})
+    if len(animals) > 1:
+        return f"multi-animal project ({len(animals)} individuals: {', '.join(animals[:4])}) is not a single landmark set"
+    return None
+
+
+def _row(path: Path, row_no: int, row: list[str], width: int, names: list[str], annotations: Annotations) -> None:
+    reference = "/".join(c.strip() for c in row[:width] if c.strip())
+    where = f"{path} row {row_no} ({reference})"
+    key = _key(reference)
+    values = row[width:]
+    if len(values) != 2 * len(names):
+        annotations.error(where, f"{len(values)} coordinate values, the header announces {2 * len(names)} "
+                                 f"({len(names)} body parts × x, y)")
+        annotations.rejected.add(key)
+        return
+    try:
+        points = np.array([number(v) for v in values], dtype=np.float64).reshape(-1, 2)
+    except ValueError as exc:
+        annotations.error(where, f"not a coordinate: {exc}")
+        annotations.rejected.add(key)
+        return
+    annotations.records.append(Record(key=key, points=points, where=where, image=reference,
+                                      image_path=_image_path(path, reference)))
+
+
+def _key(reference: str) -> str:
+    """Sample id: the frame's path without ``labeled-data/`` and suffix (``video/img005``)."""
+    parts = Path(reference).with_suffix("").parts
+    return "/".join(parts[1:] if parts and parts[0] == "labeled-data" else parts)
+
+
+def _image_path(path: Path, reference: str) -> Path:
+    """Frames are named relative to the project folder, two levels above labeled-data/<video>/."""
+    if path.parent.parent.name == "labeled-data":
+        return path.parent.parent.parent / reference
+    return path.parent / Path(reference).name

@@ -1,0 +1,100 @@
+"""LabelMe JSON: one file per image, each landmark a ``point`` shape with a label.
+
+The file's stem is the image's identifier (LabelMe saves ``a.json`` beside
+``a.png``); ``imagePath`` is only a fallback, because copies of a dataset
+often rename images without editing it. The landmark set is every label
+used in at least half of the files, in natural order (l1, l2, …, l10) unless
+names are given. A label that appears twice in one file is an annotation
+defect: that landmark becomes missing for that image, with a warning —
+which copy is right is not guessed. A label in fewer than half the files
+(a typo, a stray point) is an error in each file that uses it.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from .annotations import Annotations, Record, natural_key, number
+
+FORMAT = "labelme"
+
+
+def sniff(path: Path) -> bool:
+    if path.suffix.lower() != ".json":
+        return False
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("shapes"), list)
+
+
+def read(files: list[Path], landmark_names: list[str] | None = None) -> Annotations:
+    annotations = Annotations(FORMAT, list(landmark_names or []))
+    parsed = []
+    for path in files:
+        points = _points(path, annotations)
+        if points is not None:
+            parsed.append((path, points))
+    names = annotations.landmark_names or _common_labels(parsed)
+    annotations.landmark_names = names
+    for path, (points, size, image) in parsed:
+        _record(path, points, size, image, names, len(parsed), annotations)
+    return annotations
+
+
+def _points(path: Path, annotations: Annotations):
+    """(label -> list of (x, y)), claimed size, imagePath; None when the file is unusable."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        annotations.error(str(path), f"not valid JSON ({exc})")
+        annotations.rejected.add(path.stem)
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("shapes"), list):
+        annotations.error(str(path), "not a LabelMe file: no 'shapes' list")
+        annotations.rejected.add(path.stem)
+        return None
+    points: dict[str, list[tuple[float, float]]] = {}
+    for index, shape in enumerate(data["shapes"]):
+        label = str(shape.get("label", "")).strip() if isinstance(shape, dict) else ""
+        kind = shape.get("shape_type", "point") if isinstance(shape, dict) else None
+        if kind != "point":
+            annotations.warn(f"{path} shape {index}", f"{kind} shape {label!r} ignored (only points are landmarks)")
+            continue
+        try:
+            (x, y), = shape["points"]
+            points.setdefault(label, []).append((number(x), number(y)))
+        except (KeyError, TypeError, ValueError):
+            annotations.error(f"{path} shape {index}", f"point {label!r} has no single readable [x, y]")
+            annotations.rejected.add(path.stem)
+            return None
+    width, height = data.get("imageWidth"), data.get("imageHeight")
+    size = (int(width), int(height)) if isinstance(width, int) and isinstance(height, int) else None
+    return points, size, data.get("imagePath")
+
+
+def _common_labels(parsed) -> list[str]:
+    counts = Counter(label for _, (points, _, _) in parsed for label in points)
+    return sorted((label for label, n in counts.items() if 2 * n >= len(parsed)), key=natural_key)
+
+
+def _record(path, points, size, image, names, n_files, annotations: Annotations) -> None:
+    known = set(names)
+    stray = sorted(set(points) - known, key=natural_key)
+    if stray:
+        annotations.error(str(path), f"unexpected label(s) {', '.join(map(repr, stray))} "
+                                     f"(expected {names[0]} … {names[-1]}; rare across the {n_files} files)")
+        annotations.rejected.add(path.stem)
+        return
+    array = np.full((len(names), 2), np.nan)
+    for i, name in enumerate(names):
+        found = points.get(name, [])
+        if len(found) == 1:
+            array[i] = found[0]
+        elif len(found) > 1:
+            annotations.warn(str(path), f"label {name!r} appears {len(found)} times: landmark treated as missing")
+    annotations.records.append(Record(key=path.stem, points=array, where=str(path), image=image, size=size))

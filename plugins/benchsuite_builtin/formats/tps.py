@@ -1,0 +1,183 @@
+"""tpsDig TPS files, the geometric-morphometrics standard.
+
+A file is a sequence of blocks::
+
+    LM=12          number of landmarks, then one "x y" line each
+    290. 108.
+    ...
+    IMAGE=63001.jpg
+    ID=0
+    SCALE=0.0023   size of one pixel in the user's unit (mm here)
+
+``CURVES=``/``POINTS=`` (semilandmark outlines) are skipped, ``COMMENT=`` and
+``VARIABLES=`` ignored. Missing coordinates may be written NA or NaN.
+
+**y convention.** tpsDig measures y upwards from the image's *bottom* edge
+(x from the left edge, as usual), so records are marked ``y_up`` and
+``folder.py`` flips them once the image height is known:
+``y_image = height - y`` — the flip tpsDig's companion programs and ml-morph
+apply. Files written with y from the top (some tools do) are read with
+``y_origin="top"``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .annotations import Annotations, Record, image_key, number
+
+FORMAT = "tps"
+_KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*)\s*=(.*)$")
+_IGNORED = {"COMMENT", "VARIABLES", "CURVES"}
+
+
+def sniff(path: Path) -> bool:
+    if path.suffix.lower() == ".tps":
+        return True
+    if path.suffix.lower() not in (".txt", ".dat"):
+        return False
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            first = next((line for line in handle if line.strip()), "")
+    except OSError:
+        return False
+    return bool(re.match(r"^\s*LM3?\s*=", first, re.IGNORECASE))
+
+
+def read(files: list[Path], landmark_names: list[str] | None = None) -> Annotations:
+    annotations = Annotations(FORMAT, list(landmark_names or []))
+    for path in files:
+        _read_file(path, annotations)
+    return annotations
+
+
+class _Block:
+    def __init__(self, line: int):
+        self.line = line
+        self.points: list[tuple[float, float]] = []
+        self.image: str | None = None
+        self.id: str | None = None
+        self.scale: float | None = None
+        self.bad = False
+        self.problems: list[tuple[int, str]] = []  # reported once IMAGE= is known
+
+    def fail(self, line: int, message: str) -> None:
+        self.problems.append((line, message))
+        self.bad = True
+
+
+def _read_file(path: Path, annotations: Annotations) -> None:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = path.read_bytes().decode("latin-1")
+    except OSError as exc:
+        annotations.error(str(path), f"cannot read file ({exc.strerror or exc})")
+        return
+    lines = text.splitlines()
+    blocks: list[_Block] = []
+    index = 0
+    while index < len(lines):
+        line_no, line = index + 1, lines[index].strip()
+        index += 1
+        if not line:
+            continue
+        match = _KEY.match(line)
+        if match is None:
+            if not blocks:
+                annotations.error(f"{path} line {line_no}", "expected LM= (is this a TPS file?)")
+                return
+            if not blocks[-1].bad:  # after an unreadable LM= its coordinate lines are skipped quietly
+                blocks[-1].fail(line_no, f"unreadable TPS block: more coordinate lines than LM={len(blocks[-1].points)} announces")
+            continue
+        key, value = match.group(1).upper(), match.group(2).strip()
+        if key in ("LM", "LM3"):
+            block = _Block(line_no)
+            blocks.append(block)
+            index = _read_points(path, lines, index, key, value, block, annotations)
+        elif not blocks:
+            annotations.error(f"{path} line {line_no}", f"{key}= before any LM= line (not a TPS file?)")
+            return
+        elif key == "POINTS":  # the points of one curve: skipped
+            index = _skip_points(lines, index, value)
+        elif key == "IMAGE":
+            blocks[-1].image = value
+        elif key == "ID":
+            blocks[-1].id = value
+        elif key == "SCALE":
+            try:
+                blocks[-1].scale = float(value)
+            except ValueError:
+                blocks[-1].fail(line_no, f"SCALE= expects a number, got {value!r}")
+        elif key not in _IGNORED:
+            annotations.warn(f"{path} line {line_no}", f"unknown TPS key {key}= ignored")
+    for block in blocks:
+        _finish(path, block, annotations)
+
+
+def _read_points(path, lines, index, key, value, block: _Block, annotations: Annotations) -> int:
+    """Parse the coordinate lines announced by LM=; return the index after them."""
+    if key == "LM3":
+        block.fail(block.line, "LM3= (3D landmarks) is not supported: only 2D images can be benchmarked")
+        return index
+    try:
+        count = int(value)
+        if count < 0:
+            raise ValueError
+    except ValueError:
+        block.fail(block.line, f"unreadable TPS block: LM= expects a number of landmarks, got {value!r}")
+        return index
+    while len(block.points) < count and index < len(lines):
+        line = lines[index].strip()
+        if not line:
+            index += 1
+            continue
+        if _KEY.match(line):
+            break
+        tokens = line.split()
+        try:
+            if len(tokens) != 2:
+                raise ValueError(f"{len(tokens)} values")
+            block.points.append((number(tokens[0]), number(tokens[1])))
+        except ValueError:
+            block.fail(index + 1, f"unreadable TPS block: expected 'x y', got {line[:40]!r}")
+            block.points.append((math.nan, math.nan))
+        index += 1
+    if len(block.points) < count:
+        block.fail(block.line, f"unreadable TPS block: LM={count} but only {len(block.points)} coordinate lines follow")
+    return index
+
+
+def _skip_points(lines, index, value) -> int:
+    try:
+        remaining = int(value)
+    except ValueError:
+        return index
+    while remaining > 0 and index < len(lines):
+        if lines[index].strip():
+            remaining -= 1
+        index += 1
+    return index
+
+
+def _finish(path: Path, block: _Block, annotations: Annotations) -> None:
+    label = f"IMAGE={block.image}" if block.image else (f"ID={block.id}" if block.id else "no IMAGE=")
+    where = f"{path} line {block.line} ({label})"
+    reference = block.image or block.id
+    for line, message in block.problems:
+        annotations.error(f"{path} line {line} ({label})", message)
+    if block.bad:
+        if reference:
+            annotations.rejected.add(image_key(reference))
+        return
+    if not reference:
+        annotations.error(where, "block has neither IMAGE= nor ID=: cannot pair it with an image")
+        return
+    annotations.records.append(Record(
+        key=image_key(reference), points=np.array(block.points, dtype=np.float64).reshape(-1, 2), where=where,
+        image=block.image, y_up=True, scale=block.scale,
+    ))
+
