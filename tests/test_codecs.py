@@ -15,6 +15,11 @@ def gaussian(registry):
 
 
 @pytest.fixture
+def exponential(registry):
+    return registry.get("codecs", "exponential").cls(sigma=3.0)
+
+
+@pytest.fixture
 def regression(registry):
     return registry.get("codecs", "regression").cls()
 
@@ -37,10 +42,10 @@ def test_argmax_round_trip_within_half_a_pixel(gaussian):
     assert torch.equal(gaussian.decode(gaussian.encode(integer_points, 64), 64), integer_points)
 
 
-def test_missing_landmarks_contribute_nothing_to_the_loss(gaussian, regression):
+def test_missing_landmarks_contribute_nothing_to_the_loss(gaussian, exponential, regression):
     torch.manual_seed(0)
     landmarks = torch.tensor([[[5.0, 6.0], [float("nan"), float("nan")], [20.0, 3.5]]])
-    for codec in (gaussian, regression):
+    for codec in (gaussian, exponential, regression):
         prediction = torch.rand(1, codec.out_channels(3), 32, 32) if codec.output == "heatmap" else torch.rand(1, 6)
         loss = codec.loss(prediction, landmarks, 32)
         assert torch.isfinite(loss)
@@ -67,3 +72,74 @@ def test_unknown_options_are_refused_not_silently_replaced(registry):
         registry.get("codecs", "gaussian").cls(decode="soft")
     with pytest.raises(PluginError, match="sigma"):
         registry.get("codecs", "gaussian").cls(sigma=0)
+
+
+def test_exponential_target_matches_the_formula_at_unrounded_centre(exponential):
+    landmarks = torch.tensor([[[10.3, 20.6]]])
+    heatmap = exponential.encode(landmarks, 32)
+    rate = math.log(2) / (2 * 3.0)
+    for x, y in [(10, 20), (12, 25), (0, 0), (31, 2)]:
+        expected = math.exp(-rate * (abs(x - 10.3) + abs(y - 20.6)))
+        assert heatmap[0, 0, y, x].item() == pytest.approx(expected, rel=1e-5)
+    exact = exponential.encode(torch.tensor([[[7.0, 9.0]]]), 32)[0, 0]
+    assert exact[9, 7].item() == pytest.approx(1.0)
+    assert exact[9, 13].item() == pytest.approx(0.5)  # half height at an L1 distance of 2σ
+
+
+def test_paper_default_sigmas(registry):
+    assert registry.get("codecs", "gaussian").cls().sigma == 5.0
+    assert registry.get("codecs", "exponential").cls().sigma == 3.0
+
+
+ROUND_TRIP = [("gaussian", 5.0), ("gaussian", 2.0), ("exponential", 3.0), ("exponential", 1.0)]
+
+
+@pytest.mark.parametrize("name, sigma", ROUND_TRIP)
+def test_round_trip_argmax_within_half_a_pixel_and_dark_within_five_hundredths(registry, name, sigma):
+    cls = registry.get("codecs", name).cls
+    points = torch.rand(4, 6, 2, generator=torch.Generator().manual_seed(1)) * 60 + 1.5
+    heatmaps = cls(sigma=sigma).encode(points, 64)
+    by_argmax = cls(sigma=sigma, decode="argmax").decode(heatmaps, 64)
+    by_dark = cls(sigma=sigma, decode="dark").decode(heatmaps, 64)
+    assert (by_argmax - points).abs().max() <= 0.5
+    assert (by_dark - points).abs().max() <= 0.05
+    assert (by_dark - points).norm(dim=-1).mean() < 0.2 * (by_argmax - points).norm(dim=-1).mean()
+
+
+def test_dark_keeps_the_integer_position_on_the_border_and_stays_finite(gaussian, registry):
+    dark = registry.get("codecs", "gaussian").cls(sigma=3.0, decode="dark")
+    points = torch.tensor([[[0.2, 30.3], [63.0, 63.0]]])
+    decoded = dark.decode(dark.encode(points, 64), 64)
+    assert decoded[0, 0, 0] == 0.0 and decoded[0, 0, 1] == pytest.approx(30.3, abs=0.05)
+    assert torch.equal(decoded[0, 1], torch.tensor([63.0, 63.0]))
+    flat = dark.decode(torch.zeros(1, 1, 8, 8) - 1.0, 8)  # a network that outputs nothing positive
+    assert torch.isfinite(flat).all()
+
+
+def test_heatmap_names_cannot_silently_fall_back_to_another_shape(registry):
+    """The fish paper's code trained Gaussian when "exponential" was asked for; each name gives its own target."""
+    point = torch.tensor([[[20.0, 20.0]]])
+    maps = {name: registry.get("codecs", name).cls(sigma=3.0).encode(point, 41)[0, 0, 20]
+            for name in ("gaussian", "exponential")}
+    distance = torch.arange(41.0) - 20
+    assert torch.allclose(maps["gaussian"], torch.exp(-(distance**2) / 18))
+    assert torch.allclose(maps["exponential"], torch.exp(-math.log(2) / 6 * distance.abs()))
+    for name in ("gaussian", "exponential"):
+        cls = registry.get("codecs", name).cls
+        assert cls.name == name
+        with pytest.raises(PluginError, match="unknown decoding 'soft-argmax'"):
+            cls(decode="soft-argmax")
+        with pytest.raises(PluginError, match="sigma must be a positive number"):
+            cls(sigma="5")
+        with pytest.raises(PluginError, match="sigma must be a positive number"):
+            cls(sigma=True)
+
+
+def test_a_grid_entry_instantiates_exactly_the_codec_and_decoding_it_names(registry):
+    from benchsuite.cells import Component
+    from benchsuite.runner import _instantiate
+
+    codec = _instantiate(registry, "codecs", Component("exponential", {"sigma": 3, "decode": "dark"}))
+    assert type(codec).__name__ == "Exponential" and codec.decoding == "dark" and codec.sigma == 3.0
+    with pytest.raises(PluginError, match="bad parameters"):
+        _instantiate(registry, "codecs", Component("gaussian", {"kind": "exponential"}))

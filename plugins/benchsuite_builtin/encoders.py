@@ -1,17 +1,31 @@
 """Encoders from segmentation-models-pytorch (and through it, timm).
 
+``resnet18/34/50`` are named entries; ``smp`` takes any encoder that smp
+knows by its ``smp_name`` (``efficientnet-b0``, ``mit_b0``, or any timm model
+as ``tu-<timm name>``, e.g. ``tu-convnext_tiny``).
+
 Weights are never downloaded: an encoder starts from random initialisation
-unless ``weights`` names a local state-dict file.
+unless ``weights`` names a local state-dict file, or is ``"imagenet"`` for a
+ResNet whose torchvision file is in torch's cache.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import segmentation_models_pytorch as smp
+import timm
 import torch
+import torchvision.models as tv
 
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+
+from . import weights as local_weights
+
+# The smp ResNets have torchvision's layout, so torchvision's ImageNet files load into them.
+_IMAGENET = {
+    "resnet18": tv.ResNet18_Weights.IMAGENET1K_V1.url,
+    "resnet34": tv.ResNet34_Weights.IMAGENET1K_V1.url,
+    "resnet50": tv.ResNet50_Weights.IMAGENET1K_V1.url,
+}
 
 
 class SmpEncoder:
@@ -29,16 +43,24 @@ class SmpEncoder:
         """Load local pretrained weights into an encoder module, if asked to."""
         if self.weights is None:
             return
-        path = Path(self.weights).expanduser()
-        if not path.is_file():
+        owner = f"encoder {self.smp_name}"
+        path = local_weights.resolve(owner, self.weights, _IMAGENET.get(self.smp_name))
+        local_weights.load(encoder, path, owner)
+
+
+class AnySmpEncoder(SmpEncoder):
+    name = "smp"
+    description = "Any smp encoder by smp_name (e.g. efficientnet-b0, or a timm model as tu-<name>)"
+
+    def __init__(self, smp_name: str, weights: str | None = None):
+        known = smp_name in smp.encoders.encoders
+        if not known and not (smp_name.startswith("tu-") and timm.is_model(smp_name[3:])):
             raise PluginError(
-                f"encoder {self.name}: weights file {path} not found; pass a local state-dict file "
-                f"(weights=PATH), downloads are never attempted"
+                f"encoder smp: unknown smp_name {smp_name!r}; use a name from "
+                f"segmentation_models_pytorch.encoders.get_encoder_names() or tu-<timm model name>"
             )
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        missing, unexpected = encoder.load_state_dict(state, strict=False)
-        if len(missing) == len(encoder.state_dict()):
-            raise PluginError(f"encoder {self.name}: {path} holds no weights for this encoder")
+        super().__init__(weights)
+        self.smp_name = smp_name
 
 
 def _encoder(smp_name: str, summary: str) -> type:
@@ -53,6 +75,7 @@ ENCODERS = [
     _encoder("resnet18", "ResNet-18 (11M), smp/torchvision layout"),
     _encoder("resnet34", "ResNet-34 (21M), smp/torchvision layout"),
     _encoder("resnet50", "ResNet-50 (23M), smp/torchvision layout"),
+    AnySmpEncoder,
 ]
 
 

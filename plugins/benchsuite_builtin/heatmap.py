@@ -1,18 +1,24 @@
 """Heatmap codecs: each landmark becomes a peak-1 map at input resolution.
 
-Targets are computed on the training device from the (unrounded) landmark
-coordinates, separably: a row profile times a column profile, no per-pixel
-loop and no full-size target kept in host memory. Pixel centres sit at
-integer coordinates, so the argmax index *is* the coordinate.
+Gaussian F_G = exp(-((x-μx)² + (y-μy)²) / 2σ²) and Exponential
+F_E = exp(-ln2/(2σ) · (|x-μx| + |y-μy|)), the fish paper's two targets
+(section 4.2; its best σ: 5 and 3). Both are separable, so a target is a row
+profile times a column profile, computed on the training device from the
+unrounded landmark coordinates: no per-pixel loop, no full-size target in host
+memory. ``decode`` picks how maps become coordinates (see decoding.py), so one
+trained model can be scored both ways.
 """
 from __future__ import annotations
+
+import math
+import numbers
 
 import torch
 
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
-DECODERS = ("argmax",)
+from . import decoding
 
 
 def _valid(landmarks: torch.Tensor) -> torch.Tensor:
@@ -20,18 +26,23 @@ def _valid(landmarks: torch.Tensor) -> torch.Tensor:
     return ~torch.isnan(landmarks).any(dim=-1)
 
 
-class Gaussian:
-    name = "gaussian"
-    description = "Gaussian heatmap exp(-d²/2σ²), MSE loss, argmax decoding"
-    output = "heatmap"
+class HeatmapCodec:
+    """Shared by both shapes; a subclass gives the 1-D profile and the peak fit."""
 
-    def __init__(self, sigma: float = 5.0, decode: str = "argmax"):
-        if sigma <= 0:
-            raise PluginError(f"codec gaussian: sigma must be positive, got {sigma}")
-        if decode not in DECODERS:
-            raise PluginError(f"codec gaussian: unknown decoding {decode!r} (known: {', '.join(DECODERS)})")
+    output = "heatmap"
+    peak_fit: decoding.PeakFit
+
+    def __init__(self, sigma: float, decode: str = "argmax"):
+        if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not sigma > 0:
+            raise PluginError(f"codec {self.name}: sigma must be a positive number, got {sigma!r}")
+        if decode not in decoding.DECODERS:
+            raise PluginError(f"codec {self.name}: unknown decoding {decode!r} (known: {', '.join(decoding.DECODERS)})")
         self.sigma = float(sigma)
         self.decoding = decode
+
+    def profile(self, distance: torch.Tensor) -> torch.Tensor:
+        """The target along one axis, as a function of the signed distance to the landmark."""
+        raise NotImplementedError
 
     def out_channels(self, n_landmarks: int) -> int:
         return n_landmarks
@@ -40,9 +51,9 @@ class Gaussian:
         """(B, N, 2) input-pixel coordinates to (B, N, size, size) heatmaps (0 where missing)."""
         axis = torch.arange(size, device=landmarks.device, dtype=torch.float32)
         centre = torch.nan_to_num(landmarks.float(), nan=-1e6)
-        gx = torch.exp(-((axis - centre[..., 0:1]) ** 2) / (2 * self.sigma**2))  # (B, N, S)
-        gy = torch.exp(-((axis - centre[..., 1:2]) ** 2) / (2 * self.sigma**2))
-        return gy.unsqueeze(-1) * gx.unsqueeze(-2)
+        across = self.profile(axis - centre[..., 0:1])  # (B, N, S): along x
+        down = self.profile(axis - centre[..., 1:2])  # along y
+        return down.unsqueeze(-1) * across.unsqueeze(-2)
 
     def loss(self, prediction: torch.Tensor, landmarks: torch.Tensor, size: int) -> torch.Tensor:
         """MSE over the maps of present landmarks only."""
@@ -51,12 +62,35 @@ class Gaussian:
         return (per_map * valid).sum() / valid.sum().clamp(min=1)
 
     def decode(self, prediction: torch.Tensor, size: int) -> torch.Tensor:
-        """(B, N, H, W) heatmaps to (B, N, 2) coordinates of each map's maximum."""
-        batch, n, height, width = prediction.shape
-        index = prediction.reshape(batch, n, -1).argmax(dim=-1)
-        return torch.stack(((index % width).float(), torch.div(index, width, rounding_mode="floor").float()), dim=-1)
+        """(B, N, H, W) heatmaps to (B, N, 2) input-pixel coordinates."""
+        return decoding.decode(prediction, self.decoding, self.peak_fit)
+
+
+class Gaussian(HeatmapCodec):
+    name = "gaussian"
+    description = "Gaussian heatmap exp(-d²/2σ²) (σ=5), MSE loss; decode=argmax or dark (sub-pixel)"
+    peak_fit = staticmethod(decoding.parabola_peak)
+
+    def __init__(self, sigma: float = 5.0, decode: str = "argmax"):
+        super().__init__(sigma, decode)
+
+    def profile(self, distance):
+        return torch.exp(-(distance**2) / (2 * self.sigma**2))
+
+
+class Exponential(HeatmapCodec):
+    name = "exponential"
+    description = "Exponential heatmap exp(-ln2/2σ·(|dx|+|dy|)) (σ=3), MSE loss; decode=argmax or dark (sub-pixel)"
+    peak_fit = staticmethod(decoding.linear_peak)
+
+    def __init__(self, sigma: float = 3.0, decode: str = "argmax"):
+        super().__init__(sigma, decode)
+
+    def profile(self, distance):
+        return torch.exp(-math.log(2) / (2 * self.sigma) * distance.abs())
 
 
 @hookimpl
 def register_codecs(register):
     register(Gaussian)
+    register(Exponential)

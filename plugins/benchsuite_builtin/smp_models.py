@@ -1,5 +1,7 @@
-"""Networks built on an encoder: an smp U-Net for heatmaps and a fully
-connected regression head for direct coordinates."""
+"""Networks built on an encoder: smp decoders (U-Net, FPN, DeepLabV3+) for
+heatmaps at input resolution, and a fully connected regression head for
+direct coordinates. Any encoder entry works, including ``smp`` with a
+``smp_name``, so every smp/timm backbone can be paired with every decoder."""
 from __future__ import annotations
 
 import segmentation_models_pytorch as smp
@@ -56,7 +58,62 @@ class FcRegression:
         return RegressionHead(encoder.build(in_channels, self.encoder_depth), out_channels)
 
 
+class SmpFpn:
+    name = "smp-fpn"
+    description = "Feature Pyramid Network decoder (segmentation-models-pytorch) on any encoder; heatmaps at input resolution"
+    encoder = "required"
+    outputs = frozenset({"heatmap"})
+
+    def __init__(self, encoder_depth: int = 5, pyramid_channels: int = 256, segmentation_channels: int = 128,
+                 dropout: float = 0.2):
+        self.encoder_depth = encoder_depth
+        self.pyramid_channels = pyramid_channels
+        self.segmentation_channels = segmentation_channels
+        self.dropout = dropout
+
+    def build(self, *, in_channels, out_channels, output, encoder):
+        model = smp.FPN(
+            encoder.smp_name,
+            encoder_weights=None,
+            encoder_depth=self.encoder_depth,
+            decoder_pyramid_channels=self.pyramid_channels,
+            decoder_segmentation_channels=self.segmentation_channels,
+            decoder_dropout=self.dropout,
+            in_channels=in_channels,
+            classes=out_channels,
+        )
+        encoder.load_weights(model.encoder)
+        return model
+
+
+class SmpDeepLabV3Plus:
+    name = "smp-deeplabv3plus"
+    description = "DeepLabV3+ decoder (segmentation-models-pytorch) on any encoder; heatmaps at input resolution"
+    encoder = "required"
+    outputs = frozenset({"heatmap"})
+
+    def __init__(self, encoder_depth: int = 5, output_stride: int = 16, decoder_channels: int = 256):
+        self.encoder_depth = encoder_depth
+        self.output_stride = output_stride
+        self.decoder_channels = decoder_channels
+
+    def build(self, *, in_channels, out_channels, output, encoder):
+        model = smp.DeepLabV3Plus(
+            encoder.smp_name,
+            encoder_weights=None,
+            encoder_depth=self.encoder_depth,
+            encoder_output_stride=self.output_stride,
+            decoder_channels=self.decoder_channels,
+            in_channels=in_channels,
+            classes=out_channels,
+        )
+        encoder.load_weights(model.encoder)
+        return model
+
+
 @hookimpl
 def register_architectures(register):
     register(SmpUnet)
     register(FcRegression)
+    register(SmpFpn)
+    register(SmpDeepLabV3Plus)

@@ -1,0 +1,32 @@
+"""Network pieces shared by several architectures."""
+from __future__ import annotations
+
+from torch import nn
+
+
+def conv_block(in_channels: int, out_channels: int, kernel: int = 3, batch_norm: bool = True) -> nn.Sequential:
+    """A 'same'-padded convolution, optional batch norm, ReLU."""
+    layers = [nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=not batch_norm)]
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(out_channels))
+    layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class FlattenRegressor(nn.Module):
+    """Feature map → fixed grid → flatten → one linear layer to the coordinates.
+
+    The papers flatten the last feature map of their fixed-size input into a
+    dense layer. The grid is that feature map's size at the paper's input, so
+    the layer and the parameter count are the paper's whatever input size a
+    protocol uses; at the paper's size the adaptive pooling is the identity.
+    """
+
+    def __init__(self, features: nn.Module, channels: int, grid: tuple[int, int], out_features: int):
+        super().__init__()
+        self.features = features
+        self.pool = nn.AdaptiveAvgPool2d(grid)
+        self.fc = nn.Linear(channels * grid[0] * grid[1], out_features)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.features(x)).flatten(1))

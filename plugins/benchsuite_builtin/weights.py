@@ -1,0 +1,75 @@
+"""Pretrained weights from local files only, never from the network.
+
+``weights`` is a path to a saved state dict, or ``"imagenet"`` for a model
+whose torchvision ImageNet file can sit in torch's own cache
+(``$TORCH_HOME/hub/checkpoints``). A missing file is a one-line error that
+says how to provide it; nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from benchsuite.api import PluginError
+
+
+def resolve(owner: str, weights: str, imagenet_url: str | None = None) -> Path:
+    """The local file that ``weights`` names, or a PluginError saying how to provide it."""
+    if weights == "imagenet":
+        if imagenet_url is None:
+            raise PluginError(f"{owner}: no ImageNet weights known; pass weights=PATH to a local state-dict file")
+        path = Path(torch.hub.get_dir()) / "checkpoints" / imagenet_url.rsplit("/", 1)[-1]
+        if not path.is_file():
+            raise PluginError(
+                f"{owner}: ImageNet weights not found at {path}; put the file {imagenet_url} there "
+                f"(or pass weights=PATH), downloads are never attempted"
+            )
+        return path
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise PluginError(
+            f"{owner}: weights file {path} not found; pass weights=PATH to a local state-dict file "
+            f"(or weights=\"imagenet\" where supported), downloads are never attempted"
+        )
+    return path
+
+
+def load(module: nn.Module, path: Path, owner: str, skip_mismatched: bool = False) -> None:
+    """Copy every tensor of the file whose name the module has into the module.
+
+    A first convolution saved for RGB is adapted to the module's input
+    channels (summed for grayscale). Other shape mismatches are errors,
+    unless ``skip_mismatched`` (fine-tuning with a different output layer).
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    own = module.state_dict()
+    usable = {}
+    for key, tensor in state.items():
+        if key not in own:
+            continue
+        target = own[key].shape
+        if tensor.shape != target:
+            tensor = _adapt_input_channels(tensor, target)
+        if tensor is None or tensor.shape != target:
+            if skip_mismatched:
+                continue
+            raise PluginError(f"{owner}: {path} has {key} of shape {tuple(state[key].shape)}, the model needs {tuple(target)}")
+        usable[key] = tensor
+    if not usable:
+        raise PluginError(f"{owner}: {path} holds no weights for this model")
+    module.load_state_dict(usable, strict=False)
+
+
+def _adapt_input_channels(tensor: torch.Tensor, target: torch.Size) -> torch.Tensor | None:
+    """An RGB first-layer kernel (out, 3, k, k) for a model with another number of inputs."""
+    if tensor.ndim != 4 or len(target) != 4 or tensor.shape[0] != target[0] or tensor.shape[2:] != target[2:]:
+        return None
+    channels = target[1]
+    if channels == 1:
+        return tensor.sum(dim=1, keepdim=True)
+    repeats = -(-channels // tensor.shape[1])
+    return tensor.repeat(1, repeats, 1, 1)[:, :channels] * (tensor.shape[1] / channels)

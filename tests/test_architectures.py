@@ -1,0 +1,159 @@
+"""Architectures: every pair the grid accepts trains and predicts, sizes match the papers,
+weights come from local files only."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchsuite.api import PluginError
+from benchsuite.cli import main
+from benchsuite.grid import codec_incompatibility
+from benchsuite.model_size import parameter_count
+
+BUILTIN = {"smp-models", "unet", "fcn", "resnet-models", "hrnet", "beetle-cnn"}
+
+SIZE, BATCH, N = 64, 2, 3  # 64: a stride-32 network's last map is 2×2, so batch norm sees 8 values
+# the smallest variant where a network has one; everything else at its defaults (the papers' sizes)
+SMALL = {"hrnet": {"variant": "hrnet_w18_small"}}
+NETWORKS = ["unet", "fcn8", "resnet50-upsampling", "hrnet", "smp-unet", "smp-fpn", "smp-deeplabv3plus",
+            "unet-regression", "resnet50-regression", "beetle-cnn", "fc-regression"]
+WITH_ENCODER = {"smp-unet", "smp-fpn", "smp-deeplabv3plus", "fc-regression"}
+# (architecture, encoder, encoder parameters): a named encoder where one is taken, the generic timm path once
+CASES = [(name, "resnet18" if name in WITH_ENCODER else None, {}) for name in NETWORKS]
+CASES.append(("smp-fpn", "smp", {"smp_name": "tu-resnet10t"}))
+
+
+def _one_step(model, codec, in_channels):
+    """One SGD step with the codec's loss; the gradient must reach the first layer."""
+    torch.manual_seed(0)
+    x = torch.randn(BATCH, in_channels, SIZE, SIZE)
+    landmarks = torch.tensor([[[5.3, 7.7], [40.0, 12.5], [float("nan")] * 2],
+                              [[15.2, 55.1], [3.0, 28.4], [60.6, 1.2]]])
+    model.train()
+    model.zero_grad()
+    loss = codec.loss(model(x), landmarks, SIZE)
+    assert torch.isfinite(loss)
+    loss.backward()
+    first = next(model.parameters())
+    assert first.grad is not None and first.grad.abs().sum() > 0, "the loss does not reach the first layer"
+    torch.optim.SGD(model.parameters(), lr=1e-3).step()
+    model.eval()
+    with torch.no_grad():
+        output = model(x)
+    if codec.output == "heatmap":
+        assert output.shape == (BATCH, N, SIZE, SIZE), "heatmaps must come out at input resolution"
+    return output
+
+
+def test_the_networks_listed_here_are_all_the_registered_ones(registry):
+    assert set(NETWORKS) == {e.name for e in registry.entries("architectures") if e.cls.outputs
+                             and e.plugin in BUILTIN}
+
+
+@pytest.mark.parametrize("name, encoder_name, encoder_params", CASES, ids=[f"{a}+{e}" if e else a for a, e, _ in CASES])
+def test_each_codec_the_grid_accepts_trains_one_step_and_predicts_finite_points(registry, name, encoder_name,
+                                                                               encoder_params):
+    cls = registry.get("architectures", name).cls
+    assert (cls.encoder == "required") == (encoder_name is not None)
+    encoder = registry.get("encoders", encoder_name).cls(**encoder_params) if encoder_name else None
+    codecs = [c.cls for c in registry.entries("codecs") if codec_incompatibility(cls, c.cls) is None]
+    assert codecs
+    in_channels = 1  # grayscale, as the smoke and le2018 protocols: the first layer is not the stock RGB one
+    model = None
+    for codec_cls in codecs:  # heatmap codecs share the output layer size: one network, a step with each
+        codec = codec_cls()
+        if model is None:
+            model = cls(**SMALL.get(name, {})).build(in_channels=in_channels, out_channels=codec.out_channels(N),
+                                                     output=codec.output, encoder=encoder)
+        output = _one_step(model, codec, in_channels)
+        for decode in ("argmax", "dark") if codec.output == "heatmap" else (None,):
+            decoder = codec_cls(decode=decode) if decode else codec
+            points = decoder.decode(output, SIZE)
+            assert points.shape == (BATCH, N, 2) and torch.isfinite(points).all(), (codec.name, decode)
+
+
+@pytest.mark.parametrize("name, channels, landmarks, paper_millions", [
+    ("unet", 3, 25, 31),  # Table 4, "U-Net(31M)"
+    ("unet-regression", 3, 25, 31),  # Table 2, "U-Net(31M)"
+    ("resnet50-regression", 3, 25, 30),  # Table 2, "ResNet50(30M)"
+    ("fcn8", 3, 25, 17),  # Table 4, "FCN8(17M)"
+    ("resnet50-upsampling", 3, 25, 51),  # Table 4, "ResNet50(51M)"
+])
+def test_parameter_counts_are_within_5_percent_of_the_fish_paper(registry, name, channels, landmarks, paper_millions):
+    count = parameter_count(registry, registry.get("architectures", name).cls, landmarks, channels)
+    assert count == pytest.approx(paper_millions * 1e6, rel=0.05)
+
+
+def test_beetle_cnn_has_exactly_the_layers_the_paper_lists(registry):
+    conv = (1 * 9 + 1) * 32 + (32 * 4 + 1) * 64 + (64 * 4 + 1) * 128  # 3×3, 2×2, 2×2 kernels, with biases
+    grid = 128 * 23 * 31  # a 256×192 input after three unpadded convolutions and 2×2 poolings
+    dense = (grid + 1) * 1000 + (1000 + 1) * 1000 + (1000 + 1) * 16
+    assert parameter_count(registry, registry.get("architectures", "beetle-cnn").cls, 8, in_channels=1) == conv + dense
+
+
+def test_list_architectures_shows_parameter_counts(capsys):
+    assert main(["list", "architectures", "--landmarks", "25"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "(31.0M params @ N=25)" in lines["unet"]
+    assert "params" not in lines["mean-shape"] and "params" not in lines["smp-unet"]  # no fixed size
+    assert main(["list", "architectures", "--landmarks", "8"]) == 0
+    assert "@ N=8" in capsys.readouterr().out
+
+
+def test_missing_weights_are_a_one_line_error_saying_how_to_provide_them(registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    for kind, name, params in [("architectures", "resnet50-regression", {}), ("architectures", "fcn8", {}),
+                               ("architectures", "hrnet", {"variant": "hrnet_w18_small"}),
+                               ("architectures", "beetle-cnn", {})]:
+        arch = registry.get(kind, name).cls(weights=str(tmp_path / "absent.pth"), **params)
+        with torch.device("meta"), pytest.raises(PluginError, match="not found; pass weights=PATH") as excinfo:
+            arch.build(in_channels=3, out_channels=4, output=next(iter(arch.outputs)), encoder=None)
+        assert "\n" not in str(excinfo.value)
+    with pytest.raises(PluginError, match=r"hub/checkpoints/resnet50-0676ba61\.pth; put the file"):
+        registry.get("architectures", "resnet50-upsampling").cls(weights="imagenet").build(
+            in_channels=3, out_channels=4, output="heatmap", encoder=None)
+    with pytest.raises(PluginError, match="not found"):
+        registry.get("encoders", "resnet18").cls(weights=str(tmp_path / "absent.pth")).build(1, depth=3)
+
+
+def test_imagenet_weights_load_from_torch_cache_adapted_to_grayscale(registry, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    rgb = torch.randn(64, 3, 7, 7)
+    torch.save({"conv1.weight": rgb, "fc.weight": torch.zeros(1000, 512)}, cache / "resnet18-f37072fd.pth")
+    encoder = registry.get("encoders", "resnet18").cls(weights="imagenet").build(1, depth=3)
+    assert torch.allclose(encoder.conv1.weight, rgb.sum(dim=1, keepdim=True))
+
+
+def test_beetle_cnn_fine_tunes_from_a_saved_network_with_another_landmark_count(registry, tmp_path):
+    cls = registry.get("architectures", "beetle-cnn").cls
+    small = {"reference_input": [16, 16], "fc_units": 8}
+    pretrained = cls(**small).build(in_channels=1, out_channels=16, output="coords", encoder=None)
+    torch.save(pretrained.state_dict(), tmp_path / "pretrained.pth")
+    tuned = cls(weights=str(tmp_path / "pretrained.pth"), **small).build(
+        in_channels=1, out_channels=20, output="coords", encoder=None)
+    first = lambda m: next(m.parameters())  # noqa: E731
+    last = lambda m: list(m.parameters())[-2]  # noqa: E731 - the output layer's weight
+    assert torch.equal(first(tuned), first(pretrained))
+    assert last(tuned).shape == (20, 8) and last(pretrained).shape == (16, 8)
+
+
+def test_generic_smp_encoder_refuses_unknown_names(registry):
+    cls = registry.get("encoders", "smp").cls
+    with pytest.raises(PluginError, match="unknown smp_name 'resnet-typo'.*tu-<timm model name>"):
+        cls(smp_name="resnet-typo")
+    assert cls(smp_name="efficientnet-b0").smp_name == "efficientnet-b0"
+
+
+def test_hrnet_variant_is_checked(registry):
+    with pytest.raises(PluginError, match="unknown variant 'hrnet_w19'"):
+        registry.get("architectures", "hrnet").cls(variant="hrnet_w19")
+
+
+def test_unet_refuses_input_sides_that_are_not_a_multiple_of_16(registry):
+    model = registry.get("architectures", "unet").cls(base_channels=4).build(
+        in_channels=1, out_channels=2, output="heatmap", encoder=None)
+    with pytest.raises(PluginError, match="multiple of 16"):
+        model(torch.zeros(1, 1, 40, 40))
+    assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 2, 48, 48)
