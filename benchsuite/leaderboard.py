@@ -1,54 +1,67 @@
-"""Leaderboards from stored predictions only: per dataset, each method's
-score as mean ± std over folds (the fold's score is the mean over its test
-images), like the tables of the fish paper."""
+"""Leaderboards from stored predictions only: ``benchsuite leaderboard RUN --table NAME``.
+
+Per dataset, each method's score is the mean ± sample std over folds of its
+fold scores (a fold's score is the mean over its test images), like the
+tables of the fish paper. The tables themselves live in
+``benchsuite.report.tables``; this module is the command and the short
+summary that ``benchsuite run`` prints at the end.
+"""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pandas as pd
-from tabulate import tabulate
 
+from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
+from benchsuite.report import scores as _scores
+from benchsuite.report.render import FORMATS, Entry, Table, mean_std
+from benchsuite.report.render import render as _render
+from benchsuite.report.run import Run
 from benchsuite.store import RunStore
-
-FORMATS = ("md", "csv", "latex")
 
 
 def fold_scores(store: RunStore, registry: Registry, metric_name: str = "mre") -> pd.DataFrame:
-    """One row per completed cell: dataset, method, fold, score, images."""
-    metric = registry.get("metrics", metric_name).cls()
-    rows = []
-    for record in store.records():
-        if record["status"] != "ok":
-            continue
-        per_image = metric.per_image(store.predictions(record["id"]))
-        rows.append({
-            "dataset": record["dataset"],
-            "method": record["method"],
-            "fold": record["fold"],
-            "folds": record["config"]["protocol"]["folds"],
-            "score": float(per_image.mean()),
-            "images": int(per_image.count()),
-        })
-    return pd.DataFrame(rows, columns=["dataset", "method", "fold", "folds", "score", "images"])
+    """One row per completed cell: dataset, method, fold, folds, score, images, missing."""
+    run = Run(store, registry)
+    return _scores.fold_scores(run, _scores.load_metric(registry, metric_name))
 
 
-def summarise(scores: pd.DataFrame) -> pd.DataFrame:
+def summarise(scores: pd.DataFrame, higher_is_better: bool = False) -> pd.DataFrame:
     """Mean ± sample std (ddof=1) over folds; a method missing folds is flagged incomplete."""
-    grouped = scores.groupby(["dataset", "method"], sort=True)
-    table = grouped.agg(mean=("score", "mean"), std=("score", "std"), folds_done=("fold", "nunique"),
-                        folds=("folds", "max"), images=("images", "sum")).reset_index()
-    table["complete"] = table["folds_done"] == table["folds"]
-    return table.sort_values(["dataset", "complete", "mean"], ascending=[True, False, True], ignore_index=True)
+    return _scores.summarise(scores, higher_is_better)
 
 
 def render(table: pd.DataFrame, fmt: str = "md", metric_label: str = "MRE (px)") -> str:
-    if fmt == "csv":
-        return table.to_csv(index=False)
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    """The short leaderboard (no tests): dataset, method, score, folds, test images."""
     rows = []
     for row in table.itertuples():
-        score = f"{row.mean:.2f} ± {row.std:.2f}" if row.folds_done > 1 else f"{row.mean:.2f}"
         folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
-        rows.append([row.dataset, row.method, score, folds, row.images])
+        rows.append([Entry(row.dataset), Entry(row.method), Entry(mean_std(row.mean, row.std)), Entry(folds),
+                     Entry(str(row.images))])
     headers = ["dataset", "method", f"{metric_label} mean ± std over folds", "folds", "test images"]
-    return tabulate(rows, headers=headers, tablefmt="github" if fmt == "md" else "latex")
+    text = _render(Table("Leaderboard", headers, rows, table), fmt)
+    return text.split("\n", 2)[2] if fmt == "md" else text  # no title line: printed after a run
+
+
+def command(folder: Path, registry: Registry, table: str = "summary", fmt: str = "md", alpha: float = 0.05,
+            methods: str | None = None, datasets: str | None = None, plot: str | None = None) -> str:
+    """The text of one table of a run; with ``plot`` also writes the per-landmark bar chart."""
+    from benchsuite.report import tables
+
+    if fmt not in FORMATS:
+        raise PluginError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    run = Run(folder, registry).only(methods, datasets)
+    if not run.cells:
+        raise PluginError(f"{folder}: no completed cell" + (" matches the filters" if methods or datasets else " yet"))
+    if plot is not None:
+        if table != "per-landmark":
+            raise PluginError("--plot draws the per-landmark chart: use it with --table per-landmark")
+        from benchsuite.report.plots import per_landmark_bars
+
+        summary, metric = tables.landmark_summary(run)
+        path = per_landmark_bars(summary, Path(plot) if plot else Path(folder) / "plots" / "per-landmark.png",
+                                 getattr(metric, "unit", ""))
+        print(f"per-landmark chart written to {path}", file=sys.stderr)
+    return _render(tables.build(run, table, alpha), fmt)

@@ -1,15 +1,50 @@
-"""Metrics: pure functions of the stored predictions table."""
+"""Metrics: pure functions of the stored predictions table.
+
+The table has one row per test image × landmark: ``image_id``, ``landmark``,
+truth ``x, y`` and prediction ``pred_x, pred_y`` in original pixels. The core
+may add context columns before calling a metric: ``width``/``height`` (the
+original image size), ``delta`` (original pixels per network-input pixel, the
+fish paper's δ) and ``pixel_size_mm``. A landmark whose truth is missing (NaN)
+is excluded from every metric here; the core counts those rows.
+
+Each metric class offers ``per_image`` (a Series by image_id; the fold score
+is its mean over images), and where it makes sense ``per_landmark`` (a Series
+by landmark, mean over the images) or ``fold_score`` (a score that is not a
+mean over images, like r²).
+"""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+
+HIT_UNITS = ("delta", "px", "mm")
 
 
 def radial_errors(predictions: pd.DataFrame) -> pd.Series:
     """Euclidean distance per row (image × landmark), original pixels; NaN where truth is missing."""
     return np.hypot(predictions["pred_x"] - predictions["x"], predictions["pred_y"] - predictions["y"])
+
+
+def truth_present(predictions: pd.DataFrame) -> pd.Series:
+    return predictions["x"].notna() & predictions["y"].notna()
+
+
+def _column(predictions: pd.DataFrame, name: str) -> pd.Series:
+    """A context column, or NaN everywhere when the table predates it."""
+    if name in predictions:
+        return predictions[name].astype(float)
+    return pd.Series(np.nan, index=predictions.index)
+
+
+def _by_image(values: pd.Series, predictions: pd.DataFrame) -> pd.Series:
+    return values.groupby(predictions["image_id"], sort=True).mean()
+
+
+def _by_landmark(values: pd.Series, predictions: pd.DataFrame) -> pd.Series:
+    return values.groupby(predictions["landmark"], sort=False).mean()
 
 
 class MeanRadialError:
@@ -18,11 +53,129 @@ class MeanRadialError:
     higher_is_better = False
     unit = "px"
 
+    def errors(self, predictions: pd.DataFrame) -> pd.Series:
+        return radial_errors(predictions)
+
     def per_image(self, predictions: pd.DataFrame) -> pd.Series:
-        errors = radial_errors(predictions)
-        return errors.groupby(predictions["image_id"], sort=True).mean()
+        return _by_image(self.errors(predictions), predictions)
+
+    def per_landmark(self, predictions: pd.DataFrame) -> pd.Series:
+        return _by_landmark(self.errors(predictions), predictions)
+
+
+class InputPixelRadialError(MeanRadialError):
+    """The beetle paper reports errors at its 256×192 network input, not in original pixels."""
+
+    name = "mre-input"
+    description = "Mean radial error per image in network-input pixels (radial error / δ)"
+    unit = "input px"
+
+    def errors(self, predictions: pd.DataFrame) -> pd.Series:
+        return radial_errors(predictions) / _column(predictions, "delta")
+
+
+def threshold_px(predictions: pd.DataFrame, threshold: float, unit: str) -> pd.Series:
+    """The hit threshold in original pixels, per row: ``threshold`` × δ, pixels or millimetres."""
+    if unit == "px":
+        return pd.Series(float(threshold), index=predictions.index)
+    if unit == "delta":
+        return threshold * _column(predictions, "delta")
+    if unit == "mm":
+        return threshold / _column(predictions, "pixel_size_mm")
+    raise PluginError(f"unknown hit-rate unit {unit!r} (known: {', '.join(HIT_UNITS)})")
+
+
+class HitRate:
+    """Percentage of an image's landmarks predicted within a distance (SDR in cephalometry).
+
+    NaN where the threshold is unknown: δ needs the image size, mm the
+    dataset's pixel size.
+    """
+
+    name = "hit-rate"
+    description = "Percentage of landmarks within a threshold: k×δ (unit=delta), pixels (px) or millimetres (mm)"
+    higher_is_better = True
+    unit = "%"
+
+    def __init__(self, threshold: float = 1.0, unit: str = "delta"):
+        if unit not in HIT_UNITS:
+            raise PluginError(f"unknown hit-rate unit {unit!r} (known: {', '.join(HIT_UNITS)})")
+        self.threshold, self.threshold_unit = float(threshold), unit
+
+    @property
+    def label(self) -> str:
+        k = f"{self.threshold:g}"
+        return {"delta": f"{'' if k == '1' else k}δ", "px": f"{k} px", "mm": f"{k} mm"}[self.threshold_unit]
+
+    def hits(self, predictions: pd.DataFrame) -> pd.Series:
+        """1.0 for a hit, 0.0 for a miss, NaN where truth or threshold is missing."""
+        limit = threshold_px(predictions, self.threshold, self.threshold_unit)
+        hit = (radial_errors(predictions) <= limit).astype(float)
+        return hit.where(truth_present(predictions) & limit.notna())
+
+    def per_image(self, predictions: pd.DataFrame) -> pd.Series:
+        return 100.0 * _by_image(self.hits(predictions), predictions)
+
+    def per_landmark(self, predictions: pd.DataFrame) -> pd.Series:
+        return 100.0 * _by_landmark(self.hits(predictions), predictions)
+
+
+def coordinates(predictions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted coordinates, x and y pooled into one vector, missing truth dropped."""
+    rows = predictions[truth_present(predictions)]
+    truth = np.concatenate([rows["x"].to_numpy(float), rows["y"].to_numpy(float)])
+    predicted = np.concatenate([rows["pred_x"].to_numpy(float), rows["pred_y"].to_numpy(float)])
+    return truth, predicted
+
+
+def r2_score(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """Coefficient of determination, 1 - SS_res / SS_tot (scikit-learn's r2_score)."""
+    total = np.sum((truth - truth.mean()) ** 2)
+    return float(1.0 - np.sum((truth - predicted) ** 2) / total) if total > 0 else float("nan")
+
+
+def explained_variance(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """1 - Var(truth - predicted) / Var(truth): r² that forgives a constant offset."""
+    variance = np.var(truth)
+    return float(1.0 - np.var(truth - predicted) / variance) if variance > 0 else float("nan")
+
+
+def pearson(truth: np.ndarray, predicted: np.ndarray) -> float:
+    if len(truth) < 2 or np.std(truth) == 0 or np.std(predicted) == 0:
+        return float("nan")
+    return float(np.corrcoef(truth, predicted)[0, 1])
+
+
+class _CoordinateAgreement:
+    """Agreement of predicted with true coordinates over a fold (the beetle paper's Table 2)."""
+
+    higher_is_better = True
+    unit = ""
+    function = staticmethod(r2_score)
+
+    def fold_score(self, predictions: pd.DataFrame) -> float:
+        return self.function(*coordinates(predictions))
+
+
+class R2(_CoordinateAgreement):
+    name = "r2"
+    description = "Coefficient of determination r² of predicted vs true coordinates (x and y pooled), per fold"
+    function = staticmethod(r2_score)
+
+
+class ExplainedVariance(_CoordinateAgreement):
+    name = "explained-variance"
+    description = "Explained variance of predicted vs true coordinates (x and y pooled), per fold"
+    function = staticmethod(explained_variance)
+
+
+class Pearson(_CoordinateAgreement):
+    name = "pearson"
+    description = "Pearson correlation of predicted and true coordinates (x and y pooled), per fold"
+    function = staticmethod(pearson)
 
 
 @hookimpl
 def register_metrics(register):
-    register(MeanRadialError)
+    for metric in (MeanRadialError, InputPixelRadialError, HitRate, R2, ExplainedVariance, Pearson):
+        register(metric)

@@ -1,0 +1,237 @@
+"""Two leaderboards side by side: ``benchsuite compare A B``.
+
+Each side is a run folder or a published leaderboard
+(``results/published/<name>``). Two runs are aligned on dataset × method
+labels; where both predicted the same images, the per-image differences are
+tested (paired Wilcoxon signed-rank). With ``--fail-worse PIXELS`` the
+command is a regression gate: it exits 1 when some method of B is
+significantly worse than in A by more than that many pixels (one-sided
+Wilcoxon on the per-image differences minus the threshold).
+
+A published side is aligned on the names in cell.json (see
+``report.published``) and has only means and stds, so no paired test is
+possible there; each side's error convention is printed, and a value in the
+other side's convention where the conversion is known.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from benchsuite.api import PluginError
+from benchsuite.plugins import Registry
+from benchsuite.report import published as pub
+from benchsuite.report.render import Entry, Table, mean_std, number, render
+from benchsuite.report.run import Run
+from benchsuite.report.scores import (fold_scores, image_scores, landmark_scores, load_metric, parse_metric,
+                                      summarise)
+from benchsuite.stats import wilcoxon
+
+EXIT_WORSE = 1
+RUN_CONVENTION = "radial"
+DISTANCE_METRICS = {"mre", "mre-input"}  # values in pixels, where an error convention applies
+
+
+@dataclass
+class Comparison:
+    table: Table
+    regressions: list[str] = field(default_factory=list)
+
+
+def _side(folder: Path, registry: Registry) -> Run | pub.Published:
+    folder = Path(folder)
+    if pub.is_published(folder):
+        return pub.load(folder)
+    if not (folder / "cells").is_dir():
+        raise PluginError(f"{folder}: neither a run (cells/) nor a published leaderboard ({pub.MANIFEST})")
+    run = Run(folder, registry)
+    if not run.cells:
+        raise PluginError(f"{folder}: no completed cell yet")
+    return run
+
+
+def compare_runs(a: Run, b: Run, metric_spec: str = "mre", alpha: float = 0.05,
+                 fail_worse: float | None = None) -> Comparison:
+    metric = load_metric(a.registry, metric_spec)
+    sign = -1.0 if metric.higher_is_better else 1.0  # sign × (B - A) > 0: B is worse
+    summaries = [summarise(fold_scores(run, metric), metric.higher_is_better).set_index(["dataset", "method"])
+                 for run in (a, b)]
+    images = [image_scores(run, metric) if hasattr(metric, "per_image") else None for run in (a, b)]
+    keys = sorted(set(summaries[0].index) | set(summaries[1].index))
+    rows, data, regressions = [], [], []
+    for dataset, method in keys:
+        sa, sb = (s.loc[(dataset, method)] if (dataset, method) in s.index else None for s in summaries)
+        diff = sb["mean"] - sa["mean"] if sa is not None and sb is not None else np.nan
+        paired = _paired(images, dataset, method) if sa is not None and sb is not None else None
+        n, p, p_gate = (0, np.nan, np.nan)
+        if paired is not None and len(paired):
+            d = sign * (paired["b"] - paired["a"])
+            n, p = len(d), wilcoxon(paired["b"], paired["a"]).pvalue
+            if fail_worse is not None:
+                p_gate = _one_sided_worse(d.to_numpy(), fail_worse)
+        verdict = _verdict(sa, sb, diff * sign, n, p, p_gate, alpha, fail_worse)
+        if verdict.startswith("REGRESSION"):
+            regressions.append(f"{dataset} | {method}")
+        rows.append([Entry(dataset), Entry(method), Entry(_score(sa)), Entry(_score(sb)),
+                     Entry(f"{diff:+.2f}" if diff == diff else "—"), Entry(str(n) if n else "—"),
+                     Entry(_p(p)), Entry(verdict, bold=verdict.startswith("REGRESSION"))])
+        data.append({"dataset": dataset, "method": method, "a_mean": _get(sa, "mean"), "a_std": _get(sa, "std"),
+                     "b_mean": _get(sb, "mean"), "b_std": _get(sb, "std"), "difference": diff, "images": n,
+                     "p": p, "p_worse_by_threshold": p_gate, "verdict": verdict})
+    unit = getattr(metric, "unit", "")
+    headers = ["dataset", "method", f"A {metric.name} ({unit})", f"B {metric.name} ({unit})", "B − A", "paired images",
+               "p (Wilcoxon)", "verdict"]
+    notes = [f"A: {a.store.root} (run; {pub.CONVENTIONS[RUN_CONVENTION][0]}, original pixels)",
+             f"B: {b.store.root} (run; {pub.CONVENTIONS[RUN_CONVENTION][0]}, original pixels)",
+             f"scores: mean ± std over folds; p: two-sided paired Wilcoxon signed-rank on the per-image "
+             f"{metric.name} of the images both runs predicted; α = {alpha:g}"]
+    if fail_worse is not None:
+        notes.append(f"REGRESSION: B worse than A by more than {fail_worse:g} {unit}, significantly (one-sided "
+                     f"Wilcoxon on the per-image differences minus {fail_worse:g}, p < α)")
+    return Comparison(Table(f"Compare {a.name} (A) with {b.name} (B)", headers, rows, pd.DataFrame(data), notes),
+                      regressions)
+
+
+def _paired(images: list[pd.DataFrame | None], dataset: str, method: str) -> pd.DataFrame | None:
+    if images[0] is None or images[1] is None:
+        return None
+    a, b = (i[(i["dataset"] == dataset) & (i["method"] == method)].set_index("image_id")["value"] for i in images)
+    return pd.DataFrame({"a": a, "b": b}).dropna()
+
+
+def _one_sided_worse(d: np.ndarray, threshold: float) -> float:
+    """p-value of 'the per-image worsening exceeds the threshold' (Wilcoxon on d - threshold, greater)."""
+    shifted = d - threshold
+    if np.all(shifted == 0):
+        return 1.0
+    return float(st.wilcoxon(shifted, zero_method="zsplit", alternative="greater").pvalue)
+
+
+def _verdict(sa, sb, worsening: float, n: int, p: float, p_gate: float, alpha: float, threshold) -> str:
+    if sa is None:
+        return "only in B"
+    if sb is None:
+        return "only in A"
+    if n and p_gate == p_gate and p_gate < alpha:
+        return "REGRESSION"
+    if not (sa["complete"] and sb["complete"]):
+        return "incomplete"
+    if not n:
+        return "not paired"
+    if worsening == 0 and p >= alpha:
+        return "no difference"
+    if p < alpha:
+        return "B worse" if worsening > 0 else "B better"
+    return "n.s."
+
+
+def compare_published(paper: pub.Published, run: Run, paper_is_a: bool) -> Comparison:
+    """The paper's numbers beside ours wherever dataset and method match; no paired test is possible."""
+    rows, data = [], []
+    cache: dict[tuple[str, bool], pd.DataFrame] = {}
+    unmatched = 0
+    for _, row in paper.scores.iterrows():
+        methods = sorted({(c.dataset, c.method) for c in run.cells if pub.matches(row, c)})
+        if not methods:
+            unmatched += 1
+            continue
+        ours = _run_scores(run, row["metric"], bool(row["landmark"]), cache)
+        for dataset, method in methods:
+            key = (dataset, method, row["landmark"]) if row["landmark"] else (dataset, method)
+            mine = ours.loc[key] if key in ours.index else None
+            theirs_as_ours = _convert(row)
+            diff = (_get(mine, "mean") - theirs_as_ours) * (1 if paper_is_a else -1)
+            digits = _digits(row["metric"])
+            paper_entry = Entry(mean_std(row["mean"], row["std"], digits))
+            converted = Entry(number(theirs_as_ours, digits) if theirs_as_ours != row["mean"] else "=")
+            our_entry = Entry(_score(mine, digits))
+            sides = [paper_entry, converted, our_entry] if paper_is_a else [our_entry, paper_entry, converted]
+            rows.append([Entry(row["table"]), Entry(dataset), Entry(row["label"]), Entry(method),
+                         Entry(row["metric"]), Entry(row["landmark"] or "all")] + sides +
+                        [Entry(f"{diff:+.2f}" if diff == diff else "—"), Entry(row["convention"])])
+            data.append({"table": row["table"], "dataset": dataset, "published_method": row["label"],
+                         "method": method, "metric": row["metric"], "landmark": row["landmark"],
+                         "published_mean": row["mean"], "published_std": row["std"],
+                         "published_convention": row["convention"], "published_as_radial": theirs_as_ours,
+                         "our_mean": _get(mine, "mean"), "our_std": _get(mine, "std"),
+                         "difference": diff})
+    paper_cols = [f"{'A' if paper_is_a else 'B'}: {paper.name} (published)", "published as radial"]
+    our_cols = [f"{'B' if paper_is_a else 'A'}: {run.name} (ours)"]
+    headers = (["table", "dataset", "published method", "our method", "metric", "landmark"]
+               + (paper_cols + our_cols if paper_is_a else our_cols + paper_cols) + ["B − A", "published convention"])
+    notes = [f"published: {paper.citation}", f"  {paper.description}"] + [f"  {n}" for n in paper.notes]
+    notes += [f"conventions: ours is the {pub.CONVENTIONS[RUN_CONVENTION][0]} in original pixels (mre) or in "
+              "network-input pixels (mre-input); " + "; ".join(f"{k}: {v[0]}" for k, v in pub.CONVENTIONS.items()),
+              "'published as radial' converts the published distance to a radial error where the convention says "
+              "how (×√2 for radial/√2); B − A uses it",
+              "published numbers carry no per-image predictions: no paired test is possible, read differences "
+              "against the stds",
+              f"{unmatched} published rows have no matching dataset and method in {run.name}"]
+    title = f"Compare {paper.name if paper_is_a else run.name} (A) with {run.name if paper_is_a else paper.name} (B)"
+    return Comparison(Table(title, headers, rows, pd.DataFrame(data), notes))
+
+
+def _run_scores(run: Run, spec: str, per_landmark: bool, cache: dict) -> pd.DataFrame:
+    """Our summary (mean ± std over folds) for one metric spec, by method or by method × landmark number."""
+    if (spec, per_landmark) not in cache:
+        metric = load_metric(run.registry, spec)
+        if per_landmark:
+            scores = landmark_scores(run, metric)
+            scores["number"] = (scores["index"] + 1).astype(str)
+            table = summarise(scores, metric.higher_is_better, by=("dataset", "method", "number"))
+            cache[(spec, per_landmark)] = table.set_index(["dataset", "method", "number"])
+        else:
+            table = summarise(fold_scores(run, metric), metric.higher_is_better)
+            cache[(spec, per_landmark)] = table.set_index(["dataset", "method"])
+    return cache[(spec, per_landmark)]
+
+
+def _convert(row: pd.Series) -> float:
+    """The published value in our convention (radial), where the metric is a distance and the factor known."""
+    factor = pub.CONVENTIONS[row["convention"]][1]
+    if parse_metric(row["metric"])[0] in DISTANCE_METRICS and factor:
+        return float(row["mean"]) * factor
+    return float(row["mean"])
+
+
+def _digits(spec: str) -> int:
+    name = parse_metric(spec)[0]
+    return 2 if name in DISTANCE_METRICS else 1 if name == "hit-rate" else 4
+
+
+def _get(row, key: str) -> float:
+    return float(row[key]) if row is not None else np.nan
+
+
+def _score(row, digits: int = 2) -> str:
+    if row is None:
+        return "—"
+    text = mean_std(row["mean"], row["std"], digits)
+    return text if row["complete"] else f"{text} ({row['folds_done']}/{row['folds']} folds)"
+
+
+def _p(p: float) -> str:
+    return "—" if p != p else (f"{p:.1e}" if p < 1e-3 else f"{p:.3f}")
+
+
+def command(path_a: Path, path_b: Path, registry: Registry, metric_spec: str = "mre", alpha: float = 0.05,
+            fail_worse: float | None = None, fmt: str = "md") -> tuple[str, int]:
+    """The comparison's text and the exit code (1 when the regression gate failed)."""
+    a, b = _side(path_a, registry), _side(path_b, registry)
+    if isinstance(a, Run) and isinstance(b, Run):
+        result = compare_runs(a, b, metric_spec, alpha, fail_worse)
+    elif isinstance(a, Run) or isinstance(b, Run):
+        paper, run = (a, b) if isinstance(a, pub.Published) else (b, a)
+        result = compare_published(paper, run, paper is a)
+        if fail_worse is not None:
+            result.table.notes.append("--fail-worse gates run against run only: published numbers have no images")
+    else:
+        raise PluginError("compare needs at least one run (two published leaderboards have nothing to test)")
+    text = render(result.table, fmt)
+    if result.regressions:
+        text += "\n\nREGRESSION in: " + "; ".join(result.regressions)
+    return text, EXIT_WORSE if result.regressions else 0

@@ -1,0 +1,158 @@
+"""A finished run as the reports see it: its completed cells and their predictions.
+
+Reports only read ``cell.json`` and ``predictions.parquet``. Each table is
+given the context a metric needs as extra columns, so metrics stay pure
+functions of one table: ``delta`` (original pixels per network-input pixel,
+from the image size and the protocol's input size) and ``pixel_size_mm``
+(from the dataset, recorded in cell.json). Tables written before those were
+stored simply get NaN there, and the metrics that need them say "—".
+"""
+from __future__ import annotations
+
+import copy
+import fnmatch
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from benchsuite.api import PluginError
+from benchsuite.plugins import Registry
+from benchsuite.store import RunStore
+
+
+def _name(component: Any) -> str | None:
+    return component.get("name") if isinstance(component, dict) else None
+
+
+@dataclass(frozen=True)
+class CellInfo:
+    """One completed cell's identity, read from its cell.json."""
+
+    id: str
+    dataset: str  # the grid's label for the dataset
+    method: str  # the grid's label for architecture + encoder + codec
+    fold: int
+    record: dict
+
+    @property
+    def config(self) -> dict:
+        return self.record.get("config") or {}
+
+    @property
+    def dataset_name(self) -> str:
+        """The registered dataset name (what published leaderboards match on)."""
+        return _name(self.config.get("dataset")) or self.dataset
+
+    @property
+    def architecture(self) -> str | None:
+        return _name(self.config.get("architecture"))
+
+    @property
+    def encoder(self) -> str | None:
+        return _name(self.config.get("encoder"))
+
+    @property
+    def codec(self) -> str | None:
+        return _name(self.config.get("codec"))
+
+    @property
+    def folds(self) -> int:
+        return int((self.config.get("protocol") or {}).get("folds", 1))
+
+    @property
+    def input_size(self) -> tuple[float, float] | None:
+        """(width, height) of the network input; the protocol stores one side for a square."""
+        size = (self.config.get("protocol") or {}).get("input_size")
+        if size is None:
+            return None
+        return (float(size[0]), float(size[1])) if isinstance(size, (list, tuple)) else (float(size), float(size))
+
+
+class Run:
+    """The completed cells of one results folder, predictions loaded on demand and cached."""
+
+    def __init__(self, source: RunStore | Path | str, registry: Registry):
+        self.store = source if isinstance(source, RunStore) else RunStore(source)
+        self.registry = registry
+        self.cells = [CellInfo(r["id"], r["dataset"], r["method"], int(r["fold"]), r)
+                      for r in self.store.records() if r.get("status") == "ok"]
+        self._predictions: dict[str, pd.DataFrame] = {}
+
+    @property
+    def name(self) -> str:
+        return self.store.root.name
+
+    def where(self, keep: Callable[[CellInfo], bool]) -> "Run":
+        """The same run restricted to the cells ``keep`` accepts (sharing the predictions cache)."""
+        subset = copy.copy(self)
+        subset.cells = [c for c in self.cells if keep(c)]
+        subset.__dict__.pop("methods", None)
+        return subset
+
+    def only(self, methods: str | None = None, datasets: str | None = None) -> "Run":
+        """The same run restricted to methods and datasets matching glob patterns."""
+        return self.where(lambda c: fnmatch.fnmatchcase(c.method, methods or "*")
+                          and fnmatch.fnmatchcase(c.dataset, datasets or "*"))
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted({c.dataset for c in self.cells})
+
+    def predictions(self, cell: CellInfo) -> pd.DataFrame:
+        if cell.id not in self._predictions:
+            self._predictions[cell.id] = with_context(self.store.predictions(cell.id), cell)
+        return self._predictions[cell.id]
+
+    @cached_property
+    def methods(self) -> pd.DataFrame:
+        """One row per dataset × method: what it is (names from cell.json) and how many folds it has."""
+        rows = []
+        for (dataset, method), cells in _group(self.cells).items():
+            first = cells[0]
+            params = [c.record.get("parameters") for c in cells if c.record.get("parameters")]
+            folds_done = len({c.fold for c in cells})
+            rows.append({"dataset": dataset, "method": method, "dataset_name": first.dataset_name,
+                         "architecture": first.architecture, "encoder": first.encoder, "codec": first.codec,
+                         "output": self.codec_output(first.codec), "parameters": max(params) if params else None,
+                         "folds_done": folds_done, "folds": first.folds, "complete": folds_done >= first.folds})
+        columns = ["dataset", "method", "dataset_name", "architecture", "encoder", "codec", "output", "parameters",
+                   "folds_done", "folds", "complete"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def codec_output(self, codec: str | None) -> str | None:
+        """"heatmap" or "coords" as the codec plugin declares it; None for a codec-free baseline."""
+        if codec is None:
+            return None
+        try:
+            return self.registry.get("codecs", codec).cls.output
+        except PluginError:
+            return "unknown"
+
+    def landmark_order(self, dataset: str) -> list[str]:
+        """The dataset's landmark names in their stored order (the dataset's own order)."""
+        cell = next(c for c in self.cells if c.dataset == dataset)
+        return list(pd.unique(self.predictions(cell)["landmark"]))
+
+
+def _group(cells: list[CellInfo]) -> dict[tuple[str, str], list[CellInfo]]:
+    groups: dict[tuple[str, str], list[CellInfo]] = {}
+    for cell in cells:
+        groups.setdefault((cell.dataset, cell.method), []).append(cell)
+    return dict(sorted(groups.items()))
+
+
+def with_context(predictions: pd.DataFrame, cell: CellInfo) -> pd.DataFrame:
+    """Add ``delta`` and ``pixel_size_mm`` (NaN where unknown) for the metrics that need them."""
+    table = predictions.copy()
+    size = cell.input_size
+    if size and {"width", "height"} <= set(table.columns):
+        table["delta"] = np.maximum(table["width"] / size[0], table["height"] / size[1])
+    else:
+        table["delta"] = np.nan
+    pixel = cell.record.get("pixel_size_mm")
+    table["pixel_size_mm"] = float(pixel) if pixel else np.nan
+    return table

@@ -1,0 +1,291 @@
+"""Which differences between methods in a run are real: ``benchsuite stats``.
+
+Within a dataset every complete method has exactly one out-of-fold
+prediction per image, so per-image errors are paired across methods and the
+images are the blocks. Across datasets the blocks are the datasets and the
+values each method's mean over folds. Only complete methods (all folds) are
+tested; the rest are listed as excluded.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from benchsuite import stats
+from benchsuite.report.run import Run
+from benchsuite.report.scores import best_per_group
+
+FEW_DATASETS = 10  # Demšar (2006): the Friedman χ² approximation wants N > 10 datasets for k ≤ 5
+
+QUESTIONS = {
+    "friedman": "Friedman (images as blocks): do the methods differ at all on this dataset?",
+    "posthoc": "{name} post-hoc: which pairs differ, with the error controlled over all pairs?",
+    "wilcoxon": ("Wilcoxon signed-rank per pair (Holm over all pairs; effect = rank-biserial r, + when the first "
+                 "method errs more): do these trained models differ on these very images? "
+                 "It ignores training variability."),
+    "nadeau": ("Nadeau–Bengio corrected resampled t-test on fold scores: would the difference survive "
+               "retraining? Its variance accounts for the folds' overlapping training sets."),
+    "vs_best": ("Not significantly worse than the best (what † marks in the tables): Wilcoxon signed-rank of "
+                "each method against the best, Holm over those comparisons."),
+    "across": "Friedman + Nemenyi on per-dataset ranks: does a method rank consistently better across datasets?",
+    "bayes": ("Bayesian signed-rank test with a ROPE (recommended reading): how probable is it that the top-ranked "
+              "method is practically better, equivalent, or worse than each other one across datasets?"),
+}
+
+
+def paired_matrix(images: pd.DataFrame, dataset: str, methods: list[str]) -> tuple[pd.DataFrame, int]:
+    """Images × methods of per-image values; images some method lacks are dropped (and counted)."""
+    rows = images[(images["dataset"] == dataset) & images["method"].isin(methods)]
+    matrix = rows.pivot_table(index="image_id", columns="method", values="value", aggfunc="first")
+    matrix = matrix.reindex(columns=methods)
+    complete = matrix.dropna()
+    return complete, len(matrix) - len(complete)
+
+
+def vs_best(matrix: pd.DataFrame, best: str, alpha: float, higher_is_better: bool) -> pd.DataFrame:
+    """Each other method against the best, per image; ``not_worse`` unless significantly worse."""
+    others = [m for m in matrix.columns if m != best]
+    table = stats.wilcoxon_pairs(matrix, [(m, best) for m in others]).rename(columns={"a": "method"})
+    worse_direction = table["effect"] < 0 if higher_is_better else table["effect"] > 0
+    table["not_worse"] = ~((table["p_holm"] < alpha) & worse_direction)
+    return table.drop(columns="b")
+
+
+def not_worse_than_best(images: pd.DataFrame, summary: pd.DataFrame, alpha: float,
+                        higher_is_better: bool) -> pd.Series:
+    """Per summary row: True for each dataset's best complete method and those not significantly worse."""
+    result = pd.Series(False, index=summary.index)
+    best = best_per_group(summary, higher_is_better)
+    for dataset, group in summary[summary["complete"]].groupby("dataset"):
+        winners = group[best[group.index]]
+        if winners.empty:
+            continue
+        result[winners.index] = True
+        matrix, _ = paired_matrix(images, dataset, list(group["method"]))
+        if len(group) < 2 or len(matrix) < 2:
+            continue
+        verdict = vs_best(matrix, winners["method"].iloc[0], alpha, higher_is_better).set_index("method")
+        for index, method in group["method"].items():
+            if not best[index]:
+                result[index] = bool(verdict["not_worse"][method])
+    return result
+
+
+@dataclass
+class DatasetTests:
+    dataset: str
+    methods: list[str]
+    excluded: list[str]
+    images: int
+    dropped_images: int
+    best: str | None = None
+    friedman: stats.Friedman | None = None
+    posthoc: pd.DataFrame | None = None
+    cd: float | None = None
+    pairs: pd.DataFrame | None = None
+    vs_best: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def within_dataset(dataset: str, summary: pd.DataFrame, images: pd.DataFrame, folds: pd.DataFrame,
+                   ratios: dict[str, float], alpha: float = 0.05, posthoc: str = "nemenyi",
+                   higher_is_better: bool = False) -> DatasetTests:
+    rows = summary[summary["dataset"] == dataset]
+    methods = list(rows[rows["complete"]]["method"])
+    tests = DatasetTests(dataset, methods, list(rows[~rows["complete"]]["method"]), 0, 0)
+    if len(methods) < 2:
+        tests.notes.append("fewer than two complete methods: nothing to test")
+        return tests
+    matrix, tests.dropped_images = paired_matrix(images, dataset, methods)
+    tests.images = len(matrix)
+    tests.best = rows[best_per_group(rows, higher_is_better)]["method"].iloc[0]
+    if len(matrix) < 2:
+        tests.notes.append("fewer than two images shared by all methods: nothing to test")
+        return tests
+    if len(methods) >= 3:
+        tests.friedman = stats.friedman(matrix, higher_is_better)
+        tests.posthoc = stats.posthoc(matrix, posthoc)
+        tests.cd = stats.nemenyi_cd(len(methods), len(matrix), alpha)
+    tests.pairs = stats.wilcoxon_pairs(matrix)
+    tests.pairs[["t_nb", "p_nb"]] = [_corrected_t(folds, dataset, a, b, ratios.get(dataset)) for a, b in
+                                     zip(tests.pairs["a"], tests.pairs["b"])]
+    tests.vs_best = vs_best(matrix, tests.best, alpha, higher_is_better)
+    return tests
+
+
+def _corrected_t(folds: pd.DataFrame, dataset: str, a: str, b: str, ratio: float | None) -> tuple[float, float]:
+    table = folds[folds["dataset"] == dataset].pivot_table(index="fold", columns="method", values="score")
+    pair = table[[a, b]].dropna()
+    if len(pair) < 2:
+        return (np.nan, np.nan)
+    ratio = ratio if ratio else 1 / (len(pair) - 1)
+    test = stats.nadeau_bengio(pair[a] - pair[b], ratio)
+    return (test.t, test.pvalue)
+
+
+def test_train_ratios(run: Run) -> dict[str, float]:
+    """n_test / n_train per dataset from the stored splits (training includes validation)."""
+    ratios: dict[str, list[float]] = {}
+    for cell in run.cells:
+        split = cell.record.get("split") or {}
+        train = split.get("train", 0) + split.get("val", 0)
+        if train and split.get("test"):
+            ratios.setdefault(cell.dataset, []).append(split["test"] / train)
+    return {dataset: float(np.mean(values)) for dataset, values in ratios.items()}
+
+
+@dataclass
+class AcrossTests:
+    methods: list[str]
+    datasets: list[str]
+    matrix: pd.DataFrame
+    friedman: stats.Friedman | None = None
+    posthoc: pd.DataFrame | None = None
+    cd: float | None = None
+    bayes: pd.DataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def across_datasets(summary: pd.DataFrame, alpha: float = 0.05, rope: float = 0.5,
+                    higher_is_better: bool = False) -> AcrossTests:
+    """Methods complete on every dataset, compared with the datasets as blocks."""
+    complete = summary[summary["complete"]]
+    matrix = complete.pivot_table(index="dataset", columns="method", values="mean").dropna(axis=1)
+    tests = AcrossTests(list(matrix.columns), list(matrix.index), matrix)
+    n, k = matrix.shape
+    if n < 2 or k < 2:
+        tests.warnings.append(f"{n} dataset(s) and {k} method(s) complete on all of them: nothing to test "
+                              "across datasets")
+        return tests
+    if n < FEW_DATASETS:
+        tests.warnings.append(f"only {n} datasets: the Friedman/Nemenyi tests across datasets have little power "
+                              f"(Demšar 2006 asks for about {FEW_DATASETS} or more); read the Bayesian test instead")
+    if k >= 3:
+        tests.friedman = stats.friedman(matrix, higher_is_better)
+        tests.posthoc = stats.posthoc(matrix, "nemenyi")
+        tests.cd = stats.nemenyi_cd(k, n, alpha)
+    ranks = stats.average_ranks(matrix, higher_is_better).sort_values()
+    top = ranks.index[0]
+    rows = []
+    for other in ranks.index[1:]:
+        better, equivalent, worse = stats.bayesian_signed_rank(matrix[top], matrix[other], rope, higher_is_better)
+        rows.append({"a": top, "b": other, "p_a_better": better, "p_equivalent": equivalent, "p_b_better": worse})
+    tests.bayes = pd.DataFrame(rows, columns=["a", "b", "p_a_better", "p_equivalent", "p_b_better"])
+    return tests
+
+
+def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, posthoc: str, rope: float,
+               unit: str, diagrams: dict[str, Path]) -> str:
+    """The stats report as plain text: each test preceded by the question it answers."""
+    out = io.StringIO()
+    say = lambda text="": print(text, file=out)  # noqa: E731
+    say(f"α = {alpha}; per-image values are paired across methods (one out-of-fold prediction per image).")
+    for tests in within:
+        say()
+        say(f"== {tests.dataset}: {len(tests.methods)} complete methods, {tests.images} paired images"
+            + (f" ({tests.dropped_images} dropped: not predicted by every method)" if tests.dropped_images else ""))
+        for method in tests.excluded:
+            say(f"   excluded (incomplete folds): {method}")
+        for note in tests.notes:
+            say(f"   {note}")
+        if tests.friedman is not None:
+            f = tests.friedman
+            say(f"-- {QUESTIONS['friedman']}")
+            say(f"   χ²_F = {f.statistic:.3f} (df {f.methods - 1}), p = {_p(f.pvalue)}; Iman–Davenport F = "
+                f"{f.iman_davenport:.3f}, p = {_p(f.iman_davenport_pvalue)} -> "
+                f"{'the methods differ' if f.pvalue < alpha else 'no evidence that the methods differ'}")
+            say(f"-- {QUESTIONS['posthoc'].format(name=posthoc.capitalize())}")
+            say(f"   average ranks (1 = best): " + ", ".join(f"{m} {r:.2f}" for m, r in f.ranks.sort_values().items()))
+            say(f"   Nemenyi critical difference CD = {tests.cd:.3f} ranks")
+            say(_indent(_pvalue_matrix(tests.posthoc)))
+            if tests.dataset in diagrams:
+                say(f"   critical difference diagram: {diagrams[tests.dataset]}")
+        if tests.pairs is not None:
+            say(f"-- {QUESTIONS['wilcoxon']}")
+            say(f"-- {QUESTIONS['nadeau']}")
+            say(_indent(_pairs_table(tests.pairs, unit)))
+            say(f"-- {QUESTIONS['vs_best']}")
+            worse = tests.vs_best[~tests.vs_best["not_worse"]]["method"].tolist()
+            kept = [tests.best] + tests.vs_best[tests.vs_best["not_worse"]]["method"].tolist()
+            say(f"   best: {tests.best}; not significantly worse: {', '.join(kept[1:]) or 'none'}; "
+                f"significantly worse: {', '.join(worse) or 'none'}")
+    say()
+    say(f"== across datasets: {len(across.datasets)} datasets, {len(across.methods)} methods complete on all")
+    for warning in across.warnings:
+        say(f"   WARNING: {warning}")
+    if across.friedman is not None:
+        f = across.friedman
+        say(f"-- {QUESTIONS['across']}")
+        say(f"   χ²_F = {f.statistic:.3f}, p = {_p(f.pvalue)}; Iman–Davenport F = {f.iman_davenport:.3f}, "
+            f"p = {_p(f.iman_davenport_pvalue)}; CD = {across.cd:.3f}")
+        say("   average ranks (1 = best): " + ", ".join(f"{m} {r:.2f}" for m, r in f.ranks.sort_values().items()))
+        if "across" in diagrams:
+            say(f"   critical difference diagram: {diagrams['across']}")
+    if across.bayes is not None and len(across.bayes):
+        say(f"-- {QUESTIONS['bayes']}")
+        say(f"   ROPE = ±{rope:g} {unit}")
+        rows = [[r.a, r.b, f"{r.p_a_better:.3f}", f"{r.p_equivalent:.3f}", f"{r.p_b_better:.3f}"]
+                for r in across.bayes.itertuples()]
+        say(_indent(tabulate(rows, headers=["A (top-ranked)", "B", "P(A better)", "P(equivalent)", "P(B better)"])))
+    return out.getvalue()
+
+
+def _p(p: float) -> str:
+    return "nan" if p != p else (f"{p:.2e}" if p < 1e-3 else f"{p:.4f}")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("   " + line for line in text.splitlines())
+
+
+def _pvalue_matrix(p: pd.DataFrame) -> str:
+    rows = [[name] + [_p(v) if a != b else "—" for b, v in row.items()] for (a, row), name in
+            zip(p.iterrows(), p.index)]
+    return tabulate(rows, headers=["p-values"] + list(p.columns))
+
+
+def _pairs_table(pairs: pd.DataFrame, unit: str) -> str:
+    rows = [[r.a, r.b, r.n, f"{r.median_diff:+.3f}", f"{r.effect:+.2f}", _p(r.p), _p(r.p_holm),
+             "—" if r.t_nb != r.t_nb else f"{r.t_nb:+.2f}", _p(r.p_nb)] for r in pairs.itertuples()]
+    headers = ["A", "B", "images", f"median A−B ({unit})", "effect r", "p Wilcoxon", "p Holm", "t NB", "p NB"]
+    return tabulate(rows, headers=headers)
+
+
+def command(folder: Path, registry, metric_spec: str = "mre", alpha: float = 0.05, posthoc: str = "nemenyi",
+            rope: float = 0.5, out: Path | None = None) -> str:
+    """Run every test on a run, draw the critical difference diagrams, return the report text."""
+    from benchsuite.api import PluginError
+    from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
+
+    run = Run(folder, registry)
+    if not run.cells:
+        raise PluginError(f"{folder}: no completed cell yet")
+    metric = load_metric(registry, metric_spec)
+    if not hasattr(metric, "per_image"):
+        raise PluginError(f"metric {metric_spec!r} has no per-image scores to pair")
+    higher = bool(metric.higher_is_better)
+    folds, images = fold_scores(run, metric), image_scores(run, metric)
+    summary = summarise(folds, higher)
+    ratios = test_train_ratios(run)
+    within = [within_dataset(d, summary, images, folds, ratios, alpha, posthoc, higher) for d in run.datasets]
+    across = across_datasets(summary, alpha, rope, higher)
+    out = Path(out) if out else Path(folder) / "stats"
+    diagrams = {}
+    for tests in within:
+        if tests.friedman is not None:
+            diagrams[tests.dataset] = stats.cd_diagram(
+                tests.friedman.ranks, tests.posthoc, out / f"cd-{_filename(tests.dataset)}.png",
+                f"{tests.dataset}: {posthoc} post-hoc, {tests.images} images, CD = {tests.cd:.2f}", alpha)
+    if across.friedman is not None:
+        diagrams["across"] = stats.cd_diagram(across.friedman.ranks, across.posthoc, out / "cd-across-datasets.png",
+                                              f"across {len(across.datasets)} datasets, CD = {across.cd:.2f}", alpha)
+    return write_text(within, across, alpha, posthoc, rope, getattr(metric, "unit", ""), diagrams)
+
+
+def _filename(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)

@@ -1,0 +1,289 @@
+"""The papers' tables, built from a run's stored predictions.
+
+| name         | like                        | rows × columns                                           |
+|--------------|-----------------------------|----------------------------------------------------------|
+| summary      | –                           | dataset × method: MRE mean ± std, median, P90, folds     |
+| heatmap      | fish Table 4                | dataset × heatmap codec: architectures (parameters)      |
+| regression   | fish Table 2                | dataset × regression codec: architectures (parameters)   |
+| baseline     | fish Table 1                | dataset: codec-free baselines                            |
+| hits         | fish Table 5                | dataset × method: hit rate at k·δ, pixels, millimetres   |
+| per-landmark | fish Fig. 6, beetle Table 3 | dataset × landmark: methods                              |
+| correlation  | beetle Table 2              | dataset × method: r², explained variance, Pearson        |
+| ranking      | –                           | method: rank on each dataset, mean rank                  |
+
+Scores are means ± sample std over folds. Bold marks the best complete
+method of each dataset; † marks a method not significantly worse than it
+(paired per-image Wilcoxon against the best, Holm, α). Incomplete methods are
+shown with their folds, never bolded, ranked or tested.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from benchsuite.api import PluginError
+from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
+from benchsuite.report.run import Run
+from benchsuite.report.scores import (best_per_group, fold_scores, image_scores, landmark_scores, load_metric,
+                                      summarise)
+from benchsuite.report.significance import not_worse_than_best
+
+DELTA_MULTIPLES = (1, 2, 3, 4)
+PIXEL_THRESHOLDS = (5, 10)
+MM_THRESHOLDS = (2, 2.5, 3, 4)  # the SDR thresholds of cephalometric X-ray challenges
+
+
+class Scores:
+    """One metric's fold, image and method-level scores for a run, computed once."""
+
+    def __init__(self, run: Run, metric):
+        self.metric = metric
+        self.higher = bool(metric.higher_is_better)
+        self.folds = fold_scores(run, metric)
+        self.images = image_scores(run, metric) if hasattr(metric, "per_image") else None
+        self.summary = summarise(self.folds, self.higher, images=self.images)
+
+    def marked(self, alpha: float) -> pd.DataFrame:
+        """The summary with ``best`` and ``not_worse`` (than the best) columns."""
+        table = self.summary.copy()
+        table["best"] = best_per_group(table, self.higher)
+        table["not_worse"] = (not_worse_than_best(self.images, table, alpha, self.higher)
+                              if self.images is not None else table["best"])
+        return table
+
+
+def _notes(metric, alpha: float, tested: bool = True) -> list[str]:
+    notes = [f"{metric.description}; a fold's score is the mean over its test images, shown as mean ± sample "
+             "std over folds"]
+    notes.append("bold: best complete method per dataset" + (f"; {DAGGER_NOTE} (per-image Wilcoxon signed-rank "
+                 f"against the best, Holm, α = {alpha:g})" if tested else ""))
+    notes.append("a method missing folds is marked incomplete: never bolded, ranked or tested")
+    return notes
+
+
+def _score_entry(row, digits: int = 2, folds: bool = True) -> Entry:
+    text = mean_std(row.mean, row.std, digits)
+    if not row.complete and folds:
+        text += f" ({row.folds_done}/{row.folds} folds)"
+    return Entry(text, bold=bool(getattr(row, "best", False)),
+                 dagger=bool(getattr(row, "not_worse", False)) and not getattr(row, "best", False))
+
+
+def summary(run: Run, metric_spec: str = "mre", alpha: float = 0.05) -> Table:
+    scores = Scores(run, load_metric(run.registry, metric_spec))
+    table = scores.marked(alpha)
+    unit = getattr(scores.metric, "unit", "")
+    rows = []
+    for row in table.itertuples():
+        folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
+        rows.append([Entry(row.dataset), Entry(row.method), _score_entry(row, folds=False),
+                     Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
+                     Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
+    label = f"{scores.metric.name.upper()} ({unit})" if unit else scores.metric.name
+    headers = ["dataset", "method", f"{label} mean ± std over folds", "median", "P90", "folds", "test images",
+               "missing landmarks"]
+    notes = _notes(scores.metric, alpha) + ["median, P90: over all out-of-fold test images, each image once",
+                                            "missing landmarks: without ground truth, excluded from every score"]
+    return Table(f"Leaderboard: {run.name}", headers, rows, table, notes)
+
+
+def _architecture_label(method: str, codec: str | None) -> str:
+    """The method label without its codec part (labels are architecture+encoder+codec)."""
+    return method.rsplit("+", 1)[0] if not pd.isna(codec) else method
+
+
+def _kind_label(method: str, codec: str | None) -> str:
+    if pd.isna(codec):
+        return ""
+    return method.rsplit("+", 1)[1] if "+" in method else codec
+
+
+def _millions(values) -> str:
+    values = sorted({round(v / 1e6, 1) for v in values if v})
+    if not values:
+        return ""
+    return f" ({values[0]:g}M)" if len(values) == 1 else f" ({values[0]:g}–{values[-1]:g}M)"
+
+
+def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_kind: bool, metric_spec: str = "mre",
+                alpha: float = 0.05) -> Table:
+    """Rows dataset (× codec), columns architectures with their parameter counts, like the fish paper."""
+    methods = run.methods[run.methods.apply(select, axis=1)]
+    chosen = set(zip(methods.dataset, methods.method))
+    subset = run.where(lambda c: (c.dataset, c.method) in chosen)
+    if not subset.cells:
+        return Table(title, ["dataset"], [], pd.DataFrame(), ["no method of this kind in the run"])
+    scores = Scores(subset, load_metric(run.registry, metric_spec))
+    table = scores.marked(alpha).merge(methods, on=["dataset", "method"], suffixes=("", "_m"))
+    table["architecture_label"] = [_architecture_label(m, c) for m, c in zip(table.method, table.codec)]
+    table["kind"] = [_kind_label(m, c) for m, c in zip(table.method, table.codec)] if by_kind else ""
+    columns = list(dict.fromkeys(table.sort_values("architecture_label")["architecture_label"]))
+    params = {a: _millions(table[table.architecture_label == a]["parameters"].dropna()) for a in columns}
+    rows = []
+    for (dataset, kind), group in table.groupby(["dataset", "kind"], sort=True):
+        cells = {r.architecture_label: _score_entry(r) for r in group.itertuples()}
+        rows.append([Entry(dataset)] + ([Entry(kind)] if by_kind else []) +
+                    [cells.get(a, Entry("—")) for a in columns])
+    headers = ["dataset"] + (["codec"] if by_kind else []) + [a + params[a] for a in columns]
+    data = table[["dataset", "kind", "architecture_label", "method", "parameters", "mean", "std", "folds_done", "folds",
+                  "complete", "best", "not_worse"]].rename(columns={"architecture_label": "architecture"})
+    return Table(title, headers, rows, data, _notes(scores.metric, alpha))
+
+
+def heatmap(run: Run, alpha: float = 0.05) -> Table:
+    return method_grid(run, lambda m: m.output == "heatmap", f"Heatmap regression: {run.name} (fish Table 4)",
+                       True, alpha=alpha)
+
+
+def regression(run: Run, alpha: float = 0.05) -> Table:
+    return method_grid(run, lambda m: m.output == "coords", f"Direct regression: {run.name} (fish Table 2)", True,
+                       alpha=alpha)
+
+
+def baseline(run: Run, alpha: float = 0.05) -> Table:
+    return method_grid(run, lambda m: pd.isna(m.codec), f"Baselines: {run.name} (fish Table 1)", False, alpha=alpha)
+
+
+def hits(run: Run, deltas=DELTA_MULTIPLES, pixels=PIXEL_THRESHOLDS, millimetres=MM_THRESHOLDS) -> Table:
+    """Hit rates (% of landmarks within a distance) at multiples of δ, in pixels and, where known, millimetres."""
+    hit_rate = run.registry.get("metrics", "hit-rate").cls
+    with_mm = any(c.record.get("pixel_size_mm") for c in run.cells)
+    metrics = ([hit_rate(k, "delta") for k in deltas] + [hit_rate(p, "px") for p in pixels]
+               + ([hit_rate(m, "mm") for m in millimetres] if with_mm else []))
+    summaries = []
+    for metric in metrics:
+        table = summarise(fold_scores(run, metric), higher_is_better=True)
+        table["best"] = best_per_group(table, True)
+        summaries.append(table.set_index(["dataset", "method"]))
+    base = summaries[0]
+    delta = _mean_delta(run)
+    rows, data = [], []
+    for dataset, method in base.index:
+        row = [Entry(dataset), Entry(method), Entry(number(delta.get(dataset, np.nan)))]
+        for metric, table in zip(metrics, summaries):
+            r = table.loc[(dataset, method)]
+            entry = Entry(mean_std(r["mean"], r["std"], 1), bold=bool(r["best"]))
+            if not r["complete"] and r["mean"] == r["mean"]:
+                entry.text += f" ({r['folds_done']}/{r['folds']} folds)"
+            row.append(entry)
+            data.append({"dataset": dataset, "method": method, "threshold": metric.threshold,
+                         "unit": metric.threshold_unit, "delta_px": delta.get(dataset, np.nan), "mean": r["mean"],
+                         "std": r["std"], "complete": r["complete"], "best": r["best"]})
+        rows.append(row)
+    headers = ["dataset", "method", "δ (px)"] + [f"hit @ {m.label} (%)" for m in metrics]
+    notes = ["hit: a landmark predicted within the threshold; hit rate: % of an image's landmarks, mean over "
+             "images, mean ± std over folds",
+             "δ = original size / network input size (longest side), the error of one input pixel; "
+             "δ (px) is its mean over the dataset's images",
+             "bold: best complete method per dataset and threshold; — where the threshold is unknown "
+             "(δ needs stored image sizes, mm the dataset's pixel size)"]
+    return Table(f"Hit rates: {run.name} (fish Table 5)", headers, rows, pd.DataFrame(data), notes)
+
+
+def _mean_delta(run: Run) -> dict[str, float]:
+    values: dict[str, list[pd.Series]] = {}
+    for cell in run.cells:
+        predictions = run.predictions(cell)
+        values.setdefault(cell.dataset, []).append(predictions.groupby("image_id")["delta"].first())
+    return {d: float(pd.concat(v).mean()) for d, v in values.items()}
+
+
+def landmark_summary(run: Run, metric_spec: str = "mre") -> tuple[pd.DataFrame, object]:
+    metric = load_metric(run.registry, metric_spec)
+    if not hasattr(metric, "per_landmark"):
+        raise PluginError(f"metric {metric_spec!r} has no per-landmark scores")
+    scores = landmark_scores(run, metric)
+    table = summarise(scores, metric.higher_is_better, by=("dataset", "landmark", "method"))
+    order = scores.groupby(["dataset", "landmark"])["index"].min()
+    table["index"] = [order[(d, l)] for d, l in zip(table.dataset, table.landmark)]
+    table["best"] = best_per_group(table, metric.higher_is_better, ["dataset", "landmark"])
+    return table.sort_values(["dataset", "index", "method"], ignore_index=True), metric
+
+
+def per_landmark(run: Run, metric_spec: str = "mre") -> Table:
+    """Each landmark's error per method, landmarks in the dataset's order and with its names (fish Fig. 6)."""
+    table, metric = landmark_summary(run, metric_spec)
+    methods = sorted(table["method"].unique())
+    rows = []
+    for (dataset, index, landmark), group in table.groupby(["dataset", "index", "landmark"], sort=True):
+        cells = {r.method: _score_entry(r) for r in group.itertuples()}
+        rows.append([Entry(dataset), Entry(str(index + 1)), Entry(landmark)] +
+                    [cells.get(m, Entry("—")) for m in methods])
+    headers = ["dataset", "#", "landmark"] + methods
+    notes = [f"{metric.description}; per landmark: mean over a fold's test images, mean ± std over folds",
+             "bold: best complete method per landmark"]
+    return Table(f"Error per landmark: {run.name} (fish Fig. 6)", headers, rows,
+                 table.drop(columns=[c for c in ("images", "missing") if c in table]), notes)
+
+
+def correlation(run: Run) -> Table:
+    """r², explained variance and Pearson's r of predicted vs true coordinates, per fold (beetle Table 2)."""
+    names = [("r2", "r²"), ("explained-variance", "explained variance"), ("pearson", "Pearson r")]
+    summaries = {}
+    for name, _ in names:
+        table = summarise(fold_scores(run, load_metric(run.registry, name)), higher_is_better=True)
+        table["best"] = best_per_group(table, True)
+        summaries[name] = table.set_index(["dataset", "method"])
+    rows, data = [], []
+    for dataset, method in summaries["r2"].index:
+        row = [Entry(dataset), Entry(method)]
+        record = {"dataset": dataset, "method": method}
+        for name, _ in names:
+            r = summaries[name].loc[(dataset, method)]
+            row.append(Entry(mean_std(r["mean"], r["std"], 4) + ("" if r["complete"] else " (incomplete)"),
+                             bold=bool(r["best"])))
+            record |= {f"{name}_mean": r["mean"], f"{name}_std": r["std"]}
+        record["complete"] = bool(summaries["r2"].loc[(dataset, method)]["complete"])
+        rows.append(row)
+        data.append(record)
+    notes = ["coordinates of all test landmarks of a fold, x and y pooled; mean ± std over folds",
+             "bold: best complete method per dataset"]
+    return Table(f"Correlation of predicted and true coordinates: {run.name} (beetle Table 2)",
+                 ["dataset", "method"] + [label for _, label in names], rows, pd.DataFrame(data), notes)
+
+
+def ranking(run: Run, metric_spec: str = "mre") -> Table:
+    """Each complete method's rank on every dataset (1 = best) and its mean rank over them."""
+    metric = load_metric(run.registry, metric_spec)
+    table = summarise(fold_scores(run, metric), metric.higher_is_better)
+    table = table[table["complete"]].copy()
+    signed = -table["mean"] if metric.higher_is_better else table["mean"]
+    table["rank"] = signed.groupby(table["dataset"]).rank(method="average")
+    datasets = sorted(table["dataset"].unique())
+    wide = table.pivot_table(index="method", columns="dataset", values="rank")
+    result = pd.DataFrame({"method": wide.index, "mean_rank": wide.mean(axis=1).to_numpy(),
+                           "datasets": wide.notna().sum(axis=1).to_numpy()})
+    result = result.sort_values(["datasets", "mean_rank"], ascending=[False, True], ignore_index=True)
+    best = result["mean_rank"][result["datasets"] == len(datasets)].min()
+    rows = []
+    for r in result.itertuples():
+        ranks = [Entry(number(wide.loc[r.method, d], 1) if d in wide.columns else "—") for d in datasets]
+        rows.append([Entry(r.method)] + ranks + [Entry(f"{r.mean_rank:.2f}", bold=bool(r.mean_rank == best
+                     and r.datasets == len(datasets))), Entry(f"{r.datasets}/{len(datasets)}")])
+    data = result.merge(wide.reset_index(), on="method")
+    notes = [f"rank of each complete method among the complete methods of a dataset by {metric.name} "
+             "(1 = best, ties share), mean over datasets",
+             "a method not complete on every dataset is ranked after those that are: its mean rank is over fewer "
+             "datasets", "bold: best mean rank; see `benchsuite stats` for whether the ranks differ significantly"]
+    return Table(f"Ranking across datasets: {run.name}", ["method"] + datasets + ["mean rank", "datasets"], rows,
+                 data, notes)
+
+
+TABLES: dict[str, Callable[..., Table]] = {
+    "summary": lambda run, alpha: summary(run, alpha=alpha),
+    "heatmap": lambda run, alpha: heatmap(run, alpha),
+    "regression": lambda run, alpha: regression(run, alpha),
+    "baseline": lambda run, alpha: baseline(run, alpha),
+    "hits": lambda run, alpha: hits(run),
+    "per-landmark": lambda run, alpha: per_landmark(run),
+    "correlation": lambda run, alpha: correlation(run),
+    "ranking": lambda run, alpha: ranking(run),
+}
+
+
+def build(run: Run, name: str, alpha: float = 0.05) -> Table:
+    if name not in TABLES:
+        raise PluginError(f"unknown table {name!r} (known: {', '.join(TABLES)})")
+    return TABLES[name](run, alpha)

@@ -1,0 +1,95 @@
+"""`benchsuite stats`: the tests run on the right data, say what they answer, draw CD diagrams."""
+from __future__ import annotations
+
+import pytest
+
+from benchsuite import stats
+from benchsuite.cli import main
+from benchsuite.report import significance
+from benchsuite.report.run import Run
+from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
+from fake_runs import make_run
+
+SCALES = {
+    "fishA": {"unet+gaussian": 2.0, "fcn8+gaussian": 2.02, "unet-regression+regression": 6.0, "mean-shape": 30.0},
+    "fishB": {"unet+gaussian": 3.0, "fcn8+gaussian": 2.0, "unet-regression+regression": 8.0, "mean-shape": 40.0},
+}
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stats") / "run"
+    make_run(root, SCALES, skip={("fishB", "fcn8+gaussian", 2)})
+    return root
+
+
+@pytest.fixture(scope="module")
+def scores(run_folder, registry):
+    run = Run(run_folder, registry)
+    metric = load_metric(registry, "mre")
+    folds = fold_scores(run, metric)
+    return run, folds, image_scores(run, metric), summarise(folds)
+
+
+def test_stats_command_prints_each_test_with_its_question_and_writes_cd_diagrams(run_folder, tmp_path, capsys):
+    assert main(["stats", str(run_folder), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for question in ("do the methods differ at all", "which pairs differ", "ignores training variability",
+                     "would the difference survive retraining", "what † marks in the tables",
+                     "rank consistently better across datasets", "Bayesian signed-rank test with a ROPE"):
+        assert question in out
+    assert "excluded (incomplete folds): fcn8+gaussian" in out
+    assert "WARNING: only 2 datasets" in out
+    for name in ("cd-fishA.png", "cd-fishB.png", "cd-across-datasets.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG" and name in out
+
+
+def test_friedman_uses_images_as_blocks_and_only_complete_methods(scores):
+    run, folds, images, summary = scores
+    tests = significance.within_dataset("fishB", summary, images, folds, {})
+    assert tests.methods == ["unet+gaussian", "unet-regression+regression", "mean-shape"]
+    assert tests.excluded == ["fcn8+gaussian"] and tests.images == 24
+    rows = images[images.dataset == "fishB"].pivot(index="image_id", columns="method", values="value")
+    expected = stats.friedman(rows[tests.methods])
+    assert tests.friedman.statistic == pytest.approx(expected.statistic)
+    assert tests.cd == pytest.approx(stats.nemenyi_cd(3, 24))
+
+
+def test_pairs_carry_wilcoxon_holm_and_the_corrected_t_test(scores):
+    run, folds, images, summary = scores
+    ratios = significance.test_train_ratios(run)
+    assert ratios["fishA"] == pytest.approx(8 / 16)  # fake splits: 12 train + 4 val for 8 test images
+    tests = significance.within_dataset("fishA", summary, images, folds, ratios)
+    pair = tests.pairs.set_index(["a", "b"]).loc[("unet+gaussian", "mean-shape")]
+    per_fold = folds[folds.dataset == "fishA"].pivot(index="fold", columns="method", values="score")
+    expected = stats.nadeau_bengio(per_fold["unet+gaussian"] - per_fold["mean-shape"], 8 / 16)
+    assert pair["t_nb"] == pytest.approx(expected.t) and pair["p_nb"] == pytest.approx(expected.pvalue)
+    assert pair["p_holm"] <= min(1.0, pair["p"] * len(tests.pairs)) + 1e-12 and pair["effect"] == -1.0
+
+
+def test_not_worse_than_best_matches_what_the_tables_mark(scores):
+    run, folds, images, summary = scores
+    tests = significance.within_dataset("fishA", summary, images, folds, {})
+    verdict = tests.vs_best.set_index("method")["not_worse"].to_dict()
+    assert tests.best == "unet+gaussian"
+    assert verdict == {"fcn8+gaussian": True, "unet-regression+regression": False, "mean-shape": False}
+
+
+def test_across_datasets_warns_when_too_few_and_reads_the_bayesian_test(scores):
+    run, folds, images, summary = scores
+    across = significance.across_datasets(summary, rope=0.5)
+    assert across.methods == sorted(["unet+gaussian", "unet-regression+regression", "mean-shape"])
+    assert any("only 2 datasets" in w for w in across.warnings)
+    bayes = across.bayes.set_index("b")
+    assert (across.bayes["a"] == "unet+gaussian").all() and bayes.loc["mean-shape", "p_a_better"] > 0.9
+
+
+def test_across_datasets_with_one_dataset_tests_nothing(scores):
+    run, folds, images, summary = scores
+    across = significance.across_datasets(summary[summary.dataset == "fishA"])
+    assert across.friedman is None and "nothing to test" in across.warnings[0]
+
+
+def test_stats_of_a_missing_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["stats", "nope", "--results", str(tmp_path)]) == 2
+    assert "no results" in capsys.readouterr().err

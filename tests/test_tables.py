@@ -1,0 +1,189 @@
+"""The papers' tables from a stored run: content, emphasis, incomplete methods, every format."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchsuite.cli import main
+from benchsuite.report.render import render
+from benchsuite.report.run import Run
+from benchsuite.report.tables import TABLES, build
+from benchsuite.store import RunStore
+from fake_runs import make_run, write_cell
+
+SCALES = {  # typical error (px) of each method on each dataset
+    "fishA": {"unet+gaussian": 2.0, "fcn8+gaussian": 2.02, "unet-regression+regression": 6.0, "mean-shape": 30.0},
+    "fishB": {"unet+gaussian": 3.0, "fcn8+gaussian": 2.0, "unet-regression+regression": 8.0, "mean-shape": 40.0},
+}
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """fcn8 on fishB lacks its last fold (and would be the best there); fishA has a pixel size."""
+    root = tmp_path_factory.mktemp("tables") / "run"
+    make_run(root, SCALES, skip={("fishB", "fcn8+gaussian", 2)}, pixel_size_mm={"fishA": 0.1})
+    return root
+
+
+def _table(run_folder, capsys, *args) -> str:
+    assert main(["leaderboard", str(run_folder), *args]) == 0
+    return capsys.readouterr().out
+
+
+def _row(text: str, *cells: str) -> str:
+    return next(line for line in text.splitlines() if all(f"| {c} " in line for c in cells))
+
+
+MARKERS = {"md": "|---", "latex": "\\begin{tabular}", "html": "<table>", "csv": ","}
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_every_table_renders_in_every_format(run_folder, registry, name):
+    table = build(Run(run_folder, registry), name)
+    assert table.rows and len(table.data)
+    for fmt, marker in MARKERS.items():
+        text = render(table, fmt)
+        assert marker in text, fmt
+    body = render(table, "latex").split("\\begin{tabular}", 1)[1]
+    assert "±" not in body and ("\\pm" in body or name == "ranking")
+    assert render(table, "csv").splitlines()[0].startswith("method," if name == "ranking" else "dataset,")
+
+
+@pytest.mark.parametrize("fmt", list(MARKERS))
+def test_leaderboard_command_takes_each_format(run_folder, capsys, fmt):
+    assert MARKERS[fmt] in _table(run_folder, capsys, "--table", "heatmap", "--format", fmt)
+
+
+def test_best_is_bold_and_a_method_not_significantly_worse_gets_a_dagger(run_folder, capsys):
+    text = _table(run_folder, capsys)
+    assert "**" in _row(text, "fishA", "unet+gaussian") and "†" not in _row(text, "fishA", "unet+gaussian")
+    assert "†" in _row(text, "fishA", "fcn8+gaussian")  # 1 % worse: indistinguishable on 24 images
+    assert "†" not in _row(text, "fishA", "unet-regression+regression")  # 3× worse
+    data = pd.read_csv(io.StringIO(_table(run_folder, capsys, "--format", "csv")))
+    fish_a = data[data.dataset == "fishA"].set_index("method")
+    assert fish_a.best.tolist() == [True, False, False, False] and fish_a.not_worse.tolist() == [True, True, False,
+                                                                                                 False]
+
+
+def test_the_dagger_follows_alpha(run_folder, capsys):
+    data = pd.read_csv(io.StringIO(_table(run_folder, capsys, "--format", "csv", "--alpha", "1.0")))
+    assert not data[(data.dataset == "fishA") & (data.method == "fcn8+gaussian")].not_worse.item()
+
+
+def test_an_incomplete_method_is_marked_and_never_best_even_when_lowest(run_folder, capsys):
+    text = _table(run_folder, capsys)
+    row = _row(text, "fishB", "fcn8+gaussian")
+    assert "2/3 incomplete" in row and "**" not in row and "†" not in row
+    assert "**" in _row(text, "fishB", "unet+gaussian")
+    heatmap = _table(run_folder, capsys, "--table", "heatmap")
+    assert "(2/3 folds)" in _row(heatmap, "fishB", "gaussian")
+    ranking = _table(run_folder, capsys, "--table", "ranking")
+    assert "| —" in _row(ranking, "fcn8+gaussian") and "1/2" in _row(ranking, "fcn8+gaussian")
+
+
+def test_summary_reports_median_p90_images_and_missing(tmp_path, capsys):
+    store = RunStore(tmp_path / "r")
+    rng = np.random.default_rng(0)
+    errors = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, np.nan], [10.0, 10.0]])  # one landmark without truth
+    write_cell(store, "d", "mean-shape", 0, errors, ["a", "b", "c", "e"], folds=1, rng=rng)
+    data = pd.read_csv(io.StringIO(_table(store.root, capsys, "--format", "csv")))
+    row = data.iloc[0]
+    assert row["mean"] == pytest.approx(4.0) and row["median"] == pytest.approx(2.5)
+    assert row["p90"] == pytest.approx(np.percentile([1, 2, 3, 10], 90))
+    assert (row["images"], row["missing"]) == (4, 1)
+
+
+def test_heatmap_table_rows_are_codecs_and_columns_architectures_with_parameters(run_folder, capsys):
+    text = _table(run_folder, capsys, "--table", "heatmap")
+    header = next(line for line in text.splitlines() if line.startswith("| dataset"))
+    assert "| codec" in header and "fcn8 (17M)" in header and "unet (31M)" in header
+    assert "unet-regression" not in text and "mean-shape" not in text
+    assert "**" in _row(text, "fishA", "gaussian")
+
+
+def test_regression_and_baseline_tables_pick_their_methods(run_folder, capsys):
+    regression = _table(run_folder, capsys, "--table", "regression")
+    assert "unet-regression (31M)" in regression and "fcn8" not in regression and "mean-shape" not in regression
+    baseline = _table(run_folder, capsys, "--table", "baseline")
+    assert "mean-shape" in baseline and "unet" not in baseline
+
+
+def test_hit_rates_at_multiples_of_delta_pixels_and_millimetres(tmp_path, capsys):
+    store = RunStore(tmp_path / "r")
+    rng = np.random.default_rng(0)
+    errors = np.array([[5.0, 15.0, 25.0, 35.0]] * 2)  # δ = 640 / 64 = 10 px, 0.5 mm per px
+    write_cell(store, "xray", "mean-shape", 0, errors, ["a", "b"], folds=1, rng=rng, pixel_size_mm=0.5)
+    write_cell(store, "photo", "mean-shape", 0, errors, ["c", "e"], folds=1, rng=rng)
+    data = pd.read_csv(io.StringIO(_table(store.root, capsys, "--table", "hits", "--format", "csv")))
+    xray = data[data.dataset == "xray"].set_index(["unit", "threshold"])["mean"]
+    assert [xray[("delta", k)] for k in (1, 2, 3, 4)] == [25.0, 50.0, 75.0, 100.0]
+    assert xray[("px", 10)] == 25.0 and xray[("mm", 4)] == 25.0  # 4 mm = 8 px
+    assert data[data.dataset == "photo"].set_index("unit").loc["mm", "mean"].isna().all()
+    text = _table(store.root, capsys, "--table", "hits")
+    assert "| 10.00 " in _row(text, "xray") and "hit @ 2δ (%)" in text and "hit @ 2.5 mm (%)" in text
+
+
+def test_tables_of_old_runs_without_image_sizes_still_render(tmp_path, capsys):
+    store = RunStore(tmp_path / "r")
+    table = pd.DataFrame([dict(image_id="i", landmark="a", x=0.0, y=0.0, pred_x=3.0, pred_y=4.0)])
+    store.write("z", {"id": "z", "status": "ok", "dataset": "toy", "method": "m", "fold": 0,
+                      "config": {"protocol": {"folds": 1}}}, table)
+    text = _table(store.root, capsys, "--table", "hits")
+    assert "| —" in _row(text, "toy", "m")
+    assert "5.00" in _table(store.root, capsys)
+
+
+def test_per_landmark_table_names_landmarks_in_dataset_order_and_draws_a_chart(run_folder, tmp_path, capsys):
+    png = tmp_path / "landmarks.png"
+    assert main(["leaderboard", str(run_folder), "--table", "per-landmark", "--plot", str(png)]) == 0
+    captured = capsys.readouterr()
+    rows = [line for line in captured.out.splitlines() if line.startswith("| fishA")]
+    assert [r.split("|")[3].strip() for r in rows] == ["snout", "eye", "tail"]
+    assert png.read_bytes()[:4] == b"\x89PNG" and str(png) in captured.err
+
+
+def test_plot_needs_the_per_landmark_table(run_folder, capsys):
+    assert main(["leaderboard", str(run_folder), "--plot"]) == 2
+    assert "per-landmark" in capsys.readouterr().err
+
+
+def test_correlation_table_gives_r2_ev_and_pearson(tmp_path, capsys):
+    store = RunStore(tmp_path / "r")
+    rng = np.random.default_rng(0)
+    write_cell(store, "d", "unet+gaussian", 0, np.zeros((3, 3)), ["a", "b", "c"], folds=1, rng=rng)
+    write_cell(store, "d", "mean-shape", 0, np.full((3, 3), 40.0), ["a", "b", "c"], folds=1, rng=rng)
+    text = _table(store.root, capsys, "--table", "correlation")
+    assert "| **1.0000** " in _row(text, "d", "unet+gaussian")
+    assert "r²" in text and "explained variance" in text and "Pearson r" in text
+
+
+def test_ranking_is_the_mean_rank_over_datasets_of_complete_methods(tmp_path, capsys):
+    store = RunStore(tmp_path / "r")
+    rng = np.random.default_rng(0)
+    errors = {"d1": {"unet+gaussian": 1.0, "fcn8+gaussian": 2.0, "mean-shape": 3.0},
+              "d2": {"unet+gaussian": 2.0, "fcn8+gaussian": 1.0, "mean-shape": 3.0}}
+    for dataset, methods in errors.items():
+        for method, error in methods.items():
+            for fold in range(2):
+                if (dataset, method, fold) != ("d2", "mean-shape", 1):  # incomplete on d2: unranked there
+                    write_cell(store, dataset, method, fold, np.full((2, 2), error), [f"{fold}a", f"{fold}b"],
+                               folds=2, rng=rng)
+    data = pd.read_csv(io.StringIO(_table(store.root, capsys, "--table", "ranking", "--format", "csv")))
+    assert data.set_index("method")["mean_rank"].to_dict() == {"unet+gaussian": 1.5, "fcn8+gaussian": 1.5,
+                                                               "mean-shape": 3.0}
+    assert data.set_index("method")["datasets"].to_dict() == {"unet+gaussian": 2, "fcn8+gaussian": 2,
+                                                              "mean-shape": 1}
+    assert list(data.method)[-1] == "mean-shape"
+
+
+def test_method_and_dataset_filters(run_folder, capsys):
+    text = _table(run_folder, capsys, "-m", "*gaussian", "-d", "fishA")
+    assert "fishB" not in text and "mean-shape" not in text and "unet+gaussian" in text
+
+
+def test_unknown_table_is_a_clear_error(run_folder, capsys):
+    assert main(["leaderboard", str(run_folder), "--table", "nope"]) == 2
+    assert "unknown table 'nope'" in capsys.readouterr().err
