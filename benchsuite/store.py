@@ -8,6 +8,8 @@ cell. Everything downstream is computed from these files alone.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -17,7 +19,10 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from benchsuite.api import PluginError
+
 PREDICTION_COLUMNS = ["image_id", "landmark", "x", "y", "pred_x", "pred_y"]
+IMAGE_COLUMNS = ["width", "height"]  # the original image size; tables written before it was stored lack it
 _TMP_PREFIX = ".tmp-"
 
 
@@ -25,6 +30,24 @@ class RunStore:
     def __init__(self, root: Path | str):
         self.root = Path(root)
         self.cells_dir = self.root / "cells"
+
+    def adopt_grid(self, name: str, cell_ids: list[str], allow_change: bool = False) -> None:
+        """Record the grid a run was started with; refuse another grid under the same run name."""
+        manifest = self.root / "grid.json"
+        wanted = {"grid": name, "cells": sorted(cell_ids)}
+        if manifest.is_file() and not allow_change:
+            known = json.loads(manifest.read_text())
+            if known["cells"] != wanted["cells"]:
+                differ = len(set(known["cells"]) ^ set(wanted["cells"]))
+                raise PluginError(
+                    f"{self.root}: this run was started with grid {known['grid']!r} and {differ} cells differ from "
+                    f"the grid now given; use another --run name, or --change-grid to adopt the new grid"
+                )
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = manifest.with_name(f".grid.json.{os.getpid()}")
+        tmp.write_text(json.dumps(wanted, indent=1))
+        os.replace(tmp, manifest)
 
     def cell_dir(self, cell_id: str) -> Path:
         return self.cells_dir / cell_id
@@ -66,10 +89,41 @@ class RunStore:
         if not self.cells_dir.is_dir():
             return
         for path in sorted(self.cells_dir.iterdir()):
-            if not path.name.startswith(_TMP_PREFIX):
+            if not path.name.startswith("."):  # temporaries, locks
                 record = self.record(path.name)
                 if record is not None:
                     yield record
+
+    @contextlib.contextmanager
+    def claim(self, cell_id: str) -> Iterator[bool]:
+        """Hold an exclusive lock on a cell while computing it; False if another process holds it.
+
+        ``flock`` locks die with their process, so a killed run never leaves a stale claim.
+        """
+        locks = self.cells_dir / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{cell_id}.lock", "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def in_progress(self, cell_id: str) -> bool:
+        """Whether some live process holds this cell's claim right now."""
+        with self.claim(cell_id) as claimed:
+            return not claimed
+
+    def manifest(self) -> dict[str, Any] | None:
+        path = self.root / "grid.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def checkpoint_path(self, cell_id: str) -> Path:
+        return self.root / "checkpoints" / f"{cell_id}.pt"
 
     def predictions(self, cell_id: str) -> pd.DataFrame:
         return pd.read_parquet(self.cell_dir(cell_id) / "predictions.parquet")

@@ -1,0 +1,65 @@
+"""``benchsuite bench``: images/s and pipeline efficiency of each architecture.
+
+For every architecture × codec pair the grid would accept, one short training
+run on synthetic images at the requested input size measures the training
+loop's throughput, and the bare model's forward+backward+step on random
+tensors of the same shape gives the ceiling (see :mod:`benchsuite.speed`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+
+import pandas as pd
+import torch
+
+from benchsuite import speed, training
+from benchsuite.grid import codec_incompatibility, encoder_incompatibility
+from benchsuite.plugins import Registry
+from benchsuite.protocol import load_protocol
+
+
+_PREFERRED = ("gaussian", "regression")  # the codecs measured when several share an output kind
+
+
+def _pairs(registry: Registry, pattern: str, encoder: str):
+    """(architecture, encoder or None, codec) triples to measure, one codec per output kind."""
+    for arch in registry.entries("architectures"):
+        if not fnmatch.fnmatchcase(arch.name, pattern) or not arch.cls.outputs:
+            continue
+        enc = registry.get("encoders", encoder) if arch.cls.encoder == "required" else None
+        if encoder_incompatibility(arch.cls, enc and enc.cls):
+            continue
+        for output in sorted(arch.cls.outputs):
+            candidates = [c for c in registry.entries("codecs") if c.cls.output == output]
+            codec = next((c for c in candidates if c.name in _PREFERRED), candidates[0])
+            if codec_incompatibility(arch.cls, codec.cls) is None:
+                yield arch, enc, codec
+
+
+def bench(registry: Registry, pattern: str = "*", size: int = 256, batch_size: int = 8, images: int = 32,
+          epochs: int = 2, encoder: str = "resnet34", n_landmarks: int = 19, amp: bool | None = None) -> pd.DataFrame:
+    protocol = dataclasses.replace(load_protocol("smoke"), input_size=size, channels=3, batch_size=batch_size,
+                                   epochs=epochs, patience=epochs)
+    dataset = registry.get("datasets", "synthetic").cls(n_images=images, n_landmarks=n_landmarks, channels=3,
+                                                         min_size=size, max_size=size)
+    data = training.prepare(dataset, dataset.samples(), protocol)
+    runtime = training.Runtime(amp=amp, channels_last=amp)
+    rows = []
+    for arch, enc, codec_entry in _pairs(registry, pattern, encoder):
+        codec = codec_entry.cls()
+        torch.manual_seed(0)
+        model = arch.cls().build(in_channels=3, out_channels=codec.out_channels(n_landmarks), output=codec.output,
+                                 encoder=enc.cls() if enc else None)
+        bare = speed.bare_images_per_s(model, protocol, runtime)
+        report = training.train(model, codec, data, data, protocol, runtime=runtime)
+        rows.append({
+            "architecture": arch.name, "encoder": enc.name if enc else "", "codec": codec_entry.name,
+            "parameters_M": sum(p.numel() for p in model.parameters()) / 1e6,
+            "device": torch.cuda.get_device_name() if training.device().type == "cuda" else "cpu",
+            "input": f"{size}x{size}", "batch": batch_size, "amp": runtime.use_amp(training.device()),
+            "bare_images_per_s": bare, "train_images_per_s": report.train_images_per_s,
+            "pipeline_efficiency": report.train_images_per_s / bare,
+        })
+        del model
+    return pd.DataFrame(rows)

@@ -1,0 +1,119 @@
+"""The ``slurm`` executor: cells as a Slurm job array, through submitit.
+
+Each cell's job claims, computes and writes its cell into the run folder
+itself, so the launcher may exit (``wait = false``) and a later ``benchsuite
+run`` collects what finished. A job that is preempted or hits its time limit
+is requeued by submitit and resumes from the cell's last training
+checkpoint. Jobs still queued or running are not submitted twice.
+submitit is imported only when this executor is used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from benchsuite.api import PluginError
+from benchsuite.hookspecs import hookimpl
+
+_ALIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
+          "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT"}
+
+
+def _submitit():
+    try:
+        import submitit
+    except ImportError:
+        raise PluginError("the slurm executor needs submitit: pip install 'benchsuite[slurm]'") from None
+    return submitit
+
+
+class Slurm:
+    name = "slurm"
+    description = "A Slurm cluster through submitit: a job array per run, per-cell resources, requeue and resume"
+    in_process = False
+
+    def __init__(self, partition: str | None = None, gpus_per_node: int = 0, cpus_per_task: int = 1,
+                 mem_gb: float = 4, timeout_min: int = 60, array_parallelism: int = 64, wait: bool = True,
+                 poll_s: float = 2.0):
+        self.submitit = _submitit()
+        self.parameters = {"gpus_per_node": gpus_per_node, "cpus_per_task": cpus_per_task, "mem_gb": mem_gb,
+                           "timeout_min": timeout_min, "slurm_array_parallelism": array_parallelism}
+        if partition:
+            self.parameters["slurm_partition"] = partition
+        self.wait = wait
+        self.poll_s = poll_s
+
+    def map(self, work, items, workdir: Path):
+        folder = Path(workdir) / "slurm"
+        submissions = _Submissions(folder / "submitted.json")
+        fresh = [item for item in items if not self._alive(folder, submissions.get(item.id))]
+        if not fresh:
+            return
+        executor = self.submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
+        executor.update_parameters(name="benchsuite", **self.parameters)
+        jobs = executor.map_array(_CellJob(work), fresh)
+        submissions.record({item.id: job.job_id for item, job in zip(fresh, jobs)})
+        print(f"submitted {len(jobs)} cells as Slurm job array {jobs[0].job_id.split('_')[0]}", flush=True)
+        if not self.wait:
+            return
+        waiting = dict(zip((j.job_id for j in jobs), zip(fresh, jobs)))
+        while waiting:
+            for job_id, (item, job) in list(waiting.items()):
+                if not job.done():
+                    continue
+                del waiting[job_id]
+                try:
+                    yield job.result()
+                except (self.submitit.core.utils.UncompletedJobError, self.submitit.core.utils.FailedJobError) as exc:
+                    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    print(f"Slurm job {job_id} for cell {item.id} ended without a result ({first_line}); "
+                          "run again to retry it", file=sys.stderr, flush=True)
+            if waiting:
+                time.sleep(self.poll_s)
+
+    def _alive(self, folder: Path, job_id: str | None) -> bool:
+        if job_id is None:
+            return False
+        state = self.submitit.SlurmJob(folder=folder / "%j", job_id=job_id).state
+        return state.split()[0].upper() in _ALIVE if state else False
+
+
+class _CellJob:
+    """The callable a job runs; requeued with the same cell on timeout or preemption."""
+
+    def __init__(self, work):
+        self.work = work
+
+    def __call__(self, item):
+        return self.work(item)
+
+    def checkpoint(self, item):
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, item)
+
+
+class _Submissions:
+    """Which Slurm job each cell was last submitted as (so live jobs are not submitted twice)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.known = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, cell_id: str) -> str | None:
+        return self.known.get(cell_id)
+
+    def record(self, new: dict[str, str]) -> None:
+        self.known |= new
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(self.known, indent=1))
+        os.replace(tmp, self.path)
+
+
+@hookimpl
+def register_executors(register):
+    register(Slurm)

@@ -1,0 +1,56 @@
+"""A cell interrupted mid-training resumes from its checkpoint to the same result."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchsuite import training
+from benchsuite.augment import GeometricAugmentation
+from benchsuite.protocol import load_protocol
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _setup(registry):
+    protocol = load_protocol("smoke", {"input_size": 32, "epochs": 5, "batch_size": 4, "patience": 5, "lr_patience": 1})
+    dataset = registry.get("datasets", "synthetic").cls(n_images=10, n_landmarks=2, min_size=40, max_size=60)
+    data = training.prepare(dataset, dataset.samples(), protocol)
+    torch.manual_seed(0)
+    model = registry.get("architectures", "smp-unet").cls(encoder_depth=3, decoder_channels=[8, 8, 8]).build(
+        in_channels=1, out_channels=2, output="heatmap", encoder=registry.get("encoders", "resnet18").cls())
+    return protocol, data, model, registry.get("codecs", "gaussian").cls(sigma=2.0)
+
+
+AUGMENT = GeometricAugmentation(rotate_deg=10, scale=0.1, translate=0.05)
+
+
+def test_resumed_training_equals_uninterrupted_training(registry, tmp_path):
+    protocol, data, model, codec = _setup(registry)
+    torch.manual_seed(1)
+    reference = training.train(model, codec, data, data, protocol, augmentation=AUGMENT)
+    expected = {k: v.clone() for k, v in model.state_dict().items()}
+
+    protocol, data, model, codec = _setup(registry)
+    runtime = training.Runtime(checkpoint=tmp_path / "cell.ckpt", checkpoint_every_s=0)
+
+    def stop_at_three(epoch, *_):
+        if epoch == 3:
+            raise Interrupted
+
+    torch.manual_seed(1)
+    with pytest.raises(Interrupted):
+        training.train(model, codec, data, data, protocol, on_epoch=stop_at_three, augmentation=AUGMENT,
+                       runtime=runtime)
+    assert runtime.checkpoint.is_file()
+    torch.manual_seed(123)  # a fresh process would have another global RNG state: the checkpoint restores it
+    protocol, data, model, codec = _setup(registry)
+    epochs = []
+    resumed = training.train(model, codec, data, data, protocol, on_epoch=lambda e, *_: epochs.append(e),
+                             augmentation=AUGMENT, runtime=runtime)
+    assert epochs == [3, 4, 5]  # epochs 1-2 came from the checkpoint
+    assert (resumed.best_epoch, resumed.epochs_run) == (reference.best_epoch, reference.epochs_run)
+    assert resumed.best_val_loss == pytest.approx(reference.best_val_loss, rel=1e-6)
+    for key, value in model.state_dict().items():
+        assert torch.allclose(value.float(), expected[key].float(), atol=1e-6), key
