@@ -92,22 +92,37 @@ class Codec(Protocol):
 
 
 class Metric(Protocol):
-    """A pure function of the predictions table (one row per image × landmark)."""
+    """A pure function of the predictions table (one row per image × landmark).
+
+    Before calling a metric the core adds context columns where known:
+    ``width``/``height`` (original image size), ``delta`` (original pixels
+    per network-input pixel) and ``pixel_size_mm``; NaN where unknown. A
+    metric may also offer ``per_landmark(predictions)`` (a Series indexed by
+    landmark) and ``fold_score(predictions)`` (a float, for scores that are
+    not a mean over images, such as r²; the core then uses it as the fold's
+    score). Parameterised metrics are instantiated from a spec such as
+    ``hit-rate(threshold=2,unit=delta)``.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
     higher_is_better: ClassVar[bool]
 
     def per_image(self, predictions) -> "Any":
-        """A pandas Series indexed by image_id."""
+        """A pandas Series indexed by image_id (a fold's score is its mean over images)."""
 
 
 class Executor(Protocol):
+    """Runs cells somewhere. ``work`` claims, computes and stores one cell by itself
+    (it is picklable unless ``in_process`` is true), so an executor only has to call
+    it, anywhere; ``workdir`` is the run folder, for the executor's own files."""
+
     name: ClassVar[str]
     description: ClassVar[str]
+    in_process: bool  # True: call work here, with live progress; it may then be unpicklable
 
-    def map(self, work: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """Run ``work`` on every item, yielding each result as it finishes."""
+    def map(self, work: Callable[[Any], Any], items: Iterable[Any], workdir) -> Iterator[Any]:
+        """Run ``work`` on every item, yielding each result as it finishes (or none, if not waiting)."""
 
 
 @dataclass

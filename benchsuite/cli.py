@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from benchsuite import __version__
+from benchsuite import datasets_cli
 from benchsuite.api import KINDS, PluginError
+from benchsuite.datasets_cli import folder_component
 from benchsuite.plugins import load_registry
 
 EXIT_FAILED_CELLS = 1
@@ -49,7 +51,12 @@ def cmd_list(args) -> int:
     entries = registry.entries(args.kind)
     width = max((len(e.name) for e in entries), default=0)
     for e in entries:
-        print(f"{e.name:<{width}}  {e.description}  [{e.plugin} {e.version}]")
+        size = ""
+        if args.kind == "architectures":
+            from benchsuite.model_size import describe_count, parameter_count
+
+            size = describe_count(parameter_count(registry, e.cls, args.landmarks), args.landmarks)
+        print(f"{e.name:<{width}}  {e.description}{f' ({size})' if size else ''}  [{e.plugin} {e.version}]")
     return 0
 
 
@@ -60,9 +67,13 @@ def cmd_run(args) -> int:
     from benchsuite.protocol import parse_assignments
     from benchsuite.runner import run_cells
     from benchsuite.store import RunStore
+    from benchsuite.training import Runtime
 
     registry = _registry(args)
     spec = grids.load_spec(args.grid)
+    own = folder_component(args.dataset)  # -d PATH: the user's own folder replaces the grid's datasets
+    if own:
+        spec.axes["datasets"], args.dataset = [own], None
     settings = parse_assignments(args.set)
     if args.folds is not None:
         settings["folds"] = args.folds
@@ -75,15 +86,51 @@ def cmd_run(args) -> int:
     if not grid.cells:
         raise PluginError(f"grid {spec.name!r} has no runnable cell after filtering")
     store = RunStore(_results_root(args) / (args.run or spec.name))
-    executor = registry.get("executors", args.executor).cls()
-    summary = run_cells(grid.cells, registry, store, executor, force=args.force, progress=make_progress())
+    store.adopt_grid(spec.name, [c.id for c in grids.expand(spec, registry, None, settings).cells], args.change_grid)
+    executor = _executor(args, spec, registry)
+    runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every)
+    summary = run_cells(grid.cells, registry, store, executor, force=args.force, progress=make_progress(),
+                        runtime=runtime)
     print(f"\n{len(summary.done)} cells computed, {len(summary.skipped)} already complete (skipped), "
           f"{len(summary.failed)} failed; results in {store.root}")
+    if summary.busy:
+        print(f"{len(summary.busy)} cells are being computed by another process; run again to collect them")
+    if summary.pending:
+        print(f"{len(summary.pending)} cells submitted and not finished yet; run again (or benchsuite status) later")
     for cell, error in summary.failed:
         print(f"FAILED {cell.id} {cell.describe()}: {error}", file=sys.stderr)
-    print()
-    print(render(summarise(fold_scores(store, registry))))
-    return EXIT_FAILED_CELLS if summary.failed else 0
+    scores = fold_scores(store, registry)
+    if not scores.empty:
+        print()
+        print(render(summarise(scores)))
+    return EXIT_FAILED_CELLS if summary.failed or summary.busy or summary.pending else 0
+
+
+def _executor(args, spec, registry):
+    """The executor named on the command line or in the grid's [executor] table, with its options."""
+    from benchsuite.protocol import parse_assignments
+
+    options = dict(spec.executor)
+    name = args.executor or options.pop("name", "local")
+    options.pop("name", None)
+    options |= {key: _literal(value) for key, value in parse_assignments(args.executor_option).items()}
+    if args.jobs is not None:
+        options["jobs"] = args.jobs
+    cls = registry.get("executors", name).cls
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise PluginError(f"executor {name}: bad options {options}: {exc}") from None
+
+
+def _literal(text: str):
+    """Command-line option values: numbers and booleans as such, anything else as text."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
 
 
 def _print_dry_run(grid) -> None:
@@ -92,20 +139,74 @@ def _print_dry_run(grid) -> None:
         print(f"  run   {cell.id}  {cell.describe()}")
     for skipped in grid.skipped:
         print(f"  skip  {skipped.describe()}")
+    for note in grid.notes:
+        print(f"  note  {note}")
     print(f"{len(grid.cells)} cells to run, {len(grid.skipped)} combinations skipped")
 
 
 def cmd_leaderboard(args) -> int:
-    from benchsuite.leaderboard import fold_scores, render, summarise
-    from benchsuite.store import RunStore
+    from benchsuite.leaderboard import command
 
     folder = _run_folder(args)
     if not (folder / "cells").is_dir():
         raise PluginError(f"{folder}: no results (expected a run folder with cells/)")
-    scores = fold_scores(RunStore(folder), _registry(args))
-    if scores.empty:
-        raise PluginError(f"{folder}: no completed cell yet")
-    print(render(summarise(scores), args.format))
+    print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot))
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from benchsuite.report.significance import command
+
+    folder = _run_folder(args)
+    if not (folder / "cells").is_dir():
+        raise PluginError(f"{folder}: no results (expected a run folder with cells/)")
+    print(command(folder, _registry(args), args.metric, args.alpha, args.posthoc, args.rope, args.out))
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from benchsuite.compare import command
+
+    folders = [_run_folder(argparse.Namespace(run=name, results=args.results)) for name in (args.run_a, args.run_b)]
+    text, code = command(*folders, _registry(args), args.metric, args.alpha, args.fail_worse, args.format)
+    print(text)
+    return code
+
+
+def cmd_status(args) -> int:
+    """Which cells of a run are complete, failed, being computed, or not started."""
+    from benchsuite.store import RunStore
+
+    store = RunStore(_run_folder(args))
+    manifest = store.manifest()
+    if manifest is None:
+        raise PluginError(f"{store.root}: not a run folder (no grid.json)")
+    states: dict[str, list[str]] = {"ok": [], "failed": [], "running": [], "not started": []}
+    for cell_id in manifest["cells"]:
+        status = store.status(cell_id)
+        if status in ("ok", "failed"):
+            states[status].append(cell_id)
+        else:
+            states["running" if store.in_progress(cell_id) else "not started"].append(cell_id)
+    print(f"run {store.root} (grid {manifest['grid']}): {len(manifest['cells'])} cells")
+    for state, ids in states.items():
+        print(f"  {state:<12} {len(ids)}")
+    for cell_id in states["failed"]:
+        print(f"  failed {cell_id}: {store.record(cell_id)['error']}")
+    return 0 if len(states["ok"]) == len(manifest["cells"]) else EXIT_FAILED_CELLS
+
+
+def cmd_bench(args) -> int:
+    from tabulate import tabulate
+
+    from benchsuite.bench import bench
+
+    table = bench(_registry(args), args.architecture, args.size, args.batch_size, args.images, args.epochs,
+                  args.encoder, amp=args.amp)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.output, index=False)
+    print(tabulate(table, headers="keys", tablefmt="github", showindex=False, floatfmt=".3g"))
     return 0
 
 
@@ -120,27 +221,83 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("plugins", parents=[common], help="installed plugins, versions, hooks, registrations")
     p = sub.add_parser("list", parents=[common], help="registered things of one kind")
     p.add_argument("kind", choices=KINDS)
+    p.add_argument("--landmarks", type=int, default=25, metavar="N",
+                   help="architectures: count parameters for N landmarks (default: 25)")
 
     p = sub.add_parser("run", parents=[common], help="run a grid of cells")
     p.add_argument("--grid", default="smoke", help="named grid, 'all', or FILE.toml (default: smoke)")
-    p.add_argument("-d", "--dataset", help="glob filter on dataset names")
+    p.add_argument("-d", "--dataset", help="glob filter on dataset names, or a folder of your own images + landmarks")
     p.add_argument("-a", "--architecture", help="glob filter on architecture names")
     p.add_argument("-e", "--encoder", help="glob filter on encoder names")
     p.add_argument("-c", "--codec", help="glob filter on codec names")
     p.add_argument("--folds", type=int, help="number of folds (overrides the protocol)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a protocol setting")
     p.add_argument("--run", help="run name (default: the grid's name)")
-    p.add_argument("--executor", default="local", help="executor plugin (default: local)")
+    p.add_argument("--executor", help="executor plugin (default: the grid's [executor] name, else local)")
+    p.add_argument("-j", "--jobs", type=int, help="cells at a time (local: worker processes, one per GPU)")
+    p.add_argument("-x", "--executor-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="executor option, e.g. -x partition=gpu -x timeout_min=120")
+    p.add_argument("--change-grid", action="store_true", help="let an existing run adopt a changed grid")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision and channels_last (default: on for a GPU, off on a CPU)")
+    p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
+                   help="checkpoint long cells this often (default: 300)")
     p.add_argument("--force", action="store_true", help="recompute cells that are already complete")
     p.add_argument("--dry-run", action="store_true", help="list the cells and skipped combinations, run nothing")
 
-    p = sub.add_parser("leaderboard", parents=[common], help="mean ± std over folds per dataset and method")
+    formats = ("md", "latex", "csv", "html")
+    p = sub.add_parser("bench", parents=[common], help="images/s and pipeline efficiency per architecture")
+    p.add_argument("-a", "--architecture", default="*", help="glob filter on architecture names")
+    p.add_argument("--size", type=int, default=256, help="input side in pixels (default: 256)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--images", type=int, default=32, help="synthetic training images per epoch (default: 32)")
+    p.add_argument("--epochs", type=int, default=2, help="training epochs measured (default: 2)")
+    p.add_argument("--encoder", default="resnet34", help="encoder for encoder-based architectures")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="mixed precision and channels_last (default: on for a GPU)")
+    p.add_argument("--output", help="also write the table as CSV here")
+
+    p = sub.add_parser("status", parents=[common], help="complete, failed, running and missing cells of a run")
     p.add_argument("run", help="run name or folder")
-    p.add_argument("--format", default="md", choices=("md", "csv", "latex"))
+
+    p = sub.add_parser("leaderboard", parents=[common], help="the papers' tables: mean ± std over folds")
+    p.add_argument("run", help="run name or folder")
+    p.add_argument("--table", default="summary", help="summary, heatmap, regression, baseline, hits, per-landmark, "
+                   "correlation or ranking (default: summary)")
+    p.add_argument("--format", default="md", choices=formats)
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level of the † markers (default: 0.05)")
+    p.add_argument("-m", "--method", help="glob filter on method labels")
+    p.add_argument("-d", "--dataset", help="glob filter on dataset labels")
+    p.add_argument("--plot", nargs="?", const="", metavar="PNG",
+                   help="per-landmark: also draw a bar chart (default: RUN/plots/per-landmark.png)")
+
+    p = sub.add_parser("stats", parents=[common], help="significance tests between methods, CD diagrams")
+    p.add_argument("run", help="run name or folder")
+    p.add_argument("--metric", default="mre", help="per-image metric to test (default: mre)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
+    p.add_argument("--posthoc", default="nemenyi", choices=("nemenyi", "conover"), help="post-hoc after Friedman")
+    p.add_argument("--rope", type=float, default=0.5,
+                   help="region of practical equivalence for the Bayesian test, metric units (default: 0.5)")
+    p.add_argument("--out", help="folder for the CD diagrams (default: RUN/stats)")
+
+    p = sub.add_parser("compare", parents=[common], help="two leaderboards side by side; a regression gate")
+    p.add_argument("run_a", metavar="A", help="run name or folder, or a published leaderboard folder")
+    p.add_argument("run_b", metavar="B", help="run name or folder, or a published leaderboard folder")
+    p.add_argument("--metric", default="mre", help="metric for two runs (default: mre)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
+    p.add_argument("--fail-worse", type=float, metavar="PIXELS",
+                   help="exit 1 when a method of B is significantly worse than in A by more than PIXELS")
+    p.add_argument("--format", default="md", choices=formats)
+    datasets_cli.add_parser(sub, common)
     return parser
 
 
-COMMANDS = {"plugins": cmd_plugins, "list": cmd_list, "run": cmd_run, "leaderboard": cmd_leaderboard}
+def cmd_datasets(args) -> int:
+    return datasets_cli.command(args, _registry(args))
+
+
+COMMANDS = {"plugins": cmd_plugins, "list": cmd_list, "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "leaderboard": cmd_leaderboard,
+            "stats": cmd_stats, "compare": cmd_compare, "datasets": cmd_datasets}
 
 
 def main(argv: list[str] | None = None) -> int:

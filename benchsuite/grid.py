@@ -8,6 +8,7 @@ Incompatible combinations are not errors: they are skipped with a reason.
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,7 +22,7 @@ from benchsuite.plugins import Registry
 from benchsuite.protocol import Protocol, load_protocol
 
 AXES = ("datasets", "architectures", "encoders", "codecs")
-_GRID_KEYS = {"description", "protocol", "settings", *AXES}
+_GRID_KEYS = {"description", "protocol", "settings", "executor", *AXES}
 
 
 @dataclass
@@ -31,6 +32,7 @@ class GridSpec:
     protocol: str
     settings: dict[str, Any]
     axes: dict[str, list[Any]]  # raw entries: names, patterns or tables
+    executor: dict[str, Any] = field(default_factory=dict)  # name and options, e.g. Slurm resources
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Grid:
     protocol: Protocol
     cells: list[Cell] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # pattern matches left out, and why
 
 
 def grid_names() -> list[str]:
@@ -88,10 +91,32 @@ def load_spec(grid: str) -> GridSpec:
         protocol=data.get("protocol", "kumar2022"),
         settings=dict(data.get("settings", {})),
         axes=axes,
+        executor=dict(data.get("executor", {})),
     )
 
 
-def _components(registry: Registry, axis: str, entries: list[Any], pattern: str | None) -> list[Component]:
+def _unusable(registry: Registry, axis: str, name: str) -> str | None:
+    """Why a pattern-matched entry cannot run with its defaults, or None.
+
+    A pattern ("*") means "everything that can run": entries needing
+    parameters, and datasets whose files are not there, are left out (and
+    said so) rather than turned into cells that are bound to fail.
+    """
+    cls = registry.get(axis, name).cls
+    required = [p.name for p in inspect.signature(cls).parameters.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if required:
+        return f"needs parameters: {', '.join(required)}"
+    if axis == "datasets":
+        try:
+            cls().samples()
+        except PluginError as exc:
+            return f"not available: {exc}"
+    return None
+
+
+def _components(registry: Registry, axis: str, entries: list[Any], pattern: str | None,
+                notes: list[str]) -> list[Component]:
     """Resolve an axis's entries against what is installed, then filter."""
     result: list[Component] = []
     for entry in entries:
@@ -103,7 +128,14 @@ def _components(registry: Registry, axis: str, entries: list[Any], pattern: str 
             registry.get(axis, name)
             result.append(Component(name, params, label))
         elif isinstance(entry, str) and any(ch in entry for ch in "*?["):
-            result += [Component(n) for n in fnmatch.filter(registry.names(axis), entry)]
+            for name in fnmatch.filter(registry.names(axis), entry):
+                if pattern and not fnmatch.fnmatchcase(name, pattern):
+                    continue
+                reason = _unusable(registry, axis, name)
+                if reason:
+                    notes.append(f"{axis[:-1]} {name} left out of {entry!r}: {reason.split('; ')[0]}")
+                else:
+                    result.append(Component(name))
         elif isinstance(entry, str):
             registry.get(axis, entry)
             result.append(Component(entry))
@@ -145,8 +177,8 @@ def expand(
     """The cross-product, minus incompatible combinations, times folds."""
     filters = filters or {}
     protocol = load_protocol(spec.protocol, spec.settings | dict(settings or {}))
-    axes = {axis: _components(registry, axis, spec.axes[axis], filters.get(axis)) for axis in AXES}
     grid = Grid(spec=spec, protocol=protocol)
+    axes = {axis: _components(registry, axis, spec.axes[axis], filters.get(axis), grid.notes) for axis in AXES}
     for dataset in axes["datasets"]:
         for arch in axes["architectures"]:
             arch_cls = registry.get("architectures", arch.name).cls

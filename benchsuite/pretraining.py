@@ -9,7 +9,9 @@ A grid's architecture entry may carry a ``pretrain`` table::
 Before a cell trains on its own dataset, the network is trained on the union
 of the listed datasets' training parts *of the same fold* — so no test image
 of any of them is ever seen — restricted to the shared landmarks (the first
-``landmarks`` ones, or a list of names). Then every weight whose shape fits is
+``landmarks`` ones, or a list of names; a dataset entry may carry its own
+``landmarks`` list, as the beetle paper drops different landmarks of each
+part). Then every weight whose shape fits is
 copied into the cell's network (an output layer sized for another landmark
 count starts afresh) and training continues on the cell's own data.
 Pre-trained weights are cached in the run folder under a hash of everything
@@ -36,9 +38,8 @@ from benchsuite.splits import split_samples
 _KEYS = {"datasets", "landmarks", "epochs"}
 
 
-def _datasets(spec: dict[str, Any], registry) -> list:
-    from benchsuite.cells import Component
-
+def _datasets(spec: dict[str, Any], registry) -> list[tuple[Any, Any]]:
+    """(dataset, its shared landmarks) pairs; an entry's own ``landmarks`` overrides the spec's."""
     entries = spec.get("datasets")
     if not isinstance(entries, list) or not entries:
         raise PluginError("pretrain needs a non-empty 'datasets' list")
@@ -47,8 +48,9 @@ def _datasets(spec: dict[str, Any], registry) -> list:
         params = dict(entry) if isinstance(entry, dict) else {"name": entry}
         params.pop("label", None)
         name = params.pop("name")
-        cls = registry.get("datasets", name).cls
-        datasets.append(cls(**params))
+        landmarks = params.pop("landmarks", spec.get("landmarks"))
+        dataset = registry.get("datasets", name).cls(**params)
+        datasets.append((dataset, len(dataset.landmark_names) if landmarks is None else landmarks))
     return datasets
 
 
@@ -82,8 +84,8 @@ def _train(spec, cell, registry, arch, encoder, codec) -> dict[str, torch.Tensor
     if spec.get("epochs"):
         protocol = dataclasses.replace(protocol, epochs=int(spec["epochs"]))
     train_parts, val_parts, n_shared = [], [], None
-    for dataset in _datasets(spec, registry):
-        indices = _subset(dataset, spec.get("landmarks", len(dataset.landmark_names)))
+    for dataset, landmarks in _datasets(spec, registry):
+        indices = _subset(dataset, landmarks)
         n_shared = len(indices)
         train, val, _test = split_samples(dataset, protocol, cell.fold)
         train_parts.append(training.training_set(dataset, _restricted(train, indices), protocol))

@@ -22,14 +22,14 @@ class PlainProgress:
         self._say(f"{total} cells, {already_done} already complete, {total - already_done} to run")
 
     def cell_started(self, cell) -> None:
-        self.index += 1
-        self._say(f"cell {self.index}/{self.total} {cell.id} {cell.describe()}: started")
+        self._say(f"cell {cell.id} {cell.describe()}: started")
 
     def epoch(self, epoch: int, epochs: int, train_loss: float, val_loss: float) -> None:
         if epoch == 1 or epoch % self.every == 0:
             self._say(f"  epoch {epoch}/{epochs} train loss {train_loss:.5g} val loss {val_loss:.5g}")
 
     def cell_finished(self, cell, error: str | None) -> None:
+        self.index += 1
         self._say(f"cell {self.index}/{self.total} {cell.id}: " + ("done" if error is None else f"FAILED: {error}"))
 
     def finish(self) -> None:

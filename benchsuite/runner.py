@@ -1,6 +1,10 @@
 """Run grid cells and store each one's result, resuming where a run stopped."""
 from __future__ import annotations
 
+import dataclasses
+import functools
+import os
+import socket
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -10,13 +14,23 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchsuite import environment, pretraining, training
+from benchsuite import environment, pretraining, speed, training
 from benchsuite.api import PluginError, Sample
 from benchsuite.augment import for_dataset
 from benchsuite.cells import Cell, Component
 from benchsuite.plugins import Registry
+from benchsuite.plugins import registry as plugin_registry
 from benchsuite.splits import split_samples
 from benchsuite.store import RunStore
+
+
+@dataclass
+class Outcome:
+    """What happened to one cell in this run."""
+
+    cell: Cell
+    status: str  # done | failed | busy (another process holds it) | skipped (already complete)
+    error: str | None = None
 
 
 @dataclass
@@ -24,6 +38,14 @@ class RunSummary:
     done: list[Cell] = field(default_factory=list)
     skipped: list[Cell] = field(default_factory=list)  # already complete
     failed: list[tuple[Cell, str]] = field(default_factory=list)
+    busy: list[Cell] = field(default_factory=list)  # being computed by another process or job
+    pending: list[Cell] = field(default_factory=list)  # submitted, not finished yet
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.status == "failed":
+            self.failed.append((outcome.cell, outcome.error))
+        else:
+            getattr(self, outcome.status).append(outcome.cell)
 
 
 def _instantiate(registry: Registry, kind: str, component):
@@ -37,7 +59,7 @@ def _instantiate(registry: Registry, kind: str, component):
 
 
 def predictions_table(names: list[str], samples: list[Sample], predicted: np.ndarray) -> pd.DataFrame:
-    """One row per image × landmark, in original pixels."""
+    """One row per image × landmark, in original pixels, with the image's size (hit rates at δ need it)."""
     n = len(names)
     truth = np.stack([s.landmarks for s in samples]).reshape(-1, 2)
     predicted = np.asarray(predicted, dtype=np.float64).reshape(-1, 2)
@@ -49,11 +71,14 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
             "y": truth[:, 1],
             "pred_x": predicted[:, 0],
             "pred_y": predicted[:, 1],
+            "width": np.repeat([s.size[0] for s in samples], n),
+            "height": np.repeat([s.size[1] for s in samples], n),
         }
     )
 
 
-def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None) -> tuple[dict, pd.DataFrame]:
+def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None,
+                 runtime: training.Runtime | None = None) -> tuple[dict, pd.DataFrame]:
     """Train, select and predict one cell; return its record and predictions."""
     protocol = cell.protocol
     dataset = _instantiate(registry, "datasets", cell.dataset)
@@ -74,9 +99,10 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
         if pretrain_spec:
             record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
                                                            workdir)
+        bare = speed.bare_images_per_s(model, protocol, runtime)
         report = training.train(model, codec, training.training_set(dataset, train, protocol),
                                 training.prepare(dataset, val, protocol), protocol, on_epoch,
-                                for_dataset(protocol, dataset))
+                                for_dataset(protocol, dataset), runtime)
         predicted = training.predict(model, codec, training.prepare(dataset, test, protocol), protocol)
         record |= {
             "epochs_run": report.epochs_run,
@@ -84,6 +110,8 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
             "best_val_loss": report.best_val_loss,
             "train_images_per_s": report.train_images_per_s,
             "train_seconds": report.train_seconds,
+            "bare_images_per_s": bare,
+            "pipeline_efficiency": report.train_images_per_s / bare,
             "parameters": sum(p.numel() for p in model.parameters()),
             "device": str(training.device()),
         }
@@ -93,7 +121,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
 
 
 def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, force: bool = False,
-              progress=None) -> RunSummary:
+              progress=None, runtime: training.Runtime | None = None) -> RunSummary:
     """Run every cell not yet complete; a failing cell is recorded and the grid goes on."""
     summary = RunSummary()
     store.remove_stale_temporaries()
@@ -105,25 +133,48 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
             todo.append(cell)
     if progress:
         progress.start(len(cells), len(summary.skipped))
-    for cell, error in executor.map(lambda c: _run_and_store(c, registry, store, progress), todo):
-        if error is None:
-            summary.done.append(cell)
-        else:
-            summary.failed.append((cell, error))
+    in_process = getattr(executor, "in_process", False)
+    work = functools.partial(execute_cell, store_root=store.root, force=force, runtime=runtime,
+                             registry=registry if in_process else None, progress=progress if in_process else None)
+    for outcome in executor.map(work, todo, store.root):
+        summary.add(outcome)
+        if progress and not in_process and outcome.status in ("done", "failed"):
+            progress.cell_finished(outcome.cell, outcome.error)
+    summary.pending = [c for c in todo if c not in {*summary.done, *summary.busy, *[f for f, _ in summary.failed]}]
     if progress:
         progress.finish()
     return summary
 
 
-def _run_and_store(cell: Cell, registry: Registry, store: RunStore, progress) -> tuple[Cell, str | None]:
+def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: training.Runtime | None = None,
+                 registry: Registry | None = None, progress=None) -> Outcome:
+    """Claim, compute and store one cell; safe to call from any process, job or node."""
+    store = RunStore(store_root)
+    with store.claim(cell.id) as claimed:
+        if not claimed:
+            return Outcome(cell, "busy")
+        if not force and store.status(cell.id) == "ok":  # finished by another process meanwhile
+            return Outcome(cell, "skipped")
+        if progress:
+            progress.cell_started(cell)
+        checkpoint = store.checkpoint_path(cell.id)
+        runtime = dataclasses.replace(runtime or training.Runtime(), checkpoint=checkpoint)
+        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime)
+        store.write(cell.id, record, predictions)
+        checkpoint.unlink(missing_ok=True)
     if progress:
-        progress.cell_started(cell)
+        progress.cell_finished(cell, error)
+    return Outcome(cell, "done" if error is None else "failed", error)
+
+
+def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: training.Runtime):
     started = time.time()
     record = {"id": cell.id, "config": cell.identity(), "dataset": cell.dataset.label, "method": cell.method,
-              "fold": cell.fold, "started": started} | environment.describe()
+              "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
+    record |= environment.describe()
     error = predictions = None
     try:
-        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root)
+        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime)
         record |= extra
     except KeyboardInterrupt:
         raise
@@ -131,7 +182,4 @@ def _run_and_store(cell: Cell, registry: Registry, store: RunStore, progress) ->
         error = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc()
     record |= {"status": "ok" if error is None else "failed", "error": error, "wall_seconds": time.time() - started}
-    store.write(cell.id, record, predictions)
-    if progress:
-        progress.cell_finished(cell, error)
-    return cell, error
+    return record, predictions, error

@@ -7,10 +7,12 @@ the letterbox.
 """
 from __future__ import annotations
 
-import copy
+import dataclasses
 import math
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -18,6 +20,7 @@ import torch
 
 from benchsuite.api import PluginError, Sample
 from benchsuite.augment import GeometricAugmentation, colour_versions
+from benchsuite.cache import ImageCache
 from benchsuite.geometry import Letterbox
 from benchsuite.images import to_channels
 from benchsuite.protocol import Protocol
@@ -54,15 +57,22 @@ def prepare(dataset, samples: list[Sample], protocol: Protocol, channels: int | 
     images = np.zeros((len(samples), channels, size, size), dtype=np.uint8)
     landmarks = np.zeros((len(samples), n_landmarks, 2), dtype=np.float32)
     boxes = []
+    cache = ImageCache.for_dataset(dataset)  # the next cell or fold does not decode the originals again
     for i, sample in enumerate(samples):
-        image = to_channels(dataset.load_image(sample.id), channels)
-        height, width = image.shape[:2]
-        if (width, height) != tuple(sample.size):
-            raise PluginError(
-                f"{dataset.name}/{sample.id}: image is {width}×{height} but the dataset says {sample.size[0]}×{sample.size[1]}"
-            )
-        box = Letterbox(width, height, size)
-        images[i] = box.apply(image).transpose(2, 0, 1)
+        key = dataset.image_key(sample.id) if cache else None
+        box = Letterbox(*sample.size, size)
+        letterboxed = cache.get(key, size, channels) if cache else None
+        if letterboxed is None:
+            image = to_channels(dataset.load_image(sample.id), channels)
+            height, width = image.shape[:2]
+            if (width, height) != tuple(sample.size):
+                raise PluginError(
+                    f"{dataset.name}/{sample.id}: image is {width}×{height} but the dataset says {sample.size[0]}×{sample.size[1]}"
+                )
+            letterboxed = box.apply(image)
+            if cache:
+                cache.put(key, size, channels, letterboxed)
+        images[i] = letterboxed.transpose(2, 0, 1)
         landmarks[i] = box.to_input(sample.landmarks)
         boxes.append(box)
     return Prepared(samples, torch.from_numpy(images), torch.from_numpy(landmarks), boxes)
@@ -109,7 +119,7 @@ def _normalise(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 255.0 - _MEAN) / _STD
 
 
-def _optimizer(model: torch.nn.Module, protocol: Protocol) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, protocol: Protocol) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     kind = protocol.optimizer
     if kind == "rmsprop":
@@ -163,6 +173,70 @@ def _scheduler(optimizer: torch.optim.Optimizer, protocol: Protocol):
     raise PluginError(f"unknown lr_schedule {protocol.lr_schedule!r} in protocol {protocol.name!r} (plateau, linear)")
 
 
+@dataclass
+class Runtime:
+    """How to run, not what to compute: none of this is part of a cell's identity.
+
+    ``amp`` and ``channels_last`` default to on for a GPU and off on a CPU.
+    A checkpoint is written every ``checkpoint_every_s`` seconds (at an epoch
+    end) and training resumes from it when it exists.
+    """
+
+    amp: bool | None = None
+    channels_last: bool | None = None
+    checkpoint: Path | None = None
+    checkpoint_every_s: float = 300.0
+
+    def use_amp(self, dev: torch.device) -> bool:
+        return dev.type == "cuda" if self.amp is None else self.amp and dev.type == "cuda"
+
+    def use_channels_last(self, dev: torch.device) -> bool:
+        return dev.type == "cuda" if self.channels_last is None else self.channels_last
+
+
+@dataclass
+class _State:
+    """Everything a resumed run needs to continue exactly where it stopped."""
+
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = -1
+    best_state: dict | None = None
+    images_seen: int = 0
+    train_seconds: float = 0.0
+
+
+def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, generator, scaler) -> None:
+    payload = {
+        "state": dataclasses.asdict(state),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "scaler": scaler.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, model, optimizer, scheduler, generator, scaler) -> _State:
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(payload["scheduler"])
+    scaler.load_state_dict(payload["scaler"])
+    generator.set_state(payload["generator"])
+    torch.set_rng_state(payload["torch_rng"])
+    if payload["cuda_rng"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(payload["cuda_rng"])
+    return _State(**payload["state"])
+
+
 def train(
     model: torch.nn.Module,
     codec,
@@ -171,56 +245,88 @@ def train(
     protocol: Protocol,
     on_epoch: EpochCallback | None = None,
     augmentation: GeometricAugmentation | None = None,
+    runtime: Runtime | None = None,
 ) -> TrainingReport:
-    """Fit with early stopping; leave the model holding its best-validation weights."""
+    """Fit with early stopping; leave the model holding its best-validation weights.
+
+    The loop never waits for the device inside an epoch: the loss is summed
+    on the device and read once per epoch.
+    """
+    runtime = runtime or Runtime()
     dev = device()
-    model.to(dev)
-    optimizer = _optimizer(model, protocol)
+    amp = runtime.use_amp(dev)
+    memory_format = torch.channels_last if runtime.use_channels_last(dev) else torch.contiguous_format
+    model.to(dev, memory_format=memory_format)
+    optimizer = make_optimizer(model, protocol)
     scheduler = _scheduler(optimizer, protocol)
+    scaler = torch.amp.GradScaler(dev.type, enabled=amp)
     generator = torch.Generator().manual_seed(protocol.seed)
     augment = augmentation if augmentation is not None and augmentation.active else None
-    best_loss, best_epoch, best_state = math.inf, -1, None
-    images_seen, train_seconds, epoch = 0, 0.0, 0
-    for epoch in range(1, protocol.epochs + 1):
+    state = _State()
+    if runtime.checkpoint is not None and runtime.checkpoint.is_file():
+        state = _load_checkpoint(runtime.checkpoint, model, optimizer, scheduler, generator, scaler)
+    images_src, landmarks_src = _staged(train_data, dev)
+    last_checkpoint = time.monotonic()
+    while _keep_training(state, protocol):
+        state.epoch += 1
         model.train()
         if scheduler is None:
-            _set_linear_schedule(optimizer, protocol, epoch)
+            _set_linear_schedule(optimizer, protocol, state.epoch)
         started = time.perf_counter()
         running = torch.zeros((), device=dev)
         for batch in _batches(len(train_data.samples), protocol.batch_size, generator):
-            images = train_data.images[batch].to(dev).float() / 255.0
-            landmarks = train_data.landmarks[batch].to(dev)
+            images = images_src[batch].to(dev, non_blocking=True).float() / 255.0
+            landmarks = landmarks_src[batch].to(dev, non_blocking=True)
             if augment:
                 images, landmarks = augment.apply(images, landmarks, augment.sample(len(batch), generator))
-            loss = codec.loss(model((images - _MEAN) / _STD), landmarks, protocol.input_size)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {float(loss)} at epoch {epoch}")
+            images = ((images - _MEAN) / _STD).contiguous(memory_format=memory_format)
+            with torch.autocast(dev.type, enabled=amp):
+                output = model(images)
+            loss = codec.loss(output.float(), landmarks, protocol.input_size)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             running += loss.detach() * len(batch)
-            images_seen += len(batch)
-        train_seconds += time.perf_counter() - started
-        train_loss = float(running) / max(len(train_data.samples), 1)
+            state.images_seen += len(batch)
+        train_loss = float(running) / max(len(train_data.samples), 1)  # the epoch's one synchronisation
+        state.train_seconds += time.perf_counter() - started
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"training loss became {train_loss} at epoch {state.epoch}")
         val_loss = evaluate_loss(model, codec, val_data, protocol, dev)
         if scheduler is not None:
             scheduler.step(val_loss)
-        if val_loss < best_loss:
-            best_loss, best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        if val_loss < state.best_loss:
+            state.best_loss, state.best_epoch = val_loss, state.epoch
+            state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         if on_epoch:
-            on_epoch(epoch, protocol.epochs, train_loss, val_loss)
-        if epoch - best_epoch >= protocol.patience:
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+            on_epoch(state.epoch, protocol.epochs, train_loss, val_loss)
+        if runtime.checkpoint is not None and time.monotonic() - last_checkpoint >= runtime.checkpoint_every_s:
+            _save_checkpoint(runtime.checkpoint, state, model, optimizer, scheduler, generator, scaler)
+            last_checkpoint = time.monotonic()
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
     return TrainingReport(
-        epochs_run=epoch,
-        best_epoch=best_epoch,
-        best_val_loss=best_loss,
-        train_images_per_s=images_seen / train_seconds if train_seconds else 0.0,
-        train_seconds=train_seconds,
+        epochs_run=state.epoch,
+        best_epoch=state.best_epoch,
+        best_val_loss=state.best_loss,
+        train_images_per_s=state.images_seen / state.train_seconds if state.train_seconds else 0.0,
+        train_seconds=state.train_seconds,
     )
+
+
+def _keep_training(state: _State, protocol: Protocol) -> bool:
+    """Until the epoch budget is spent or validation has not improved for ``patience`` epochs."""
+    if state.epoch >= protocol.epochs:
+        return False
+    return state.best_epoch < 0 or state.epoch - state.best_epoch < protocol.patience
+
+
+def _staged(data: Prepared, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training tensors where copies to the device can overlap compute (pinned memory on a GPU)."""
+    if dev.type == "cuda":
+        return data.images.pin_memory(), data.landmarks.pin_memory()
+    return data.images, data.landmarks
 
 
 def predict(model: torch.nn.Module, codec, data: Prepared, protocol: Protocol) -> np.ndarray:

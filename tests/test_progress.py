@@ -15,7 +15,7 @@ class _Terminal(io.StringIO):
 def test_plain_lines_when_not_a_terminal(tiny_grid, tmp_path, capsys):
     assert main(["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "-a", "smp-*"]) == 0
     out = capsys.readouterr().out
-    assert "cell 1/2 " in out and "cell 2/2 " in out and ": done" in out and "epoch 1/2" in out
+    assert "cell 1/2 " in out and "cell 2/2 " in out and ": done" in out and ": started" in out and "epoch 1/2" in out
     assert "\x1b[" not in out  # no terminal control codes in logs
 
 

@@ -149,3 +149,24 @@ def test_pretraining_never_sees_a_test_image_of_the_fold(registry, tmp_path, mon
     _, table = compute_cell(cell, registry, workdir=tmp_path)
     assert len(seen) == 2  # pre-training, then fine-tuning
     assert not seen[0] & set(table.image_id) and not seen[1] & set(table.image_id)
+
+
+def test_each_pretraining_dataset_can_declare_its_own_shared_landmarks(registry, tmp_path, monkeypatch):
+    captured = []
+    original = training.train
+    monkeypatch.setattr(training, "train", lambda model, codec, train, val, *a, **k: captured.append(train)
+                        or original(model, codec, train, val, *a, **k))
+    sets = [{"name": "synthetic", "n_images": 10, "n_landmarks": 3, "seed": 5, "landmarks": ["snout", "eye"]},
+            {"name": "synthetic", "n_images": 10, "n_landmarks": 6, "seed": 6, "landmarks": ["tail_top", "belly"]}]
+    compute_cell(_pretrain_cell({"n_images": 10, "n_landmarks": 2}, pretrain_sets=sets), registry, workdir=tmp_path)
+    pretrain_data = captured[0]
+    assert pretrain_data.landmarks.shape[1] == 2
+    second = registry.get("datasets", "synthetic").cls(n_images=10, n_landmarks=6, seed=6)
+    by_id = {s.id: s for s in second.samples()}
+    sample, box = pretrain_data.samples[-1], pretrain_data.boxes[-1]
+    expected = box.to_input(by_id[sample.id].landmarks[[3, 5]])  # tail_top, belly
+    assert np.allclose(pretrain_data.landmarks[-1].numpy(), expected, atol=1e-4)
+    sets[1]["landmarks"] = ["no-such-landmark", "belly"]
+    with pytest.raises(PluginError, match="lacks landmarks"):
+        compute_cell(_pretrain_cell({"n_images": 10, "n_landmarks": 2}, pretrain_sets=sets), registry,
+                     workdir=tmp_path / "other")

@@ -14,7 +14,7 @@ import pytest
 from benchsuite import runner
 from benchsuite.cli import main
 from benchsuite.grid import expand, load_spec
-from benchsuite.store import PREDICTION_COLUMNS, RunStore
+from benchsuite.store import IMAGE_COLUMNS, PREDICTION_COLUMNS, RunStore
 
 
 def _cells(tiny_grid, registry):
@@ -22,7 +22,8 @@ def _cells(tiny_grid, registry):
 
 
 def _cell_dirs(root):
-    return sorted(p.name for p in (root / "cells").iterdir())
+    """Every entry of cells/ but the lock folder: leftover temporaries would show up here."""
+    return sorted(p.name for p in (root / "cells").iterdir() if p.name != ".locks")
 
 
 def test_run_stores_every_cell_with_its_record_and_predictions(tiny_grid, tmp_path, registry, capsys):
@@ -38,7 +39,7 @@ def test_run_stores_every_cell_with_its_record_and_predictions(tiny_grid, tmp_pa
         if cell.architecture.name != "mean-shape":
             assert record["epochs_run"] == 2 and 1 <= record["best_epoch"] <= 2 and record["train_images_per_s"] > 0
         table = store.predictions(cell.id)
-        assert list(table.columns) == PREDICTION_COLUMNS
+        assert list(table.columns) == PREDICTION_COLUMNS + IMAGE_COLUMNS
         assert len(table) == record["split"]["test"] * 3 and table.pred_x.notna().all()
     out = capsys.readouterr().out
     assert "6 cells computed" in out and "| mean-shape" in out  # the leaderboard is printed
