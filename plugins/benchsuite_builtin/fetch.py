@@ -93,23 +93,13 @@ def _member_path(archive: Path, target: Path, name: str) -> Path:
 
 def _unzip(archive: Path, target: Path) -> int:
     with zipfile.ZipFile(archive) as zf:
-        members = zf.infolist()
         plan = []
-        for info in members:
+        for info in zf.infolist():
             path = _member_path(archive, target, info.filename)
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise PluginError(f"{archive}: member {info.filename!r} is a symbolic link; nothing extracted")
-            plan.append((info, path))
-        count = 0
-        for info, path in plan:
-            if info.is_dir():
-                path.mkdir(parents=True, exist_ok=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(info) as source, path.open("wb") as out:
-                shutil.copyfileobj(source, out, _CHUNK)
-            count += 1
-    return count
+            plan.append((info, path, info.is_dir()))
+        return _write_members(plan, zf.open)
 
 
 def _untar(archive: Path, target: Path) -> int:
@@ -119,14 +109,19 @@ def _untar(archive: Path, target: Path) -> int:
             path = _member_path(archive, target, member.name)
             if not (member.isfile() or member.isdir()):
                 raise PluginError(f"{archive}: member {member.name!r} is a link or special file; nothing extracted")
-            plan.append((member, path))
-        count = 0
-        for member, path in plan:
-            if member.isdir():
-                path.mkdir(parents=True, exist_ok=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tf.extractfile(member) as source, path.open("wb") as out:
-                shutil.copyfileobj(source, out, _CHUNK)
-            count += 1
+            plan.append((member, path, member.isdir()))
+        return _write_members(plan, tf.extractfile)
+
+
+def _write_members(plan, open_member) -> int:
+    """Write checked members (member, destination, is_dir); only called once every member passed."""
+    count = 0
+    for member, path, is_dir in plan:
+        if is_dir:
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open_member(member) as source, path.open("wb") as out:
+            shutil.copyfileobj(source, out, _CHUNK)
+        count += 1
     return count
