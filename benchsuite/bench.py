@@ -13,7 +13,7 @@ import fnmatch
 import pandas as pd
 import torch
 
-from benchsuite import speed, training
+from benchsuite import inputs, speed, training
 from benchsuite.grid import codec_incompatibility, encoder_incompatibility
 from benchsuite.plugins import Registry
 from benchsuite.protocol import load_protocol
@@ -43,7 +43,7 @@ def bench(registry: Registry, pattern: str = "*", size: int = 256, batch_size: i
                                    epochs=epochs, patience=epochs)
     dataset = registry.get("datasets", "synthetic").cls(n_images=images, n_landmarks=n_landmarks, channels=3,
                                                          min_size=size, max_size=size)
-    data = training.prepare(dataset, dataset.samples(), protocol)
+    data = inputs.prepare(dataset, dataset.samples(), protocol)
     runtime = training.Runtime(amp=amp, channels_last=amp)
     rows = []
     for arch, enc, codec_entry in _pairs(registry, pattern, encoder):

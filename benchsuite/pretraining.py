@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from benchsuite import training
+from benchsuite import inputs, training
 from benchsuite.api import PluginError, Sample
 from benchsuite.augment import for_dataset
 from benchsuite.splits import split_samples
@@ -88,14 +88,14 @@ def _train(spec, cell, registry, arch, encoder, codec) -> dict[str, torch.Tensor
         indices = _subset(dataset, landmarks)
         n_shared = len(indices)
         train, val, _test = split_samples(dataset, protocol, cell.fold)
-        train_parts.append(training.training_set(dataset, _restricted(train, indices), protocol))
-        val_parts.append(training.prepare(dataset, _restricted(val, indices), protocol))
+        train_parts.append(inputs.training_set(dataset, _restricted(train, indices), protocol))
+        val_parts.append(inputs.prepare(dataset, _restricted(val, indices), protocol))
     if len({p.landmarks.shape[1] for p in train_parts}) != 1:
         raise PluginError("pretrain: the datasets' shared landmark subsets differ in size")
     model = arch.build(in_channels=protocol.channels, out_channels=codec.out_channels(n_shared),
                        output=codec.output, encoder=encoder)
     no_flips = dataclasses.replace(protocol, hflip=0.0)  # the shared subset declares no left/right pairs
-    training.train(model, codec, training.concat(train_parts), training.concat(val_parts), protocol,
+    training.train(model, codec, inputs.concat(train_parts), inputs.concat(val_parts), protocol,
                    augmentation=for_dataset(no_flips, None))
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 

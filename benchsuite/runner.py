@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchsuite import environment, pretraining, speed, training
+from benchsuite import environment, inputs, pretraining, speed, training
 from benchsuite.api import PluginError, Sample
 from benchsuite.augment import for_dataset
 from benchsuite.cells import Cell, Component
@@ -100,10 +100,10 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
             record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
                                                            workdir)
         bare = speed.bare_images_per_s(model, protocol, runtime)
-        report = training.train(model, codec, training.training_set(dataset, train, protocol),
-                                training.prepare(dataset, val, protocol), protocol, on_epoch,
+        report = training.train(model, codec, inputs.training_set(dataset, train, protocol),
+                                inputs.prepare(dataset, val, protocol), protocol, on_epoch,
                                 for_dataset(protocol, dataset), runtime)
-        predicted = training.predict(model, codec, training.prepare(dataset, test, protocol), protocol)
+        predicted = training.predict(model, codec, inputs.prepare(dataset, test, protocol), protocol)
         record |= {
             "epochs_run": report.epochs_run,
             "best_epoch": report.best_epoch,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchsuite import training
+from benchsuite import inputs, training
 from benchsuite.augment import GeometricAugmentation
 from benchsuite.protocol import load_protocol
 
@@ -16,7 +16,7 @@ class Interrupted(Exception):
 def _setup(registry):
     protocol = load_protocol("smoke", {"input_size": 32, "epochs": 5, "batch_size": 4, "patience": 5, "lr_patience": 1})
     dataset = registry.get("datasets", "synthetic").cls(n_images=10, n_landmarks=2, min_size=40, max_size=60)
-    data = training.prepare(dataset, dataset.samples(), protocol)
+    data = inputs.prepare(dataset, dataset.samples(), protocol)
     torch.manual_seed(0)
     model = registry.get("architectures", "smp-unet").cls(encoder_depth=3, decoder_channels=[8, 8, 8]).build(
         in_channels=1, out_channels=2, output="heatmap", encoder=registry.get("encoders", "resnet18").cls())

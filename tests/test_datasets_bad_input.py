@@ -16,7 +16,7 @@ import landmark_files as lf
 from benchsuite.api import PluginError
 from benchsuite.cli import main
 from benchsuite.protocol import load_protocol
-from benchsuite.training import prepare
+from benchsuite.inputs import prepare
 from benchsuite_builtin.folder import FolderDataset
 
 

@@ -11,7 +11,7 @@ from benchsuite.cache import ImageCache
 from benchsuite.cli import main
 from benchsuite.protocol import load_protocol
 from benchsuite.store import RunStore
-from benchsuite.training import prepare
+from benchsuite.inputs import prepare
 from benchsuite_builtin.folder import FolderDataset
 
 TINY = """

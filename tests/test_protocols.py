@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchsuite import training
+from benchsuite import inputs, training
 from benchsuite.augment import GeometricAugmentation, colour_versions, flip_permutation, for_dataset
 from benchsuite.api import PluginError
 from benchsuite.cells import Cell, Component
@@ -41,7 +41,7 @@ def test_linear_schedule_moves_lr_and_momentum_from_start_to_end(registry):
     protocol = load_protocol("le2018-cpu", {"epochs": 3, "batch_size": 4, "input_size": 32, "channel_split": False,
                                             "channel_shift": 0})
     dataset = registry.get("datasets", "synthetic").cls(n_images=6, n_landmarks=2, min_size=40, max_size=50)
-    data = training.prepare(dataset, dataset.samples(), protocol)
+    data = inputs.prepare(dataset, dataset.samples(), protocol)
     model = registry.get("architectures", "fc-regression").cls(encoder_depth=3).build(
         in_channels=1, out_channels=4, output="coords", encoder=registry.get("encoders", "resnet18").cls())
     seen = []

@@ -62,7 +62,7 @@ def test_launcher_can_exit_and_a_later_run_collects(tiny_grid, tmp_path, registr
 
 def test_a_killed_job_is_resubmitted_and_the_grid_completes_once(tiny_grid, tmp_path, registry):
     # long enough cells (no early stop) that the kill lands while one is training
-    tiny_grid.write_text(tiny_grid.read_text().replace("epochs = 2", "epochs = 400\npatience = 400"))
+    tiny_grid.write_text(tiny_grid.read_text().replace("epochs = 2", "epochs = 80\npatience = 80"))
     first = subprocess.run(_command(tiny_grid, tmp_path, "-a", "smp-*", "-x", "wait=false"),
                            capture_output=True, text=True, timeout=120)
     assert "submitted 2 cells" in first.stdout

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchsuite import training
+from benchsuite import inputs, training
 from benchsuite.api import Sample
 from benchsuite.cells import Cell, Component
 from benchsuite.grid import expand, load_spec
@@ -21,7 +21,7 @@ def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_bes
     monkeypatch.setattr(training, "evaluate_loss", lambda *a, **k: next(scripted))
     protocol = load_protocol("smoke", {"input_size": 32, "epochs": 8, "patience": 3, "batch_size": 4})
     dataset = registry.get("datasets", "synthetic").cls(n_images=8, n_landmarks=2, min_size=40, max_size=50)
-    data = training.prepare(dataset, dataset.samples(), protocol)
+    data = inputs.prepare(dataset, dataset.samples(), protocol)
     model = registry.get("architectures", "smp-unet").cls(encoder_depth=3, decoder_channels=[8, 8, 8]).build(
         in_channels=1, out_channels=2, output="heatmap", encoder=registry.get("encoders", "resnet18").cls())
     codec = registry.get("codecs", "gaussian").cls(sigma=2.0)
@@ -53,7 +53,7 @@ def test_predictions_come_back_in_original_pixels(registry, codec_name, toleranc
     dataset = registry.get("datasets", "synthetic").cls(n_images=10, n_landmarks=4, min_size=60, max_size=200)
     samples = dataset.samples()
     assert any(w > h for w, h in (s.size for s in samples)) and any(w < h for w, h in (s.size for s in samples))
-    data = training.prepare(dataset, samples, protocol)
+    data = inputs.prepare(dataset, samples, protocol)
     codec = registry.get("codecs", codec_name).cls()
     perfect = codec.encode(data.landmarks, 64)
     predicted = training.predict(_Replay(perfect.reshape(len(samples), -1) if codec_name == "regression" else perfect),
