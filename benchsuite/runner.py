@@ -99,11 +99,11 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
         if pretrain_spec:
             record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
                                                            workdir)
-        bare = speed.bare_images_per_s(model, protocol, runtime)
         report = training.train(model, codec, inputs.training_set(dataset, train, protocol),
                                 inputs.prepare(dataset, val, protocol), protocol, on_epoch,
                                 for_dataset(protocol, dataset), runtime)
         predicted = training.predict(model, codec, inputs.prepare(dataset, test, protocol), protocol)
+        bare = speed.bare_images_per_s(model, protocol, runtime)  # after training: both measured warm
         record |= {
             "epochs_run": report.epochs_run,
             "best_epoch": report.best_epoch,

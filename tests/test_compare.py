@@ -175,3 +175,12 @@ def test_a_folder_that_is_neither_is_a_clear_error(tmp_path, runs, capsys):
     assert code == 2 and "no completed cell" in out
     code, out = _compare(capsys, runs[0], tmp_path)
     assert code == 2 and "neither a run" in out
+
+
+def test_the_stored_smoke_reference_passes_its_own_regression_gate(capsys):
+    from benchsuite.cli import main
+    from conftest import REPO
+
+    reference = str(REPO / "results" / "reference" / "smoke")
+    assert main(["compare", reference, reference, "--fail-worse", "2"]) == 0
+    assert "unet-small+resnet18+gaussian(σ=4)" in capsys.readouterr().out

@@ -48,7 +48,7 @@ def test_every_table_renders_in_every_format(run_folder, registry, name):
         text = render(table, fmt)
         assert marker in text, fmt
     body = render(table, "latex").split("\\begin{tabular}", 1)[1]
-    assert "±" not in body and ("\\pm" in body or name == "ranking")
+    assert "±" not in body and ("\\pm" in body or name in ("ranking", "speed"))
     assert render(table, "csv").splitlines()[0].startswith("method," if name == "ranking" else "dataset,")
 
 
@@ -187,3 +187,20 @@ def test_method_and_dataset_filters(run_folder, capsys):
 def test_unknown_table_is_a_clear_error(run_folder, capsys):
     assert main(["leaderboard", str(run_folder), "--table", "nope"]) == 2
     assert "unknown table 'nope'" in capsys.readouterr().err
+
+
+def test_speed_table_reports_throughput_and_pipeline_efficiency(tmp_path, registry):
+    from benchsuite.report.run import Run
+    from benchsuite.report.tables import build
+    from benchsuite.store import RunStore
+
+    store = RunStore(tmp_path / "run")
+    rows = pd.DataFrame([dict(image_id="i", landmark="a", x=0.0, y=0.0, pred_x=1.0, pred_y=0.0)])
+    for fold, (train, bare) in enumerate([(90.0, 100.0), (70.0, 100.0)]):
+        store.write(f"c{fold}", {"id": f"c{fold}", "status": "ok", "dataset": "d", "method": "m", "fold": fold,
+                                 "config": {"protocol": {"folds": 2}}, "device": "cpu", "train_seconds": 10.0,
+                                 "train_images_per_s": train, "bare_images_per_s": bare,
+                                 "pipeline_efficiency": train / bare}, rows)
+    table = build(Run(store, registry), "speed")
+    assert table.data.loc[0, "pipeline_efficiency"] == pytest.approx(0.8)
+    assert table.data.loc[0, "train_images_per_s"] == pytest.approx(80.0)

@@ -111,7 +111,7 @@ class Run:
     def methods(self) -> pd.DataFrame:
         """One row per dataset × method: what it is (names from cell.json) and how many folds it has."""
         rows = []
-        for (dataset, method), cells in _group(self.cells).items():
+        for (dataset, method), cells in group_cells(self.cells).items():
             first = cells[0]
             params = [c.record.get("parameters") for c in cells if c.record.get("parameters")]
             folds_done = len({c.fold for c in cells})
@@ -138,7 +138,7 @@ class Run:
         return list(pd.unique(self.predictions(cell)["landmark"]))
 
 
-def _group(cells: list[CellInfo]) -> dict[tuple[str, str], list[CellInfo]]:
+def group_cells(cells: list[CellInfo]) -> dict[tuple[str, str], list[CellInfo]]:
     groups: dict[tuple[str, str], list[CellInfo]] = {}
     for cell in cells:
         groups.setdefault((cell.dataset, cell.method), []).append(cell)

@@ -10,6 +10,7 @@
 | per-landmark | fish Fig. 6, beetle Table 3 | dataset × landmark: methods                              |
 | correlation  | beetle Table 2              | dataset × method: r², explained variance, Pearson        |
 | ranking      | –                           | method: rank on each dataset, mean rank                  |
+| speed        | –                           | dataset × method: images/s, pipeline efficiency          |
 
 Scores are means ± sample std over folds. Bold marks the best complete
 method of each dataset; † marks a method not significantly worse than it
@@ -25,7 +26,7 @@ import pandas as pd
 
 from benchsuite.api import PluginError
 from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
-from benchsuite.report.run import Run
+from benchsuite.report.run import Run, group_cells
 from benchsuite.report.scores import (best_per_group, fold_scores, image_scores, landmark_scores, load_metric,
                                       summarise)
 from benchsuite.report.significance import not_worse_than_best
@@ -271,6 +272,30 @@ def ranking(run: Run, metric_spec: str = "mre") -> Table:
                  data, notes)
 
 
+def speed(run: Run) -> Table:
+    """Training throughput and pipeline efficiency of each method, mean over its cells (from cell.json)."""
+    rows, data = [], []
+    cells = [c for c in run.cells if "pipeline_efficiency" in c.record]
+    for (dataset, method), group in sorted(group_cells(cells).items()):
+        record = {
+            "dataset": dataset, "method": method, "cells": len(group),
+            "device": ", ".join(sorted({c.record.get("device", "?") for c in group})),
+            "train_images_per_s": float(np.mean([c.record["train_images_per_s"] for c in group])),
+            "bare_images_per_s": float(np.mean([c.record["bare_images_per_s"] for c in group])),
+            "pipeline_efficiency": float(np.mean([c.record["pipeline_efficiency"] for c in group])),
+            "train_seconds": float(np.mean([c.record["train_seconds"] for c in group])),
+        }
+        data.append(record)
+        rows.append([Entry(dataset), Entry(method), Entry(record["device"]), Entry(number(record["train_images_per_s"], 1)),
+                     Entry(number(record["bare_images_per_s"], 1)), Entry(number(record["pipeline_efficiency"], 2)),
+                     Entry(number(record["train_seconds"], 1)), Entry(str(len(group)))])
+    notes = ["pipeline efficiency: the training loop's images/s over the bare model's forward+backward+step on "
+             "random tensors of the same shape, same device, same process (1.0 = the pipeline costs nothing)",
+             "means over the method's cells; codec-free baselines do not train and are not listed"]
+    headers = ["dataset", "method", "device", "train images/s", "bare images/s", "efficiency", "train s", "cells"]
+    return Table(f"Speed: {run.name}", headers, rows, pd.DataFrame(data), notes)
+
+
 TABLES: dict[str, Callable[..., Table]] = {
     "summary": lambda run, alpha: summary(run, alpha=alpha),
     "heatmap": lambda run, alpha: heatmap(run, alpha),
@@ -280,6 +305,7 @@ TABLES: dict[str, Callable[..., Table]] = {
     "per-landmark": lambda run, alpha: per_landmark(run),
     "correlation": lambda run, alpha: correlation(run),
     "ranking": lambda run, alpha: ranking(run),
+    "speed": lambda run, alpha: speed(run),
 }
 
 
