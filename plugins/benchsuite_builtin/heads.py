@@ -13,6 +13,15 @@ def conv_block(in_channels: int, out_channels: int, kernel: int = 3, batch_norm:
     return nn.Sequential(*layers)
 
 
+def upsampling_path(channels: int, widths) -> tuple[nn.Sequential, int]:
+    """Per width: ×2 bilinear upsampling, then a 3×3 conv block. Returns the path and its output channels."""
+    stages = []
+    for width in widths:
+        stages += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), conv_block(channels, width)]
+        channels = width
+    return nn.Sequential(*stages), channels
+
+
 class FlattenRegressor(nn.Module):
     """Feature map → fixed grid → flatten → one linear layer to the coordinates.
 

@@ -17,7 +17,7 @@ from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
 from . import weights as local_weights
-from .heads import conv_block
+from .heads import conv_block, upsampling_path
 
 UP_WIDTHS = (64, 32)  # the two ×2 stages from stride 4 to input resolution
 
@@ -30,11 +30,7 @@ class HRNetHeatmaps(nn.Module):
                                           out_indices=(1, 2, 3, 4), in_chans=in_channels)
         merged = sum(self.backbone.feature_info.channels())
         self.mix = conv_block(merged, merged, kernel=1)
-        stages, channels = [], merged
-        for width in UP_WIDTHS:
-            stages += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), conv_block(channels, width)]
-            channels = width
-        self.up = nn.Sequential(*stages)
+        self.up, channels = upsampling_path(merged, UP_WIDTHS)
         self.head = nn.Conv2d(channels, out_channels, 1)
 
     def forward(self, x):

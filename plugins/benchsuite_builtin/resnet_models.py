@@ -15,7 +15,7 @@ from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
 from . import weights as local_weights
-from .heads import FlattenRegressor, conv_block
+from .heads import FlattenRegressor, upsampling_path
 
 STRIDE = 32  # of the backbone's last feature map
 CHANNELS = 2048
@@ -48,11 +48,7 @@ class UpsamplingDecoder(nn.Module):
 
     def __init__(self, out_channels: int, widths: list[int]):
         super().__init__()
-        stages, channels = [], CHANNELS
-        for width in widths:
-            stages += [nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), conv_block(channels, width)]
-            channels = width
-        self.stages = nn.Sequential(*stages)
+        self.stages, channels = upsampling_path(CHANNELS, widths)
         self.head = nn.Conv2d(channels, out_channels, 1)
 
     def forward(self, x):
