@@ -51,8 +51,8 @@ def bench(registry: Registry, pattern: str = "*", size: int = 256, batch_size: i
         torch.manual_seed(0)
         model = arch.cls().build(in_channels=3, out_channels=codec.out_channels(n_landmarks), output=codec.output,
                                  encoder=enc.cls() if enc else None)
-        bare = speed.bare_images_per_s(model, protocol, runtime)
         report = training.train(model, codec, data, data, protocol, runtime=runtime)
+        bare = speed.bare_images_per_s(model, protocol, runtime)  # after training, as in a cell: both warm
         rows.append({
             "architecture": arch.name, "encoder": enc.name if enc else "", "codec": codec_entry.name,
             "parameters_M": sum(p.numel() for p in model.parameters()) / 1e6,
