@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchsuite.geometry import extent
+
 VERSION = 1  # bump when the conversion or the letterbox changes what is stored
 
 
@@ -42,8 +44,9 @@ class ImageCache:
             return None
         return cls(root)
 
-    def _path(self, key: str, size: int, channels: int) -> Path:
-        return self.folder / key[:2] / f"{key}-v{VERSION}-{size}px-{channels}c.npy"
+    def _path(self, key: str, size, channels: int) -> Path:
+        width, height = extent(size)
+        return self.folder / key[:2] / f"{key}-v{VERSION}-{width}x{height}px-{channels}c.npy"
 
     def get(self, key: str, size: int, channels: int) -> np.ndarray | None:
         path = self._path(key, size, channels)
@@ -51,7 +54,8 @@ class ImageCache:
             array = np.load(path, allow_pickle=False)
         except (OSError, ValueError):
             return None  # absent, or unreadable (a crashed writer, a full disk): recompute
-        return array if array.shape == (size, size, channels) and array.dtype == np.uint8 else None
+        width, height = extent(size)
+        return array if array.shape == (height, width, channels) and array.dtype == np.uint8 else None
 
     def put(self, key: str, size: int, channels: int, array: np.ndarray) -> None:
         """Write atomically: concurrent cells may store the same image at once."""

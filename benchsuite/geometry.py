@@ -19,18 +19,31 @@ def _round_half_up(value: float) -> int:
     return int(np.floor(value + 0.5))
 
 
+def extent(size) -> tuple[int, int]:
+    """A network input's (width, height): one side for a square, or a (width, height) pair."""
+    if isinstance(size, (tuple, list)):
+        width, height = size
+        return int(width), int(height)
+    return int(size), int(size)
+
+
 @dataclass(frozen=True)
 class Letterbox:
     width: int  # original image width
     height: int  # original image height
-    size: int  # side of the square network input
+    size: int | tuple[int, int]  # the network input: a square's side, or (width, height)
+
+    @cached_property
+    def target(self) -> tuple[int, int]:
+        return extent(self.size)
 
     @cached_property
     def resized(self) -> tuple[int, int]:
-        longest = max(self.width, self.height)
+        """The image's size inside the input: as large as fits, aspect ratio kept."""
+        scale = min(self.target[0] / self.width, self.target[1] / self.height)
         return (
-            max(1, _round_half_up(self.width * self.size / longest)),
-            max(1, _round_half_up(self.height * self.size / longest)),
+            max(1, min(self.target[0], _round_half_up(self.width * scale))),
+            max(1, min(self.target[1], _round_half_up(self.height * scale))),
         )
 
     @cached_property
@@ -41,7 +54,7 @@ class Letterbox:
     @cached_property
     def offset(self) -> np.ndarray:
         """Padding before the image on each axis, in input pixels."""
-        return np.array([(self.size - self.resized[0]) // 2, (self.size - self.resized[1]) // 2])
+        return np.array([(self.target[0] - self.resized[0]) // 2, (self.target[1] - self.resized[1]) // 2])
 
     def to_input(self, points: np.ndarray) -> np.ndarray:
         """Original pixel coordinates (..., 2) to network-input coordinates."""
@@ -52,10 +65,10 @@ class Letterbox:
         return (np.asarray(points, dtype=np.float64) - self.offset + 0.5) / self.scale - 0.5
 
     def apply(self, image: np.ndarray) -> np.ndarray:
-        """Resize an H×W×C uint8 image and pad it (with zeros) to size×size×C."""
+        """Resize an H×W×C uint8 image and pad it (with zeros) to the input's height×width×C."""
         if image.shape[:2] != (self.height, self.width):
             raise ValueError(f"image is {image.shape[1]}×{image.shape[0]}, expected {self.width}×{self.height}")
-        out = np.zeros((self.size, self.size, image.shape[2]), dtype=np.uint8)
+        out = np.zeros((self.target[1], self.target[0], image.shape[2]), dtype=np.uint8)
         x0, y0 = (int(v) for v in self.offset)
         w, h = self.resized
         for c in range(image.shape[2]):

@@ -15,7 +15,7 @@ import torch
 from benchsuite.api import PluginError, Sample
 from benchsuite.augment import colour_versions
 from benchsuite.cache import ImageCache
-from benchsuite.geometry import Letterbox
+from benchsuite.geometry import Letterbox, extent
 from benchsuite.images import to_channels
 from benchsuite.protocol import Protocol
 
@@ -33,8 +33,9 @@ class Prepared:
 def prepare(dataset, samples: list[Sample], protocol: Protocol, channels: int | None = None) -> Prepared:
     """Load, convert to ``channels`` (default: the protocol's) and letterbox every sample."""
     size, channels = protocol.input_size, channels or protocol.channels
+    width, height = extent(size)
     n_landmarks = samples[0].landmarks.shape[0] if samples else len(dataset.landmark_names)
-    images = np.zeros((len(samples), channels, size, size), dtype=np.uint8)
+    images = np.zeros((len(samples), channels, height, width), dtype=np.uint8)
     landmarks = np.zeros((len(samples), n_landmarks, 2), dtype=np.float32)
     boxes = []
     cache = ImageCache.for_dataset(dataset)  # the next cell or fold does not decode the originals again

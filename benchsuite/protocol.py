@@ -18,7 +18,7 @@ from benchsuite.api import PluginError
 class Protocol:
     name: str
     description: str = ""
-    input_size: int = 256  # side of the square network input
+    input_size: int | tuple[int, int] = 256  # a square's side, or [width, height]
     channels: int = 3  # 1 = grayscale, 3 = RGB
     folds: int = 5
     split_seed: int = 0
@@ -78,6 +78,10 @@ def load_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protoco
 def _coerce(key: str, value: Any) -> Any:
     if key not in _FIELDS or key == "name":
         raise PluginError(f"unknown protocol setting {key!r} (known: {', '.join(sorted(_FIELDS))})")
+    if key == "input_size" and isinstance(value, (list, tuple)):
+        if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+            raise PluginError(f"protocol setting 'input_size' must be an int or [width, height], got {value!r}")
+        return tuple(value)
     kind = type(Protocol.__dataclass_fields__[key].default)
     if isinstance(value, str) and kind is not str:
         value = _parse(key, value, kind)

@@ -14,6 +14,7 @@ import time
 import torch
 
 from benchsuite import training
+from benchsuite.geometry import extent
 
 
 def _synchronise(dev: torch.device) -> None:
@@ -31,7 +32,8 @@ def bare_images_per_s(model: torch.nn.Module, protocol, runtime: training.Runtim
     clone = copy.deepcopy(model).to(dev, memory_format=memory_format).train()
     optimizer = training.make_optimizer(clone, protocol)
     scaler = torch.amp.GradScaler(dev.type, enabled=amp)
-    shape = (protocol.batch_size, protocol.channels, protocol.input_size, protocol.input_size)
+    width, height = extent(protocol.input_size)
+    shape = (protocol.batch_size, protocol.channels, height, width)
     x = torch.randn(shape, device=dev).contiguous(memory_format=memory_format)
     started = 0.0
     for step in range(warmup + steps):

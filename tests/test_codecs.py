@@ -143,3 +143,17 @@ def test_a_grid_entry_instantiates_exactly_the_codec_and_decoding_it_names(regis
     assert type(codec).__name__ == "Exponential" and codec.decoding == "dark" and codec.sigma == 3.0
     with pytest.raises(PluginError, match="bad parameters"):
         _instantiate(registry, "codecs", Component("gaussian", {"kind": "exponential"}))
+
+
+@pytest.mark.parametrize("name", ["gaussian", "exponential", "regression"])
+def test_rectangular_inputs_round_trip(registry, name):
+    codec = registry.get("codecs", name).cls()
+    points = torch.tensor([[[3.0, 5.0], [40.25, 27.5], [-0.5, -0.5]]])
+    encoded = codec.encode(points, (48, 32))
+    if name == "regression":
+        assert torch.allclose(encoded[0, 2], torch.zeros(2))
+        assert torch.allclose(codec.encode(torch.tensor([[[47.5, 31.5]]]), (48, 32)), torch.ones(1, 1, 2))
+        assert torch.allclose(codec.decode(encoded.reshape(1, -1), (48, 32)), points)
+    else:
+        assert encoded.shape == (1, 3, 32, 48)  # height × width
+        assert (codec.decode(encoded[:, :2], (48, 32)) - points[:, :2]).abs().max() <= 0.5

@@ -72,3 +72,19 @@ def test_channel_conversion_is_explicit():
     assert (to_channels(gray, 3)[..., 2] == gray).all()
     deep = np.array([[1000, 3000]], dtype=np.uint16)
     assert to_channels(deep, 1)[0, :, 0].tolist() == [0, 255]  # scaled to its range, not clipped
+
+
+@pytest.mark.parametrize("width,height,resized,offset", [
+    (3264, 2448, (256, 192), (0, 0)),  # the beetle photographs fill a 256×192 input exactly
+    (100, 200, (96, 192), (80, 0)),    # a portrait image is letterboxed into it
+    (400, 100, (256, 64), (0, 64)),
+])
+def test_rectangular_inputs(width, height, resized, offset):
+    box = Letterbox(width, height, (256, 192))
+    assert box.resized == resized and tuple(box.offset) == offset
+    assert box.apply(np.zeros((height, width, 1), dtype=np.uint8)).shape == (192, 256, 1)
+    points = np.random.default_rng(1).uniform(0, [width - 1, height - 1], size=(20, 2))
+    np.testing.assert_allclose(box.to_original(box.to_input(points)), points, atol=1e-9)
+    centre = np.array([width * 0.4 + 0.3, height * 0.55 + 0.2])
+    resized_image = box.apply(_blob(width, height, centre, sigma=min(width, height) / 8))[:, :, 0]
+    np.testing.assert_allclose(_centroid(resized_image), box.to_input(centre), atol=0.06)

@@ -170,3 +170,14 @@ def test_each_pretraining_dataset_can_declare_its_own_shared_landmarks(registry,
     with pytest.raises(PluginError, match="lacks landmarks"):
         compute_cell(_pretrain_cell({"n_images": 10, "n_landmarks": 2}, pretrain_sets=sets), registry,
                      workdir=tmp_path / "other")
+
+
+def test_le2018_cpu_trains_end_to_end_on_a_256x192_shaped_input(registry):
+    protocol = load_protocol("le2018-cpu", {"epochs": 2, "folds": 3, "batch_size": 8})
+    assert protocol.input_size == (64, 48)
+    cell = Cell(Component("synthetic", {"n_images": 12, "n_landmarks": 3, "channels": 3, "min_size": 60,
+                                        "max_size": 90}),
+                Component("beetle-cnn"), None, Component("regression"), 0, protocol)
+    record, table = compute_cell(cell, registry)
+    assert record["split"] == {"train": 5, "val": 3, "test": 4}
+    assert np.isfinite(table[["pred_x", "pred_y"]].to_numpy()).all()

@@ -16,6 +16,7 @@ import numbers
 import torch
 
 from benchsuite.api import PluginError
+from benchsuite.geometry import extent
 from benchsuite.hookspecs import hookimpl
 
 from . import decoding
@@ -47,12 +48,14 @@ class HeatmapCodec:
     def out_channels(self, n_landmarks: int) -> int:
         return n_landmarks
 
-    def encode(self, landmarks: torch.Tensor, size: int) -> torch.Tensor:
-        """(B, N, 2) input-pixel coordinates to (B, N, size, size) heatmaps (0 where missing)."""
-        axis = torch.arange(size, device=landmarks.device, dtype=torch.float32)
+    def encode(self, landmarks: torch.Tensor, size) -> torch.Tensor:
+        """(B, N, 2) input-pixel coordinates to (B, N, height, width) heatmaps (0 where missing)."""
+        width, height = extent(size)
+        xs = torch.arange(width, device=landmarks.device, dtype=torch.float32)
+        ys = torch.arange(height, device=landmarks.device, dtype=torch.float32)
         centre = torch.nan_to_num(landmarks.float(), nan=-1e6)
-        across = self.profile(axis - centre[..., 0:1])  # (B, N, S): along x
-        down = self.profile(axis - centre[..., 1:2])  # along y
+        across = self.profile(xs - centre[..., 0:1])  # (B, N, W): along x
+        down = self.profile(ys - centre[..., 1:2])  # (B, N, H): along y
         return down.unsqueeze(-1) * across.unsqueeze(-2)
 
     def loss(self, prediction: torch.Tensor, landmarks: torch.Tensor, size: int) -> torch.Tensor:

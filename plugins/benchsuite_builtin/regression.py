@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import torch
 
+from benchsuite.geometry import extent
+
 from benchsuite.hookspecs import hookimpl
+
+
+def _extent(size, like: torch.Tensor) -> torch.Tensor:
+    """The input's (width, height) as a tensor that broadcasts over (..., 2) coordinates."""
+    return torch.tensor(extent(size), dtype=like.dtype, device=like.device)
 
 
 class Regression:
@@ -15,9 +22,9 @@ class Regression:
     def out_channels(self, n_landmarks: int) -> int:
         return 2 * n_landmarks
 
-    def encode(self, landmarks: torch.Tensor, size: int) -> torch.Tensor:
-        """Pixel centres at integers: the input's edges are -0.5 and size-0.5."""
-        return (landmarks + 0.5) / size
+    def encode(self, landmarks: torch.Tensor, size) -> torch.Tensor:
+        """Pixel centres at integers: the input's edges are -0.5 and width-0.5 (height-0.5)."""
+        return (landmarks + 0.5) / _extent(size, landmarks)
 
     def loss(self, prediction: torch.Tensor, landmarks: torch.Tensor, size: int) -> torch.Tensor:
         target = self.encode(landmarks, size).reshape(prediction.shape)
@@ -26,7 +33,7 @@ class Regression:
         return (error**2).sum() / valid.sum().clamp(min=1)
 
     def decode(self, prediction: torch.Tensor, size: int) -> torch.Tensor:
-        return prediction.reshape(prediction.shape[0], -1, 2) * size - 0.5
+        return prediction.reshape(prediction.shape[0], -1, 2) * _extent(size, prediction) - 0.5
 
 
 @hookimpl
