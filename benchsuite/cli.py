@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from benchsuite import __version__
-from benchsuite import datasets_cli
 from benchsuite.api import KINDS, PluginError
-from benchsuite.datasets_cli import folder_component
+from benchsuite.lab import datasets as datasets_cli
+from benchsuite.lab.datasets import folder_component
 from benchsuite.plugins import load_registry
 
 EXIT_FAILED_CELLS = 1
@@ -53,7 +53,7 @@ def cmd_list(args) -> int:
     for e in entries:
         size = ""
         if args.kind == "architectures":
-            from benchsuite.model_size import describe_count, parameter_count
+            from benchsuite.train.model_size import describe_count, parameter_count
 
             size = describe_count(parameter_count(registry, e.cls, args.landmarks), args.landmarks)
         print(f"{e.name:<{width}}  {e.description}{f' ({size})' if size else ''}  [{e.plugin} {e.version}]")
@@ -61,13 +61,13 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from benchsuite import grid as grids
-    from benchsuite.leaderboard import fold_scores, render, summarise
-    from benchsuite.progress import make_progress
     from benchsuite.protocol import parse_assignments
-    from benchsuite.runner import run_cells
-    from benchsuite.store import RunStore
-    from benchsuite.training import Runtime
+    from benchsuite.report.leaderboard import fold_scores, render, summarise
+    from benchsuite.run import grid as grids
+    from benchsuite.run.progress import make_progress
+    from benchsuite.run.runner import run_cells
+    from benchsuite.run.store import RunStore
+    from benchsuite.train.loop import Runtime
 
     registry = _registry(args)
     spec = grids.load_spec(args.grid)
@@ -145,7 +145,7 @@ def _print_dry_run(grid) -> None:
 
 
 def cmd_leaderboard(args) -> int:
-    from benchsuite.leaderboard import command
+    from benchsuite.report.leaderboard import command
 
     folder = _run_folder(args)
     if not (folder / "cells").is_dir():
@@ -165,7 +165,7 @@ def cmd_stats(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from benchsuite.compare import command
+    from benchsuite.report.compare import command
 
     folders = [_run_folder(argparse.Namespace(run=name, results=args.results)) for name in (args.run_a, args.run_b)]
     text, code = command(*folders, _registry(args), args.metric, args.alpha, args.fail_worse, args.format)
@@ -175,7 +175,7 @@ def cmd_compare(args) -> int:
 
 def cmd_status(args) -> int:
     """Which cells of a run are complete, failed, being computed, or not started."""
-    from benchsuite.store import RunStore
+    from benchsuite.run.store import RunStore
 
     store = RunStore(_run_folder(args))
     manifest = store.manifest()
@@ -199,7 +199,7 @@ def cmd_status(args) -> int:
 def cmd_bench(args) -> int:
     from tabulate import tabulate
 
-    from benchsuite.bench import bench
+    from benchsuite.train.bench import bench
 
     table = bench(_registry(args), args.architecture, args.size, args.batch_size, args.images, args.epochs,
                   args.encoder, amp=args.amp)

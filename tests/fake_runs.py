@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchsuite.store import RunStore
+from benchsuite.run.store import RunStore
 
 # label -> (architecture, encoder, codec, parameters); the codec decides heatmap / regression / baseline
 METHODS = {

@@ -7,8 +7,8 @@ import torch
 
 from benchsuite.api import PluginError
 from benchsuite.cli import main
-from benchsuite.grid import codec_incompatibility
-from benchsuite.model_size import parameter_count
+from benchsuite.run.grid import codec_incompatibility
+from benchsuite.train.model_size import parameter_count
 
 BUILTIN = {"smp-models", "unet", "fcn", "resnet-models", "hrnet", "beetle-cnn"}
 

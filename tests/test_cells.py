@@ -5,8 +5,8 @@ import dataclasses
 import subprocess
 import sys
 
-from benchsuite.cells import Cell, Component
 from benchsuite.protocol import load_protocol
+from benchsuite.run.cells import Cell, Component
 
 
 def _cell(**changes) -> Cell:
@@ -23,7 +23,7 @@ def _cell(**changes) -> Cell:
 
 
 def test_id_is_stable_across_processes_and_parameter_order():
-    code = ("from test_cells import _cell; from benchsuite.cells import Component; "
+    code = ("from test_cells import _cell; from benchsuite.run.cells import Component; "
             "print(_cell(dataset=Component('synthetic', {'seed': 0, 'n_images': 12})).id)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=__file__.rsplit("/", 1)[0])

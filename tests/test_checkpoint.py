@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchsuite import inputs, training
-from benchsuite.augment import GeometricAugmentation
 from benchsuite.protocol import load_protocol
+from benchsuite.train import inputs, loop
+from benchsuite.train.augment import GeometricAugmentation
 
 
 class Interrupted(Exception):
@@ -29,11 +29,11 @@ AUGMENT = GeometricAugmentation(rotate_deg=10, scale=0.1, translate=0.05)
 def test_resumed_training_equals_uninterrupted_training(registry, tmp_path):
     protocol, data, model, codec = _setup(registry)
     torch.manual_seed(1)
-    reference = training.train(model, codec, data, data, protocol, augmentation=AUGMENT)
+    reference = loop.train(model, codec, data, data, protocol, augmentation=AUGMENT)
     expected = {k: v.clone() for k, v in model.state_dict().items()}
 
     protocol, data, model, codec = _setup(registry)
-    runtime = training.Runtime(checkpoint=tmp_path / "cell.ckpt", checkpoint_every_s=0)
+    runtime = loop.Runtime(checkpoint=tmp_path / "cell.ckpt", checkpoint_every_s=0)
 
     def stop_at_three(epoch, *_):
         if epoch == 3:
@@ -41,13 +41,13 @@ def test_resumed_training_equals_uninterrupted_training(registry, tmp_path):
 
     torch.manual_seed(1)
     with pytest.raises(Interrupted):
-        training.train(model, codec, data, data, protocol, on_epoch=stop_at_three, augmentation=AUGMENT,
+        loop.train(model, codec, data, data, protocol, on_epoch=stop_at_three, augmentation=AUGMENT,
                        runtime=runtime)
     assert runtime.checkpoint.is_file()
     torch.manual_seed(123)  # a fresh process would have another global RNG state: the checkpoint restores it
     protocol, data, model, codec = _setup(registry)
     epochs = []
-    resumed = training.train(model, codec, data, data, protocol, on_epoch=lambda e, *_: epochs.append(e),
+    resumed = loop.train(model, codec, data, data, protocol, on_epoch=lambda e, *_: epochs.append(e),
                              augmentation=AUGMENT, runtime=runtime)
     assert epochs == [3, 4, 5]  # epochs 1-2 came from the checkpoint
     assert (resumed.best_epoch, resumed.epochs_run) == (reference.best_epoch, reference.epochs_run)

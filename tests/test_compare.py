@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
+from fake_runs import make_run, write_cell
 
 from benchsuite.cli import main
 from benchsuite.report import published
 from benchsuite.report.scores import load_metric
-from benchsuite.store import RunStore
-from conftest import REPO
-from fake_runs import make_run, write_cell
+from benchsuite.run.store import RunStore
 
 SCALES = {"fishA": {"unet+gaussian": 2.0, "fcn8+gaussian": 2.2, "mean-shape": 30.0},
           "fishB": {"unet+gaussian": 3.0, "fcn8+gaussian": 2.0, "mean-shape": 40.0}}
@@ -178,8 +178,9 @@ def test_a_folder_that_is_neither_is_a_clear_error(tmp_path, runs, capsys):
 
 
 def test_the_stored_smoke_reference_passes_its_own_regression_gate(capsys):
-    from benchsuite.cli import main
     from conftest import REPO
+
+    from benchsuite.cli import main
 
     reference = str(REPO / "results" / "reference" / "smoke")
     assert main(["compare", reference, reference, "--fail-worse", "2"]) == 0

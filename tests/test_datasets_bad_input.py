@@ -9,15 +9,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import landmark_files as lf
 import numpy as np
 import pytest
+from benchsuite_builtin.datasets.folder import FolderDataset
 
-import landmark_files as lf
 from benchsuite.api import PluginError
 from benchsuite.cli import main
 from benchsuite.protocol import load_protocol
-from benchsuite.inputs import prepare
-from benchsuite_builtin.folder import FolderDataset
+from benchsuite.train.inputs import prepare
 
 
 @pytest.fixture(autouse=True)

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import json
 
+import landmark_files as lf
 import numpy as np
 import pytest
+from benchsuite_builtin.datasets.folder import FolderDataset
 
-import landmark_files as lf
-from benchsuite.cache import ImageCache
 from benchsuite.cli import main
 from benchsuite.protocol import load_protocol
-from benchsuite.store import RunStore
-from benchsuite.inputs import prepare
-from benchsuite_builtin.folder import FolderDataset
+from benchsuite.run.store import RunStore
+from benchsuite.train.cache import ImageCache
+from benchsuite.train.inputs import prepare
 
 TINY = """
 protocol = "smoke"

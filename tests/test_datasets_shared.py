@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from benchsuite_builtin.datasets.manifest import default_root
 
 from benchsuite.api import PluginError
 from benchsuite.cli import main
-from benchsuite.grid import expand, load_spec
-from benchsuite.runner import compute_cell
-from benchsuite_builtin.manifest import default_root
+from benchsuite.run.grid import expand, load_spec
+from benchsuite.run.runner import compute_cell
 
 SHARED = default_root("shared")
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared datasets not found at {SHARED} "

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from benchsuite.cli import main
-from benchsuite.grid import expand, load_spec
-from benchsuite.store import RunStore
+from benchsuite.run.grid import expand, load_spec
+from benchsuite.run.store import RunStore
 
 MEAN_ONLY = "-a", "mean-shape"
 

@@ -15,10 +15,10 @@ import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from benchsuite_builtin.datasets.fetch import fetch
 
 from benchsuite.api import PluginError
 from benchsuite.cli import main
-from benchsuite_builtin.fetch import fetch
 
 MANIFEST = {"name": "tiny", "layout": "a.txt and sub/b.txt", "obtain": {"instructions": "ask the tiny lab"}}
 

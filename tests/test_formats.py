@@ -1,15 +1,15 @@
 """Each landmark format and image kind, read from real files written as the tools write them."""
 from __future__ import annotations
 
+import landmark_files as lf
 import numpy as np
 import pytest
+from benchsuite_builtin.datasets.folder import FolderDataset, inter_annotator_mre
+from benchsuite_builtin.datasets.formats.imagefiles import read_image
 from PIL import Image
 
-import landmark_files as lf
 from benchsuite.api import PluginError
-from benchsuite.images import to_channels
-from benchsuite_builtin.folder import FolderDataset, inter_annotator_mre
-from benchsuite_builtin.formats.imagefiles import read_image
+from benchsuite.train.images import to_channels
 
 
 def _samples(path, **params):

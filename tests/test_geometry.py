@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchsuite.geometry import Letterbox
-from benchsuite.images import to_channels
+from benchsuite.train.geometry import Letterbox
+from benchsuite.train.images import to_channels
 
 # (width, height, size): landscape/portrait/square, odd and even total padding
 CASES = [(200, 120, 64), (120, 200, 64), (100, 45, 64), (45, 100, 64), (64, 64, 64), (1340, 1671, 256), (633, 480, 256)]

@@ -7,7 +7,7 @@ import pytest
 
 from benchsuite.api import PluginError
 from benchsuite.cli import main
-from benchsuite.grid import codec_incompatibility, encoder_incompatibility, expand, load_spec
+from benchsuite.run.grid import codec_incompatibility, encoder_incompatibility, expand, load_spec
 
 
 def test_all_is_the_full_cross_product_of_installed_plugins_times_folds(registry):

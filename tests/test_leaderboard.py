@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from benchsuite.cli import main
-from benchsuite.leaderboard import fold_scores, render, summarise
-from benchsuite.store import RunStore
+from benchsuite.report.leaderboard import fold_scores, render, summarise
+from benchsuite.run.store import RunStore
 
 
 def _store_cell(store, cell_id, method, fold, errors_per_image, folds=3):

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from benchsuite.api import PluginError, Sample
-from benchsuite.report.run import CellInfo, with_context
+from benchsuite.report.results import CellInfo, with_context
 from benchsuite.report.scores import load_metric, parse_metric
-from benchsuite.runner import predictions_table
+from benchsuite.run.runner import predictions_table
 
 
 def _table(errors, width=640, height=480, delta=None, pixel_size_mm=None, missing=()):

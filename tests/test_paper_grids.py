@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from benchsuite.grid import expand, load_spec
+from benchsuite.run.grid import expand, load_spec
 
 
 def test_paper_fish_is_the_whole_design_of_the_fish_paper(registry):

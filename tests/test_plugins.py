@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import REPO, make_plugin_package, registry_with
 
 from benchsuite.api import KINDS, PluginError
-from conftest import REPO, make_plugin_package, registry_with
 
 
 def test_builtin_plugins_come_through_the_entry_point_group(registry):
@@ -24,8 +24,8 @@ def test_builtin_plugins_come_through_the_entry_point_group(registry):
 
 
 def test_core_never_imports_a_concrete_plugin():
-    code = ("import sys, benchsuite.cli, benchsuite.runner, benchsuite.grid, benchsuite.leaderboard, "
-            "benchsuite.training, benchsuite.store; "
+    code = ("import sys, benchsuite.cli, benchsuite.run.runner, benchsuite.run.grid, benchsuite.report.leaderboard, "
+            "benchsuite.train.loop, benchsuite.run.store; "
             "assert not [m for m in sys.modules if m.startswith('benchsuite_builtin')], 'core imported a plugin'")
     subprocess.run([sys.executable, "-c", code], check=True)
     for path in (REPO / "benchsuite").rglob("*.py"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 
 from benchsuite.cli import main
-from benchsuite.progress import PlainProgress, RichProgress, make_progress
+from benchsuite.run.progress import PlainProgress, RichProgress, make_progress
 
 
 class _Terminal(io.StringIO):

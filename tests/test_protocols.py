@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from benchsuite import inputs, training
-from benchsuite.augment import GeometricAugmentation, colour_versions, flip_permutation, for_dataset
 from benchsuite.api import PluginError
-from benchsuite.cells import Cell, Component
 from benchsuite.protocol import load_protocol, preset_names
-from benchsuite.runner import compute_cell
+from benchsuite.run.cells import Cell, Component
+from benchsuite.run.runner import compute_cell
+from benchsuite.train import inputs, loop
+from benchsuite.train.augment import GeometricAugmentation, colour_versions, flip_permutation, for_dataset
 
 
 def test_kumar2022_is_the_fish_papers_protocol():
@@ -53,7 +53,7 @@ def test_linear_schedule_moves_lr_and_momentum_from_start_to_end(registry):
 
     torch.optim.SGD.step = spy
     try:
-        training.train(model, registry.get("codecs", "regression").cls(), data, data, protocol)
+        loop.train(model, registry.get("codecs", "regression").cls(), data, data, protocol)
     finally:
         torch.optim.SGD.step = original
     per_epoch = sorted(set(seen), key=lambda s: -s[0])
@@ -141,8 +141,8 @@ def test_pretraining_then_fine_tuning_transfers_all_but_a_resized_head_and_is_ca
 
 def test_pretraining_never_sees_a_test_image_of_the_fold(registry, tmp_path, monkeypatch):
     seen = []
-    original = training.train
-    monkeypatch.setattr(training, "train", lambda model, codec, train, val, *a, **k: seen.append(
+    original = loop.train
+    monkeypatch.setattr(loop, "train", lambda model, codec, train, val, *a, **k: seen.append(
         {s.id for s in train.samples} | {s.id for s in val.samples}) or original(model, codec, train, val, *a, **k))
     target = {"name": "synthetic", "n_images": 10, "n_landmarks": 2, "seed": 5}
     cell = _pretrain_cell({k: v for k, v in target.items() if k != "name"}, fold=1, pretrain_sets=[target])
@@ -153,8 +153,8 @@ def test_pretraining_never_sees_a_test_image_of_the_fold(registry, tmp_path, mon
 
 def test_each_pretraining_dataset_can_declare_its_own_shared_landmarks(registry, tmp_path, monkeypatch):
     captured = []
-    original = training.train
-    monkeypatch.setattr(training, "train", lambda model, codec, train, val, *a, **k: captured.append(train)
+    original = loop.train
+    monkeypatch.setattr(loop, "train", lambda model, codec, train, val, *a, **k: captured.append(train)
                         or original(model, codec, train, val, *a, **k))
     sets = [{"name": "synthetic", "n_images": 10, "n_landmarks": 3, "seed": 5, "landmarks": ["snout", "eye"]},
             {"name": "synthetic", "n_images": 10, "n_landmarks": 6, "seed": 6, "landmarks": ["tail_top", "belly"]}]

@@ -11,10 +11,10 @@ import time
 import pandas as pd
 import pytest
 
-from benchsuite import runner
 from benchsuite.cli import main
-from benchsuite.grid import expand, load_spec
-from benchsuite.store import IMAGE_COLUMNS, PREDICTION_COLUMNS, RunStore
+from benchsuite.run import runner
+from benchsuite.run.grid import expand, load_spec
+from benchsuite.run.store import IMAGE_COLUMNS, PREDICTION_COLUMNS, RunStore
 
 
 def _cells(tiny_grid, registry):

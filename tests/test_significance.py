@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import pytest
-
-from benchsuite import stats
-from benchsuite.cli import main
-from benchsuite.report import significance
-from benchsuite.report.run import Run
-from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
 from fake_runs import make_run
+
+from benchsuite.cli import main
+from benchsuite.report import significance, stats
+from benchsuite.report.results import Run
+from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
 
 SCALES = {
     "fishA": {"unet+gaussian": 2.0, "fcn8+gaussian": 2.02, "unet-regression+regression": 6.0, "mean-shape": 30.0},

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from benchsuite.grid import expand, load_spec
-from benchsuite.store import RunStore
+from benchsuite.run.grid import expand, load_spec
+from benchsuite.run.store import RunStore
 
 
 def _slurm_up() -> bool:

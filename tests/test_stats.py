@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from benchsuite import stats
+from benchsuite.report import stats
 
 DEMSAR_COLUMNS = ["C4.5", "C4.5+m", "C4.5+cf", "C4.5+m+cf"]
 DEMSAR_AUC = [  # Table 6; higher is better

@@ -12,9 +12,10 @@ import os
 import numpy as np
 import pytest
 
-from benchsuite import runner, training
-from benchsuite.cells import Component
-from benchsuite.grid import expand, load_spec
+from benchsuite.run import runner
+from benchsuite.run.cells import Component
+from benchsuite.run.grid import expand, load_spec
+from benchsuite.train import loop
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not os.environ.get("BENCHSUITE_EXPERIMENTS"),
                                                    reason="trains a model for minutes; set BENCHSUITE_EXPERIMENTS=1")]
@@ -31,7 +32,7 @@ def test_dark_decoding_beats_argmax_on_the_same_trained_model(registry, monkeypa
     cell = next(c for c in grid.cells if c.fold == 0)
     cell = dataclasses.replace(cell, codec=codec or cell.codec)
     errors = {}
-    predict = training.predict
+    predict = loop.predict
 
     def both_ways(model, codec, data, protocol):
         for decode in ("argmax", "dark"):
@@ -39,7 +40,7 @@ def test_dark_decoding_beats_argmax_on_the_same_trained_model(registry, monkeypa
             errors[decode] = _radial_error(predict(model, decoder, data, protocol), data.samples)
         return predict(model, codec, data, protocol)
 
-    monkeypatch.setattr(training, "predict", both_ways)
+    monkeypatch.setattr(loop, "predict", both_ways)
     runner.compute_cell(cell, registry)
     print(f"\n{cell.describe()}: mean radial error in original pixels, "
           f"argmax {errors['argmax']:.3f}, dark {errors['dark']:.3f}")

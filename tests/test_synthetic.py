@@ -2,11 +2,11 @@
 import numpy as np
 import pluggy
 import pytest
+from benchsuite_builtin.datasets import synthetic
+from benchsuite_builtin.datasets.synthetic import SyntheticFish
 
 from benchsuite import hookspecs
 from benchsuite.api import PluginError
-from benchsuite_builtin import synthetic
-from benchsuite_builtin.synthetic import SyntheticFish
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,13 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from fake_runs import make_run, write_cell
 
 from benchsuite.cli import main
 from benchsuite.report.render import render
-from benchsuite.report.run import Run
+from benchsuite.report.results import Run
 from benchsuite.report.tables import TABLES, build
-from benchsuite.store import RunStore
-from fake_runs import make_run, write_cell
+from benchsuite.run.store import RunStore
 
 SCALES = {  # typical error (px) of each method on each dataset
     "fishA": {"unet+gaussian": 2.0, "fcn8+gaussian": 2.02, "unet-regression+regression": 6.0, "mean-shape": 30.0},
@@ -190,9 +190,9 @@ def test_unknown_table_is_a_clear_error(run_folder, capsys):
 
 
 def test_speed_table_reports_throughput_and_pipeline_efficiency(tmp_path, registry):
-    from benchsuite.report.run import Run
+    from benchsuite.report.results import Run
     from benchsuite.report.tables import build
-    from benchsuite.store import RunStore
+    from benchsuite.run.store import RunStore
 
     store = RunStore(tmp_path / "run")
     rows = pd.DataFrame([dict(image_id="i", landmark="a", x=0.0, y=0.0, pred_x=1.0, pred_y=0.0)])

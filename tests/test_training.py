@@ -8,17 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from benchsuite import inputs, training
 from benchsuite.api import Sample
-from benchsuite.cells import Cell, Component
-from benchsuite.grid import expand, load_spec
 from benchsuite.protocol import load_protocol
-from benchsuite.runner import compute_cell
+from benchsuite.run.grid import expand, load_spec
+from benchsuite.run.runner import compute_cell
+from benchsuite.train import inputs, loop
 
 
 def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_best(registry, monkeypatch):
     scripted = iter([5.0, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0, 10.0])
-    monkeypatch.setattr(training, "evaluate_loss", lambda *a, **k: next(scripted))
+    monkeypatch.setattr(loop, "evaluate_loss", lambda *a, **k: next(scripted))
     protocol = load_protocol("smoke", {"input_size": 32, "epochs": 8, "patience": 3, "batch_size": 4})
     dataset = registry.get("datasets", "synthetic").cls(n_images=8, n_landmarks=2, min_size=40, max_size=50)
     data = inputs.prepare(dataset, dataset.samples(), protocol)
@@ -26,7 +25,7 @@ def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_bes
         in_channels=1, out_channels=2, output="heatmap", encoder=registry.get("encoders", "resnet18").cls())
     codec = registry.get("codecs", "gaussian").cls(sigma=2.0)
     snapshots = {}
-    report = training.train(model, codec, data, data, protocol,
+    report = loop.train(model, codec, data, data, protocol,
                             on_epoch=lambda e, *_: snapshots.setdefault(e, copy.deepcopy(model.state_dict())))
     assert report.best_epoch == 2 and report.epochs_run == 5  # stopped 3 epochs after the best
     assert not torch.equal(snapshots[2]["segmentation_head.0.weight"], snapshots[5]["segmentation_head.0.weight"])
@@ -56,7 +55,7 @@ def test_predictions_come_back_in_original_pixels(registry, codec_name, toleranc
     data = inputs.prepare(dataset, samples, protocol)
     codec = registry.get("codecs", codec_name).cls()
     perfect = codec.encode(data.landmarks, 64)
-    predicted = training.predict(_Replay(perfect.reshape(len(samples), -1) if codec_name == "regression" else perfect),
+    predicted = loop.predict(_Replay(perfect.reshape(len(samples), -1) if codec_name == "regression" else perfect),
                                  codec, data, protocol)
     for sample, box, points in zip(samples, data.boxes, predicted):
         error_original_px = np.abs(points - sample.landmarks).max()

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from benchsuite import stats
-from benchsuite.report.run import Run
+from benchsuite.report import stats
+from benchsuite.report.results import Run
 from benchsuite.report.scores import best_per_group
 
 FEW_DATASETS = 10  # Demšar (2006): the Friedman χ² approximation wants N > 10 datasets for k ≤ 5
@@ -200,7 +200,7 @@ def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, po
                 f"{f.iman_davenport:.3f}, p = {_p(f.iman_davenport_pvalue)} -> "
                 f"{'the methods differ' if f.pvalue < alpha else 'no evidence that the methods differ'}")
             say(f"-- {QUESTIONS['posthoc'].format(name=posthoc.capitalize())}")
-            say(f"   average ranks (1 = best): " + ", ".join(f"{m} {r:.2f}" for m, r in f.ranks.sort_values().items()))
+            say("   average ranks (1 = best): " + ", ".join(f"{m} {r:.2f}" for m, r in f.ranks.sort_values().items()))
             say(f"   Nemenyi critical difference CD = {tests.cd:.3f} ranks")
             say(_indent(_pvalue_matrix(tests.posthoc)))
             if tests.dataset in diagrams:

@@ -26,9 +26,8 @@ import pandas as pd
 
 from benchsuite.api import PluginError
 from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
-from benchsuite.report.run import Run, group_cells
-from benchsuite.report.scores import (best_per_group, fold_scores, image_scores, landmark_scores, load_metric,
-                                      summarise)
+from benchsuite.report.results import Run, group_cells
+from benchsuite.report.scores import best_per_group, fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.significance import not_worse_than_best
 
 DELTA_MULTIPLES = (1, 2, 3, 4)

@@ -1,6 +1,8 @@
-"""benchsuite's own plugins.
+"""benchsuite's own plugins, one subpackage per kind.
 
-Each module here is one plugin family, registered through the ``benchsuite``
-entry-point group in ``pyproject.toml`` exactly as a third-party package's
-plugin is. The core never imports these modules.
+``datasets/`` (synthetic, folder, known datasets, their fetcher and the file
+formats), ``networks/`` (encoders and architectures), ``codecs/``,
+``metrics.py`` and ``executors/``. Each module is registered through the
+``benchsuite`` entry-point group in ``pyproject.toml`` exactly as a
+third-party package's plugin is; the core never imports these modules.
 """

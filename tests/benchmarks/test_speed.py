@@ -8,13 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
-from benchsuite import training
-from benchsuite.cache import ImageCache
-from benchsuite.geometry import Letterbox
-from benchsuite.images import to_channels
 from benchsuite.protocol import load_protocol
-from benchsuite.runner import compute_cell
-from benchsuite.grid import expand, load_spec
+from benchsuite.run.grid import expand, load_spec
+from benchsuite.run.runner import compute_cell
+from benchsuite.train import loop
+from benchsuite.train.cache import ImageCache
+from benchsuite.train.geometry import Letterbox
+from benchsuite.train.images import to_channels
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_one_training_step_64px(benchmark, registry):
     model = registry.get("architectures", "smp-unet").cls(encoder_depth=3, decoder_channels=[64, 32, 16]).build(
         in_channels=1, out_channels=6, output="heatmap", encoder=registry.get("encoders", "resnet18").cls())
     codec = registry.get("codecs", "gaussian").cls(sigma=4.0)
-    optimizer = training.make_optimizer(model, protocol)
+    optimizer = loop.make_optimizer(model, protocol)
     images = torch.randint(0, 255, (8, 1, 64, 64), dtype=torch.uint8)
     points = torch.rand(8, 6, 2) * 63
 

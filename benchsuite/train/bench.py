@@ -3,7 +3,7 @@
 For every architecture × codec pair the grid would accept, one short training
 run on synthetic images at the requested input size measures the training
 loop's throughput, and the bare model's forward+backward+step on random
-tensors of the same shape gives the ceiling (see :mod:`benchsuite.speed`).
+tensors of the same shape gives the ceiling (see :mod:`benchsuite.train.speed`).
 """
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ import fnmatch
 import pandas as pd
 import torch
 
-from benchsuite import inputs, speed, training
-from benchsuite.grid import codec_incompatibility, encoder_incompatibility
 from benchsuite.plugins import Registry
 from benchsuite.protocol import load_protocol
-
+from benchsuite.run.grid import codec_incompatibility, encoder_incompatibility
+from benchsuite.train import inputs, loop, speed
 
 _PREFERRED = ("gaussian", "regression")  # the codecs measured when several share an output kind
 
@@ -44,20 +43,20 @@ def bench(registry: Registry, pattern: str = "*", size: int = 256, batch_size: i
     dataset = registry.get("datasets", "synthetic").cls(n_images=images, n_landmarks=n_landmarks, channels=3,
                                                          min_size=size, max_size=size)
     data = inputs.prepare(dataset, dataset.samples(), protocol)
-    runtime = training.Runtime(amp=amp, channels_last=amp)
+    runtime = loop.Runtime(amp=amp, channels_last=amp)
     rows = []
     for arch, enc, codec_entry in _pairs(registry, pattern, encoder):
         codec = codec_entry.cls()
         torch.manual_seed(0)
         model = arch.cls().build(in_channels=3, out_channels=codec.out_channels(n_landmarks), output=codec.output,
                                  encoder=enc.cls() if enc else None)
-        report = training.train(model, codec, data, data, protocol, runtime=runtime)
+        report = loop.train(model, codec, data, data, protocol, runtime=runtime)
         bare = speed.bare_images_per_s(model, protocol, runtime)  # after training, as in a cell: both warm
         rows.append({
             "architecture": arch.name, "encoder": enc.name if enc else "", "codec": codec_entry.name,
             "parameters_M": sum(p.numel() for p in model.parameters()) / 1e6,
-            "device": torch.cuda.get_device_name() if training.device().type == "cuda" else "cpu",
-            "input": f"{size}x{size}", "batch": batch_size, "amp": runtime.use_amp(training.device()),
+            "device": torch.cuda.get_device_name() if loop.device().type == "cuda" else "cpu",
+            "input": f"{size}x{size}", "batch": batch_size, "amp": runtime.use_amp(loop.device()),
             "bare_images_per_s": bare, "train_images_per_s": report.train_images_per_s,
             "pipeline_efficiency": report.train_images_per_s / bare,
         })

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchsuite.api import PluginError
-from benchsuite.checks import WARNING, Problem
+from benchsuite.lab.checks import WARNING, Problem
 
 from . import READERS
 from .imagefiles import is_image

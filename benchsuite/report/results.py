@@ -21,7 +21,7 @@ import pandas as pd
 
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
-from benchsuite.store import RunStore
+from benchsuite.run.store import RunStore
 
 
 def _name(component: Any) -> str | None:

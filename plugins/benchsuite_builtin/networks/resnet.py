@@ -8,8 +8,8 @@ The backbone is torchvision's ResNet50 without its classifier, so
 """
 from __future__ import annotations
 
-from torch import nn
 import torchvision.models as tv
+from torch import nn
 
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl

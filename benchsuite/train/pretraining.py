@@ -30,10 +30,10 @@ from typing import Any
 
 import torch
 
-from benchsuite import inputs, training
 from benchsuite.api import PluginError, Sample
-from benchsuite.augment import for_dataset
 from benchsuite.splits import split_samples
+from benchsuite.train import inputs, loop
+from benchsuite.train.augment import for_dataset
 
 _KEYS = {"datasets", "landmarks", "epochs"}
 
@@ -95,7 +95,7 @@ def _train(spec, cell, registry, arch, encoder, codec) -> dict[str, torch.Tensor
     model = arch.build(in_channels=protocol.channels, out_channels=codec.out_channels(n_shared),
                        output=codec.output, encoder=encoder)
     no_flips = dataclasses.replace(protocol, hflip=0.0)  # the shared subset declares no left/right pairs
-    training.train(model, codec, inputs.concat(train_parts), inputs.concat(val_parts), protocol,
+    loop.train(model, codec, inputs.concat(train_parts), inputs.concat(val_parts), protocol,
                    augmentation=for_dataset(no_flips, None))
     return {k: v.detach().cpu() for k, v in model.state_dict().items()}
 

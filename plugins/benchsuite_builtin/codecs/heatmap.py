@@ -16,8 +16,8 @@ import numbers
 import torch
 
 from benchsuite.api import PluginError
-from benchsuite.geometry import extent
 from benchsuite.hookspecs import hookimpl
+from benchsuite.train.geometry import extent
 
 from . import decoding
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from benchsuite.geometry import extent
-
 from benchsuite.hookspecs import hookimpl
+from benchsuite.train.geometry import extent
 
 
 def _extent(size, like: torch.Tensor) -> torch.Tensor:

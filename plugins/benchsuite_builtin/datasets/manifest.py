@@ -24,11 +24,11 @@ from importlib import resources
 from pathlib import Path
 
 from benchsuite.api import PluginError
-from benchsuite.checks import ERROR, Problem
+from benchsuite.lab.checks import ERROR, Problem
 
 REQUIRED = ("name", "title", "kind", "folder", "source", "licence", "citation", "landmark_names", "obtain")
 KINDS = ("shared", "download")
-_REPO = Path(__file__).resolve().parents[2]  # <repo>/plugins/benchsuite_builtin/manifest.py
+_REPO = Path(__file__).resolve().parents[3]  # <repo>/plugins/benchsuite_builtin/datasets/manifest.py
 
 
 def load_manifests() -> list[dict]:

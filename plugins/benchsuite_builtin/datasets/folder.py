@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from benchsuite.api import PluginError, Sample
-from benchsuite.checks import ERROR, WARNING, CheckReport, Problem
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lab.checks import ERROR, WARNING, CheckReport, Problem
 
 from .formats import FORMAT_NAMES
 from .formats.assemble import Loaded, Options, load

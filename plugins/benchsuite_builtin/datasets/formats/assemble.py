@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from benchsuite.api import PluginError, Sample
-from benchsuite.checks import ERROR, WARNING, Problem
+from benchsuite.lab.checks import ERROR, WARNING, Problem
 
 from . import READERS
 from .annotations import Annotations, Record, image_key, natural_key, numbered_names

@@ -59,8 +59,8 @@ def _csv_rows(path: Path, annotations: Annotations) -> list[list[str]] | None:
 def _h5_rows(path: Path, annotations: Annotations) -> list[list[str]] | None:
     """The .h5 table as the rows its CSV export would have."""
     try:
-        import tables  # noqa: F401  (pandas needs it for HDF5)
         import pandas as pd
+        import tables  # noqa: F401  (pandas needs it for HDF5)
     except ImportError:
         annotations.error(str(path), "reading DeepLabCut .h5 files needs PyTables (pip install tables); "
                                      "or put the CSV DeepLabCut writes beside it")

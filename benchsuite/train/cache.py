@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchsuite.geometry import extent
+from benchsuite.train.geometry import extent
 
 VERSION = 1  # bump when the conversion or the letterbox changes what is stored
 

@@ -14,14 +14,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchsuite import environment, inputs, pretraining, speed, training
 from benchsuite.api import PluginError, Sample
-from benchsuite.augment import for_dataset
-from benchsuite.cells import Cell, Component
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
+from benchsuite.run import environment
+from benchsuite.run.cells import Cell, Component
+from benchsuite.run.store import RunStore
 from benchsuite.splits import split_samples
-from benchsuite.store import RunStore
+from benchsuite.train import inputs, loop, pretraining, speed
+from benchsuite.train.augment import for_dataset
 
 
 @dataclass
@@ -78,7 +79,7 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
 
 
 def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None,
-                 runtime: training.Runtime | None = None) -> tuple[dict, pd.DataFrame]:
+                 runtime: loop.Runtime | None = None) -> tuple[dict, pd.DataFrame]:
     """Train, select and predict one cell; return its record and predictions."""
     protocol = cell.protocol
     dataset = _instantiate(registry, "datasets", cell.dataset)
@@ -99,10 +100,10 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
         if pretrain_spec:
             record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
                                                            workdir)
-        report = training.train(model, codec, inputs.training_set(dataset, train, protocol),
+        report = loop.train(model, codec, inputs.training_set(dataset, train, protocol),
                                 inputs.prepare(dataset, val, protocol), protocol, on_epoch,
                                 for_dataset(protocol, dataset), runtime)
-        predicted = training.predict(model, codec, inputs.prepare(dataset, test, protocol), protocol)
+        predicted = loop.predict(model, codec, inputs.prepare(dataset, test, protocol), protocol)
         bare = speed.bare_images_per_s(model, protocol, runtime)  # after training: both measured warm
         record |= {
             "epochs_run": report.epochs_run,
@@ -113,7 +114,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
             "bare_images_per_s": bare,
             "pipeline_efficiency": report.train_images_per_s / bare,
             "parameters": sum(p.numel() for p in model.parameters()),
-            "device": str(training.device()),
+            "device": str(loop.device()),
         }
     if not np.all(np.isfinite(predicted)):
         raise FloatingPointError("the model predicted non-finite coordinates")
@@ -121,7 +122,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
 
 
 def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, force: bool = False,
-              progress=None, runtime: training.Runtime | None = None) -> RunSummary:
+              progress=None, runtime: loop.Runtime | None = None) -> RunSummary:
     """Run every cell not yet complete; a failing cell is recorded and the grid goes on."""
     summary = RunSummary()
     store.remove_stale_temporaries()
@@ -146,7 +147,7 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
     return summary
 
 
-def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: training.Runtime | None = None,
+def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loop.Runtime | None = None,
                  registry: Registry | None = None, progress=None) -> Outcome:
     """Claim, compute and store one cell; safe to call from any process, job or node."""
     store = RunStore(store_root)
@@ -158,7 +159,7 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: tra
         if progress:
             progress.cell_started(cell)
         checkpoint = store.checkpoint_path(cell.id)
-        runtime = dataclasses.replace(runtime or training.Runtime(), checkpoint=checkpoint)
+        runtime = dataclasses.replace(runtime or loop.Runtime(), checkpoint=checkpoint)
         record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime)
         store.write(cell.id, record, predictions)
         checkpoint.unlink(missing_ok=True)
@@ -167,7 +168,7 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: tra
     return Outcome(cell, "done" if error is None else "failed", error)
 
 
-def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: training.Runtime):
+def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime):
     started = time.time()
     record = {"id": cell.id, "config": cell.identity(), "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}

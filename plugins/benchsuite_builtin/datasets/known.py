@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from benchsuite.api import PluginError, Sample
-from benchsuite.checks import CheckReport
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lab.checks import CheckReport
 
 from . import fetch as fetching
 from .folder import FolderDataset

@@ -18,8 +18,8 @@ from benchsuite.plugins import Registry
 from benchsuite.report import scores as _scores
 from benchsuite.report.render import FORMATS, Entry, Table, mean_std
 from benchsuite.report.render import render as _render
-from benchsuite.report.run import Run
-from benchsuite.store import RunStore
+from benchsuite.report.results import Run
+from benchsuite.run.store import RunStore
 
 
 def fold_scores(store: RunStore, registry: Registry, metric_name: str = "mre") -> pd.DataFrame:

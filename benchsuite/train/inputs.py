@@ -13,11 +13,11 @@ import numpy as np
 import torch
 
 from benchsuite.api import PluginError, Sample
-from benchsuite.augment import colour_versions
-from benchsuite.cache import ImageCache
-from benchsuite.geometry import Letterbox, extent
-from benchsuite.images import to_channels
 from benchsuite.protocol import Protocol
+from benchsuite.train.augment import colour_versions
+from benchsuite.train.cache import ImageCache
+from benchsuite.train.geometry import Letterbox, extent
+from benchsuite.train.images import to_channels
 
 
 @dataclass

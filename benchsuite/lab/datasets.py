@@ -3,7 +3,7 @@
 The core knows no file format: a PATH is handed to the dataset plugin
 registered as ``folder`` (parameter ``path``), a NAME to that dataset, both
 through the registry. A dataset's optional ``check()`` returns a
-:class:`benchsuite.checks.CheckReport`; its optional ``fetch(progress)``
+:class:`benchsuite.lab.checks.CheckReport`; its optional ``fetch(progress)``
 obtains the files. ``check`` prints the summary and the warnings on stdout,
 each error on one line on stderr, and exits 1 when there was any error.
 """
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from benchsuite.api import PluginError
-from benchsuite.checks import render, report_from_samples
+from benchsuite.lab.checks import render, report_from_samples
 
 FOLDER_DATASET = "folder"
 EXIT_ERRORS = 1

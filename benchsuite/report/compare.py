@@ -26,10 +26,9 @@ from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.report import published as pub
 from benchsuite.report.render import Entry, Table, mean_std, number, render
-from benchsuite.report.run import Run
-from benchsuite.report.scores import (fold_scores, image_scores, landmark_scores, load_metric, parse_metric,
-                                      summarise)
-from benchsuite.stats import wilcoxon
+from benchsuite.report.results import Run
+from benchsuite.report.scores import fold_scores, image_scores, landmark_scores, load_metric, parse_metric, summarise
+from benchsuite.report.stats import wilcoxon
 
 EXIT_WORSE = 1
 RUN_CONVENTION = "radial"

@@ -3,7 +3,7 @@
 Pillow decodes PNG, JPEG, BMP and TIFF. Its modes are mapped explicitly:
 palette and bilevel images are expanded, CMYK/YCbCr/LAB become RGB, a grey
 image with alpha loses the alpha, and 16- or 32-bit grayscale stays deep, so
-that the core (``benchsuite.images.to_uint8``) scales it to 0–255 by its own
+that the core (``benchsuite.train.images.to_uint8``) scales it to 0–255 by its own
 range instead of clipping it. EXIF orientation is *not* applied: landmark
 tools annotate the stored pixel grid.
 """

@@ -13,8 +13,8 @@ import time
 
 import torch
 
-from benchsuite import training
-from benchsuite.geometry import extent
+from benchsuite.train import loop
+from benchsuite.train.geometry import extent
 
 
 def _synchronise(dev: torch.device) -> None:
@@ -22,15 +22,15 @@ def _synchronise(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def bare_images_per_s(model: torch.nn.Module, protocol, runtime: training.Runtime | None = None,
+def bare_images_per_s(model: torch.nn.Module, protocol, runtime: loop.Runtime | None = None,
                       steps: int = 20, warmup: int = 5) -> float:
     """Images/s of forward+backward+step on random input, on a copy of ``model``."""
-    runtime = runtime or training.Runtime()
-    dev = training.device()
+    runtime = runtime or loop.Runtime()
+    dev = loop.device()
     amp = runtime.use_amp(dev)
     memory_format = torch.channels_last if runtime.use_channels_last(dev) else torch.contiguous_format
     clone = copy.deepcopy(model).to(dev, memory_format=memory_format).train()
-    optimizer = training.make_optimizer(clone, protocol)
+    optimizer = loop.make_optimizer(clone, protocol)
     scaler = torch.amp.GradScaler(dev.type, enabled=amp)
     width, height = extent(protocol.input_size)
     shape = (protocol.batch_size, protocol.channels, height, width)

@@ -17,9 +17,9 @@ from typing import Any
 
 from benchsuite import __version__
 from benchsuite.api import PluginError
-from benchsuite.cells import Cell, Component
 from benchsuite.plugins import Registry
 from benchsuite.protocol import Protocol, load_protocol
+from benchsuite.run.cells import Cell, Component
 
 AXES = ("datasets", "architectures", "encoders", "codecs")
 _GRID_KEYS = {"description", "protocol", "settings", "executor", *AXES}

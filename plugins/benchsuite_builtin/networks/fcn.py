@@ -10,8 +10,8 @@ and the last one brings them to input resolution (input side: a multiple of 32).
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torchvision.models as tv
+from torch import nn
 
 from benchsuite.hookspecs import hookimpl
 

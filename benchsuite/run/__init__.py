@@ -1,0 +1,1 @@
+"""Running a grid: expand it into cells, execute them, store each result atomically."""

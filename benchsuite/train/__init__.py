@@ -1,0 +1,1 @@
+"""Training one network cell: inputs, augmentation, the loop, pre-training, speed."""
