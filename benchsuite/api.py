@@ -1,128 +1,409 @@
-"""The contracts between the core and its plugins.
+"""The contract between the core and its plugins, written once and checked at registration.
 
 A plugin registers *classes*; the grid instantiates them with the parameters
 a grid file gives (``SyntheticFish(n_images=60)``, ``Gaussian(sigma=3)``).
-Every registered class carries a ``name`` and a one-line ``description``.
-The core only ever talks to plugins through the methods declared here.
+Each kind has a base class here. A registered class derives from its kind's
+base class, overrides every required member (the abstract methods and the
+attributes marked ``REQUIRED``) and may override the optional ones, which
+all have working defaults. Capabilities a plugin offers beyond the minimum
+are *declared* with class attributes (``Metric.scores``,
+``Dataset.opens_folders``, ``Dataset.writes``, ...), never guessed with
+``hasattr``. :func:`contract_problems` is the check the registry runs on
+every registered class: a class that fails it is listed as broken with the
+member at fault, and the rest of the suite keeps working.
+
+Coordinates everywhere follow the pixel-centre convention: the centre of
+the top-left pixel is (0, 0), so a pixel (i, j) spans [i-0.5, i+0.5].
+This module imports neither torch nor any plugin.
 """
 from __future__ import annotations
 
+import abc
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Protocol
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
 KINDS = ("datasets", "encoders", "architectures", "codecs", "metrics", "executors")
+ERROR, WARNING = "error", "warning"
 
 
 class PluginError(Exception):
-    """A plugin or its input is unusable; the message names what and why."""
+    """A plugin or its input is unusable; the message names what and why, on one line."""
+
+
+class _Required:
+    """Marks a class attribute every plugin class must set."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+# --- data passed between the core and plugins ------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Sample:
     """One annotated image: landmarks in original pixels, NaN where missing.
 
-    Coordinates follow the pixel-centre convention: the centre of the
-    top-left pixel is (0, 0), so a pixel (i, j) spans [i-0.5, i+0.5].
+    ``group`` keeps related images together when folds are drawn (the
+    video of a DeepLabCut frame, the individual of a beetle's body part, a
+    patient): images of one group never land in two different folds.
     """
 
     id: str
     landmarks: np.ndarray  # (n_landmarks, 2) float64, x then y
     size: tuple[int, int]  # (width, height) of the original image
+    group: str | None = None
 
 
-class Dataset(Protocol):
-    name: ClassVar[str]
-    description: ClassVar[str]
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a dataset check, printed on one line: ``<where>: <message>``."""
+
+    where: str  # the file (and block, row or landmark) it concerns
+    message: str
+    severity: str = ERROR
+
+    def line(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class CheckReport:
+    """What :meth:`Dataset.check` found: the usable samples and every problem, so one bad file hides no other."""
+
+    dataset: str  # a registered name or a path
     landmark_names: list[str]
-    pixel_size_mm: float | None  # physical size of one pixel, when known
+    samples: list[Sample]  # the usable ones
+    problems: list[Problem] = field(default_factory=list)
+    format: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # extra facts: annotators, licence, reference error
 
-    def samples(self) -> list[Sample]: ...
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
 
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity != ERROR]
+
+
+def extent(size) -> tuple[int, int]:
+    """A network input's (width, height): codecs get ``size`` as one side for a square, or a (width, height) pair."""
+    if isinstance(size, (tuple, list)):
+        width, height = size
+        return int(width), int(height)
+    return int(size), int(size)
+
+
+ImageLoader = Callable[[str], np.ndarray]  # sample id -> H×W or H×W×C uint8/uint16 array, original pixels
+
+
+# --- the kinds -------------------------------------------------------------------------------
+
+
+class Plugin(abc.ABC):  # noqa: B024 - the kinds below declare the abstract members
+    """What every registered class has, whatever its kind."""
+
+    name: ClassVar[str] = REQUIRED  # the name grids and the command line use
+    description: ClassVar[str] = REQUIRED  # one line for listings
+
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this plugin cannot run here (e.g. an optional library is missing, with the install command), or None."""
+        return None
+
+
+class Dataset(Plugin):
+    """Images with landmarks in original pixels.
+
+    Instances must have ``landmark_names`` (a list of str, possibly a
+    property); ``pixel_size_mm`` and ``flip_pairs`` are optional. Reading may
+    be lazy: instantiating a dataset should be cheap.
+    """
+
+    kind: ClassVar[str] = "datasets"
+    landmark_names: list[str]
+    pixel_size_mm: float | None = None  # physical size of one pixel, when known (hit rates in mm)
+    flip_pairs: list[tuple[str, str]] | None = None  # left/right landmark names swapped by a horizontal flip
+    opens_folders: ClassVar[bool] = False  # takes ``path`` (and ``format``) parameters: a user's own folder
+    synthetic: ClassVar[bool] = False  # generates images; takes n_images, n_landmarks, min_size, max_size, channels
+    writes: ClassVar[tuple[str, ...]] = ()  # annotation formats :meth:`write_landmarks` produces
+
+    @abc.abstractmethod
+    def samples(self) -> list[Sample]:
+        """Every usable annotated image (a :class:`PluginError` when the dataset cannot be read at all)."""
+
+    @abc.abstractmethod
     def load_image(self, sample_id: str) -> np.ndarray:
         """H×W (grayscale) or H×W×C uint8/uint16 array of the original image."""
 
+    def image_key(self, sample_id: str) -> str | None:
+        """A digest of the image file's content, so prepared inputs can be cached across runs; None: no caching."""
+        return None
 
-class Encoder(Protocol):
-    name: ClassVar[str]
-    description: ClassVar[str]
-    smp_name: str  # the name segmentation-models-pytorch / timm knows it by
+    def check(self) -> CheckReport:
+        """Everything readable plus every problem found (``benchsuite datasets check``)."""
+        return CheckReport(self.name, list(self.landmark_names), self.samples())
 
-    def build(self, in_channels: int, depth: int = 5): ...
+    def fetch(self, progress: Callable[[str], None]) -> Path:
+        """Obtain the dataset's files (``benchsuite datasets fetch``) and return their folder."""
+        raise PluginError(f"dataset {self.name} has nothing to fetch")
+
+    def human_error(self) -> float | None:
+        """The inter-annotator mean radial error in original pixels (a human reference), when known."""
+        return None
+
+    @classmethod
+    def write_landmarks(cls, format: str, records: list[Sample], landmark_names: list[str], path: Path,
+                        images: dict[str, Path]) -> list[Path]:
+        """Write landmarks in one of the :attr:`writes` formats, for the lab's annotation tool; the files written."""
+        raise PluginError(f"dataset {cls.name} writes no annotation format")
 
 
-class Architecture(Protocol):
-    """A network, or a codec-free statistical baseline.
+class Encoder(Plugin):
+    """A feature extractor that architectures build on."""
 
-    ``encoder`` says whether it takes an encoder ("required") or not ("none").
-    ``outputs`` lists the codec output kinds it can produce ("heatmap",
-    "coords"); an empty set marks a baseline, which implements ``fit_predict``
-    instead of ``build``.
+    kind: ClassVar[str] = "encoders"
+    smp_name: str = ""  # the name segmentation-models-pytorch knows it by ("" when it is not an smp encoder)
+
+    @abc.abstractmethod
+    def build(self, in_channels: int, depth: int = 5):
+        """A torch module returning ``depth + 1`` feature maps, with an ``out_channels`` list."""
+
+    def load_weights(self, module) -> None:
+        """Load this encoder's pretrained weights (local files only) into a module built elsewhere (by smp)."""
+
+
+class Architecture(Plugin):
+    """A network, or a codec-free method (a statistical baseline, a classical predictor).
+
+    ``encoder`` says whether it takes an encoder (``"required"``) or not
+    (``"none"``). ``outputs`` lists the codec output kinds its networks can
+    produce (``"heatmap"``, ``"coords"``). An architecture with outputs
+    implements :meth:`build`; one without (``frozenset()``) is codec-free and
+    implements :meth:`fit` and :meth:`predict` instead, and :meth:`save` /
+    :meth:`load` so a fitted method can be kept and used on new images.
     """
 
-    name: ClassVar[str]
-    description: ClassVar[str]
-    encoder: ClassVar[str]
-    outputs: ClassVar[frozenset[str]]
+    kind: ClassVar[str] = "architectures"
+    encoder: ClassVar[str] = REQUIRED  # "required" | "none"
+    outputs: ClassVar[frozenset[str]] = REQUIRED
 
-    def build(self, *, n_landmarks: int, in_channels: int, output: str, encoder: Encoder | None): ...
+    def build(self, *, in_channels: int, out_channels: int, output: str, encoder: Encoder | None):
+        """The torch module: (B, in_channels, H, W) -> heatmaps (B, C, H, W) or coordinates (B, C)."""
+        raise PluginError(f"architecture {self.name} is codec-free: it has no network to build")
 
-    def fit_predict(self, train: list[Sample], test: list[Sample]) -> np.ndarray: ...
+    def fit(self, samples: list[Sample], load_image: ImageLoader, threads: int = 1) -> None:
+        """Codec-free: learn from annotated images (training plus validation part of a fold)."""
+        raise PluginError(f"architecture {self.name} is a network: it is trained through a codec")
+
+    def predict(self, sample_ids: list[str], load_image: ImageLoader) -> np.ndarray:
+        """Codec-free: (len(sample_ids), n_landmarks, 2) predicted landmarks in original pixels."""
+        raise PluginError(f"architecture {self.name} is a network: it predicts through a codec")
+
+    def save(self, folder: Path) -> None:
+        """Codec-free: write the fitted method into ``folder`` in a format that cannot carry code."""
+        raise PluginError(f"architecture {self.name} cannot be saved")
+
+    @classmethod
+    def load(cls, folder: Path, params: dict[str, Any]) -> "Architecture":
+        """Codec-free: the fitted method :meth:`save` wrote, with the parameters it was made with."""
+        raise PluginError(f"architecture {cls.name} cannot be loaded")
 
 
-class Codec(Protocol):
-    """How landmarks become training targets and network outputs landmarks.
+class Codec(Plugin):
+    """How landmarks become training targets and network outputs become landmarks.
 
-    All coordinates here are in network-input pixels (pixel-centre convention)
-    and tensors live on the training device.
+    All coordinates here are in network-input pixels and tensors live on the
+    training device; ``size`` is the network input (see :func:`extent`).
     """
 
-    name: ClassVar[str]
-    description: ClassVar[str]
-    output: ClassVar[str]  # "heatmap" or "coords"
+    kind: ClassVar[str] = "codecs"
+    output: ClassVar[str] = REQUIRED  # "heatmap" or "coords": what the network must produce
 
-    def out_channels(self, n_landmarks: int) -> int: ...
+    @abc.abstractmethod
+    def out_channels(self, n_landmarks: int) -> int:
+        """How many output channels (heatmaps) or numbers (coordinates) the network needs."""
 
-    def encode(self, landmarks, size: int): ...
+    @abc.abstractmethod
+    def encode(self, landmarks, size):
+        """(B, N, 2) landmarks (NaN = missing) to training targets."""
 
-    def loss(self, prediction, landmarks, size: int): ...
+    @abc.abstractmethod
+    def loss(self, prediction, landmarks, size):
+        """A scalar tensor; missing landmarks contribute nothing."""
 
-    def decode(self, prediction, size: int): ...
+    @abc.abstractmethod
+    def decode(self, prediction, size):
+        """Network output to (B, N, 2) landmarks."""
 
 
-class Metric(Protocol):
+class Metric(Plugin):
     """A pure function of the predictions table (one row per image × landmark).
 
-    Before calling a metric the core adds context columns where known:
+    Columns: ``image_id``, ``landmark``, truth ``x, y``, prediction
+    ``pred_x, pred_y`` (original pixels), and the context the core adds:
     ``width``/``height`` (original image size), ``delta`` (original pixels
-    per network-input pixel) and ``pixel_size_mm``; NaN where unknown. A
-    metric may also offer ``per_landmark(predictions)`` (a Series indexed by
-    landmark) and ``fold_score(predictions)`` (a float, for scores that are
-    not a mean over images, such as r²; the core then uses it as the fold's
-    score). Parameterised metrics are instantiated from a spec such as
-    ``hit-rate(threshold=2,unit=delta)``.
+    per network-input pixel) and ``pixel_size_mm``; NaN where unknown.
+    ``scores`` declares the levels a metric computes: ``"image"``
+    (:meth:`per_image`; a fold's score is then the mean over its images),
+    ``"landmark"`` (:meth:`per_landmark`) and ``"fold"`` (:meth:`fold_score`,
+    for scores that are not a mean over images, like r²). ``tables`` says
+    which of the papers' tables the metric fills, and with which parameters
+    per column (``{"hits": ({"threshold": 1}, {"threshold": 2})}``).
     """
 
-    name: ClassVar[str]
-    description: ClassVar[str]
-    higher_is_better: ClassVar[bool]
+    kind: ClassVar[str] = "metrics"
+    higher_is_better: ClassVar[bool] = REQUIRED
+    unit: ClassVar[str] = REQUIRED  # "px", "input px", "%", "" (unitless)
+    scores: ClassVar[frozenset[str]] = frozenset({"image"})
+    headline: ClassVar[bool] = False  # the default metric of leaderboards, statistics and comparisons
+    distance: ClassVar[bool] = False  # values are distances, comparable with published errors in the same convention
+    tables: ClassVar[dict[str, tuple[dict[str, Any], ...]]] = {}
+    decimals: ClassVar[int] = 2
 
-    def per_image(self, predictions) -> "Any":
-        """A pandas Series indexed by image_id (a fold's score is its mean over images)."""
+    @property
+    def label(self) -> str:
+        """The column header for this metric with its parameters."""
+        return self.name
+
+    def per_image(self, predictions) -> Any:
+        """A pandas Series indexed by image_id (declared by ``"image"`` in :attr:`scores`)."""
+        raise PluginError(f"metric {self.name} has no per-image score")
+
+    def per_landmark(self, predictions) -> Any:
+        """A pandas Series indexed by landmark (declared by ``"landmark"`` in :attr:`scores`)."""
+        raise PluginError(f"metric {self.name} has no per-landmark score")
+
+    def fold_score(self, predictions) -> float:
+        """One number for a fold's whole table (declared by ``"fold"`` in :attr:`scores`)."""
+        raise PluginError(f"metric {self.name} has no fold score")
 
 
-class Executor(Protocol):
-    """Runs cells somewhere. ``work`` claims, computes and stores one cell by itself
-    (it is picklable unless ``in_process`` is true), so an executor only has to call
-    it, anywhere; ``workdir`` is the run folder, for the executor's own files."""
+class Executor(Plugin):
+    """Runs cells somewhere. ``work`` claims, computes and stores one cell by itself (it is picklable
+    unless ``in_process`` is true), so an executor only has to call it, anywhere; ``workdir`` is the run
+    folder, for the executor's own files."""
 
-    name: ClassVar[str]
-    description: ClassVar[str]
-    in_process: bool  # True: call work here, with live progress; it may then be unpicklable
+    kind: ClassVar[str] = "executors"
+    default: ClassVar[bool] = False  # the executor used when a run names none
+    in_process: bool = False  # True: call work here, with live progress; it may then be unpicklable
 
-    def map(self, work: Callable[[Any], Any], items: Iterable[Any], workdir) -> Iterator[Any]:
+    @abc.abstractmethod
+    def map(self, work: Callable[[Any], Any], items: Iterable[Any], workdir: Path) -> Iterator[Any]:
         """Run ``work`` on every item, yielding each result as it finishes (or none, if not waiting)."""
+
+    def preflight(self) -> None:
+        """Raise :class:`PluginError` when this executor cannot run here; called before anything is written."""
+
+
+BASES: dict[str, type[Plugin]] = {
+    "datasets": Dataset, "encoders": Encoder, "architectures": Architecture,
+    "codecs": Codec, "metrics": Metric, "executors": Executor,
+}
+assert tuple(BASES) == KINDS
+
+# Members whose type is checked at registration (class attributes with a fixed type).
+_ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
+    "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "distance": bool, "tables": dict,
+    "decimals": int, "opens_folders": bool, "synthetic": bool, "writes": tuple, "default": bool,
+}
+_ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
+_SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}
+
+
+def contract_problems(kind: str, cls: Any) -> list[str]:
+    """Why ``cls`` does not fulfil the contract of ``kind``: one short reason per problem (empty: it does)."""
+    base = BASES[kind]
+    if not isinstance(cls, type):
+        return [f"registered {cls!r}, which is not a class"]
+    if not issubclass(cls, base):
+        return [f"does not derive from benchsuite.api.{base.__name__}"]
+    problems = []
+    for attr in [a for k in reversed(base.__mro__) for a in vars(k) if vars(k)[a] is REQUIRED]:
+        if getattr(cls, attr, REQUIRED) is REQUIRED:
+            problems.append(f"missing required attribute {attr!r}")
+    for attr, kinds in _ATTRIBUTE_TYPES.items():
+        value = getattr(cls, attr, None)
+        if hasattr(base, attr) and value is not REQUIRED and value is not None and not isinstance(value, kinds):
+            problems.append(f"attribute {attr!r} must be {_type_name(kinds)}, got {value!r}")
+        elif attr in _ALLOWED and hasattr(base, attr) and value not in (REQUIRED, None) and value not in _ALLOWED[attr]:
+            problems.append(f"attribute {attr!r} must be one of {sorted(_ALLOWED[attr])}, got {value!r}")
+    for method in sorted(getattr(cls, "__abstractmethods__", ())):
+        problems.append(f"missing required method {method}()")
+    problems += _signature_problems(base, cls)
+    problems += _declared_problems(kind, cls)
+    return problems
+
+
+def _type_name(kinds) -> str:
+    return " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+
+
+def _signature_problems(base: type, cls: type) -> list[str]:
+    """An overriding method must accept every parameter the core passes to the base's."""
+    problems = []
+    for attr, member in inspect.getmembers(base):
+        if attr.startswith("_") or not callable(member) or isinstance(member, type):
+            continue
+        mine = getattr(cls, attr, None)
+        if mine is None or mine is member or not callable(mine):
+            continue
+        try:
+            wanted, got = inspect.signature(member), inspect.signature(mine)
+        except (TypeError, ValueError):
+            continue
+        accepts_any_kw = any(p.kind is p.VAR_KEYWORD for p in got.parameters.values())
+        accepts_any_pos = any(p.kind is p.VAR_POSITIONAL for p in got.parameters.values())
+        for param in wanted.parameters.values():
+            if param.name in ("self", "cls") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                continue
+            if param.name in got.parameters:
+                continue
+            if param.kind is param.KEYWORD_ONLY and accepts_any_kw:
+                continue
+            if param.kind is param.POSITIONAL_OR_KEYWORD and accepts_any_pos and accepts_any_kw:
+                continue
+            problems.append(f"method {attr}() must accept parameter {param.name!r} (signature {attr}{got})")
+        required = [p.name for p in got.parameters.values() if p.default is p.empty
+                    and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in wanted.parameters
+                    and p.name not in ("self", "cls")]
+        if required:
+            problems.append(f"method {attr}() requires parameters the core never passes: {', '.join(required)}")
+    return problems
+
+
+def _declared_problems(kind: str, cls: type) -> list[str]:
+    """Declared capabilities must be implemented, and codec-free architectures must fit and predict."""
+    problems = []
+    base = BASES[kind]
+    if kind == "metrics" and isinstance(cls.scores, frozenset):
+        unknown = cls.scores - set(_SCORE_METHODS)
+        if unknown:
+            problems.append(f"attribute 'scores' has unknown levels {sorted(unknown)} (known: image, landmark, fold)")
+        if not cls.scores & {"image", "fold"}:
+            problems.append("attribute 'scores' must include 'image' or 'fold'")
+        for level in sorted(cls.scores & set(_SCORE_METHODS)):
+            method = _SCORE_METHODS[level]
+            if getattr(cls, method) is getattr(base, method):
+                problems.append(f"declares {level!r} scores but does not implement {method}()")
+    if kind == "architectures" and isinstance(cls.outputs, frozenset):
+        needed = ("build",) if cls.outputs else ("fit", "predict")
+        for method in needed:
+            if getattr(cls, method) is getattr(base, method):
+                what = "a network" if cls.outputs else "codec-free (outputs is empty)"
+                problems.append(f"is {what} but does not implement {method}()")
+    if kind == "datasets" and cls.writes and cls.write_landmarks.__func__ is base.write_landmarks.__func__:
+        problems.append("declares formats in 'writes' but does not implement write_landmarks()")
+    return problems
 
 
 @dataclass
@@ -135,3 +416,4 @@ class Registered:
     plugin: str
     version: str
     description: str = field(default="")
+    distribution: str = field(default="")

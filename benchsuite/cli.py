@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -11,29 +10,37 @@ from benchsuite.api import KINDS, PluginError
 from benchsuite.lab import datasets as datasets_cli
 from benchsuite.lab.datasets import folder_component
 from benchsuite.plugins import load_registry
+from benchsuite.protocol import parse_assignments
 
 EXIT_FAILED_CELLS = 1
 EXIT_USAGE = 2
 
 
-def _results_root(args) -> Path:
-    return Path(args.results or os.environ.get("BENCHSUITE_RESULTS", "results"))
-
-
 def _run_folder(args) -> Path:
-    path = Path(args.run)
-    return path if path.is_dir() else _results_root(args) / args.run
+    """A run name under the results folder first, else a path to a run folder."""
+    from benchsuite.run.launch import resolve_run
+
+    return resolve_run(args.run, args.results)
+
+
+def _side_folder(name: str, results: str | None) -> Path:
+    """One side of ``compare``: a run name under the results folder, else a path (a run or a published folder)."""
+    from benchsuite.run.launch import results_root
+
+    under = results_root(results) / name
+    return under if under.is_dir() else Path(name)
 
 
 def _registry(args):
     registry = load_registry(strict=args.strict)
-    for plugin in registry.broken:
-        print(f"warning: plugin {plugin.name!r} is broken and was skipped: {plugin.error}", file=sys.stderr)
+    for problem in registry.problems():
+        print(f"warning: {problem}", file=sys.stderr)
     return registry
 
 
 def cmd_plugins(args) -> int:
-    registry = _registry(args)
+    registry = load_registry(strict=args.strict)
+    conflicting = {(r.plugin, kind, name) for (kind, name), regs in registry.conflicts.items() for r in regs}
     for p in registry.plugins:
         print(f"{p.name} ({p.distribution} {p.version}){'  BROKEN' if p.broken else ''}")
         print(f"  module: {p.module}")
@@ -42,7 +49,13 @@ def cmd_plugins(args) -> int:
             continue
         print(f"  hooks: {', '.join(p.hooks) or 'none'}")
         for kind, names in sorted(p.registered.items()):
-            print(f"  {kind}: {', '.join(names)}")
+            shown = [f"{n} (CONFLICT)" if (p.name, kind, n) in conflicting else n for n in names]
+            print(f"  {kind}: {', '.join(shown)}")
+        for reason in p.rejected:
+            print(f"  REJECTED {reason}")
+    for (kind, name), regs in sorted(registry.conflicts.items()):
+        print(f"CONFLICT {kind[:-1]} {name!r}: registered by " + " and ".join(
+            f"{r.plugin} ({r.distribution} {r.version})" for r in regs) + "; uninstall one of them to use it")
     return 0
 
 
@@ -60,37 +73,54 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    from benchsuite.protocol import parse_assignments
-    from benchsuite.report.leaderboard import fold_scores, render, summarise
-    from benchsuite.run import grid as grids
-    from benchsuite.run.progress import make_progress
-    from benchsuite.run.runner import run_cells
-    from benchsuite.run.store import RunStore
-    from benchsuite.train.loop import Runtime
+def _filters(args):
+    from benchsuite.run.launch import Filters
 
-    registry = _registry(args)
-    spec = grids.load_spec(args.grid)
-    own = folder_component(args.dataset)  # -d PATH: the user's own folder replaces the grid's datasets
-    if own:
-        spec.axes["datasets"], args.dataset = [own], None
+    return Filters.of(datasets=args.dataset, architectures=args.architecture, encoders=args.encoder,
+                      codecs=args.codec)
+
+
+def _settings(args) -> dict:
+    from benchsuite.protocol import parse_assignments
+
     settings = parse_assignments(args.set)
     if args.folds is not None:
         settings["folds"] = args.folds
-    filters = {"datasets": args.dataset, "architectures": args.architecture,
-               "encoders": args.encoder, "codecs": args.codec}
-    grid = grids.expand(spec, registry, filters, settings)
+    return settings
+
+
+def _spec_with_own_folders(args, registry):
+    """The grid, with ``-d PATH`` folders replacing its datasets (the patterns among -d stay filters)."""
+    from benchsuite.run import grid as grids
+
+    spec = grids.load_spec(args.grid)
+    own = [c for c in (folder_component(d, registry) for d in args.dataset) if c]
+    if own:
+        spec.axes["datasets"] = own
+        args.dataset = [d for d in args.dataset if not folder_component(d, registry)]
+    return spec, own
+
+
+def cmd_run(args) -> int:
+    from benchsuite.report.leaderboard import fold_scores, render, summarise
+    from benchsuite.run.launch import plan_grid, run_grid
+    from benchsuite.run.progress import make_progress
+    from benchsuite.train.loop import Runtime
+
+    registry = _registry(args)
+    spec, own = _spec_with_own_folders(args, registry)
     if args.dry_run:
-        _print_dry_run(grid)
+        _print_dry_run(plan_grid(spec, registry=registry, filters=_filters(args), settings=_settings(args)))
         return 0
-    if not grid.cells:
-        raise PluginError(f"grid {spec.name!r} has no runnable cell after filtering")
-    store = RunStore(_results_root(args) / (args.run or spec.name))
-    store.adopt_grid(spec.name, [c.id for c in grids.expand(spec, registry, None, settings).cells], args.change_grid)
-    executor = _executor(args, spec, registry)
+    options = {key: _literal(value) for key, value in parse_assignments(args.executor_option).items()}
+    if args.jobs is not None:
+        options["jobs"] = args.jobs
+    run_name = args.run or (own[0]["label"] if len(own) == 1 and args.grid == "smoke" else None)
     runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every)
-    summary = run_cells(grid.cells, registry, store, executor, force=args.force, progress=make_progress(),
-                        runtime=runtime)
+    result = run_grid(spec, results=args.results, run=run_name, registry=registry, filters=_filters(args),
+                      settings=_settings(args), executor=args.executor, executor_options=options, force=args.force,
+                      change_grid=args.change_grid, runtime=runtime, progress=make_progress())
+    summary, store = result.summary, result.store
     print(f"\n{len(summary.done)} cells computed, {len(summary.skipped)} already complete (skipped), "
           f"{len(summary.failed)} failed; results in {store.root}")
     if summary.busy:
@@ -103,24 +133,7 @@ def cmd_run(args) -> int:
     if not scores.empty:
         print()
         print(render(summarise(scores)))
-    return EXIT_FAILED_CELLS if summary.failed or summary.busy or summary.pending else 0
-
-
-def _executor(args, spec, registry):
-    """The executor named on the command line or in the grid's [executor] table, with its options."""
-    from benchsuite.protocol import parse_assignments
-
-    options = dict(spec.executor)
-    name = args.executor or options.pop("name", "local")
-    options.pop("name", None)
-    options |= {key: _literal(value) for key, value in parse_assignments(args.executor_option).items()}
-    if args.jobs is not None:
-        options["jobs"] = args.jobs
-    cls = registry.get("executors", name).cls
-    try:
-        return cls(**options)
-    except TypeError as exc:
-        raise PluginError(f"executor {name}: bad options {options}: {exc}") from None
+    return 0 if result.ok else EXIT_FAILED_CELLS
 
 
 def _literal(text: str):
@@ -133,23 +146,22 @@ def _literal(text: str):
         return text
 
 
-def _print_dry_run(grid) -> None:
+def _print_dry_run(plan) -> None:
+    grid = plan.grid
     print(f"grid {grid.spec.name}: protocol {grid.protocol.name}, {grid.protocol.folds} folds")
-    for cell in grid.cells:
+    for cell in plan.cells:
         print(f"  run   {cell.id}  {cell.describe()}")
     for skipped in grid.skipped:
         print(f"  skip  {skipped.describe()}")
     for note in grid.notes:
         print(f"  note  {note}")
-    print(f"{len(grid.cells)} cells to run, {len(grid.skipped)} combinations skipped")
+    print(f"{len(plan.cells)} cells to run, {len(grid.skipped)} combinations skipped")
 
 
 def cmd_leaderboard(args) -> int:
     from benchsuite.report.leaderboard import command
 
     folder = _run_folder(args)
-    if not (folder / "cells").is_dir():
-        raise PluginError(f"{folder}: no results (expected a run folder with cells/)")
     print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot))
     return 0
 
@@ -158,8 +170,6 @@ def cmd_stats(args) -> int:
     from benchsuite.report.significance import command
 
     folder = _run_folder(args)
-    if not (folder / "cells").is_dir():
-        raise PluginError(f"{folder}: no results (expected a run folder with cells/)")
     print(command(folder, _registry(args), args.metric, args.alpha, args.posthoc, args.rope, args.out))
     return 0
 
@@ -167,7 +177,7 @@ def cmd_stats(args) -> int:
 def cmd_compare(args) -> int:
     from benchsuite.report.compare import command
 
-    folders = [_run_folder(argparse.Namespace(run=name, results=args.results)) for name in (args.run_a, args.run_b)]
+    folders = [_side_folder(name, args.results) for name in (args.run_a, args.run_b)]
     text, code = command(*folders, _registry(args), args.metric, args.alpha, args.fail_worse, args.format)
     print(text)
     return code
@@ -175,25 +185,15 @@ def cmd_compare(args) -> int:
 
 def cmd_status(args) -> int:
     """Which cells of a run are complete, failed, being computed, or not started."""
-    from benchsuite.run.store import RunStore
+    from benchsuite.run.launch import run_status
 
-    store = RunStore(_run_folder(args))
-    manifest = store.manifest()
-    if manifest is None:
-        raise PluginError(f"{store.root}: not a run folder (no grid.json)")
-    states: dict[str, list[str]] = {"ok": [], "failed": [], "running": [], "not started": []}
-    for cell_id in manifest["cells"]:
-        status = store.status(cell_id)
-        if status in ("ok", "failed"):
-            states[status].append(cell_id)
-        else:
-            states["running" if store.in_progress(cell_id) else "not started"].append(cell_id)
-    print(f"run {store.root} (grid {manifest['grid']}): {len(manifest['cells'])} cells")
-    for state, ids in states.items():
+    status = run_status(_run_folder(args))
+    print(f"run {status.folder} (grid {status.grid}): {status.total} cells")
+    for state, ids in status.states.items():
         print(f"  {state:<12} {len(ids)}")
-    for cell_id in states["failed"]:
-        print(f"  failed {cell_id}: {store.record(cell_id)['error']}")
-    return 0 if len(states["ok"]) == len(manifest["cells"]) else EXIT_FAILED_CELLS
+    for cell_id, error in status.errors.items():
+        print(f"  failed {cell_id}: {error}")
+    return 0 if status.complete else EXIT_FAILED_CELLS
 
 
 def cmd_bench(args) -> int:
@@ -226,10 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", parents=[common], help="run a grid of cells")
     p.add_argument("--grid", default="smoke", help="named grid, 'all', or FILE.toml (default: smoke)")
-    p.add_argument("-d", "--dataset", help="glob filter on dataset names, or a folder of your own images + landmarks")
-    p.add_argument("-a", "--architecture", help="glob filter on architecture names")
-    p.add_argument("-e", "--encoder", help="glob filter on encoder names")
-    p.add_argument("-c", "--codec", help="glob filter on codec names")
+    p.add_argument("-d", "--dataset", action="append", default=[],
+                   help="glob filter on dataset names, or a folder of your own images + landmarks (repeatable)")
+    p.add_argument("-a", "--architecture", action="append", default=[], help="glob filter on architecture names "
+                   "(repeatable)")
+    p.add_argument("-e", "--encoder", action="append", default=[], help="glob filter on encoder names (repeatable)")
+    p.add_argument("-c", "--codec", action="append", default=[], help="glob filter on codec names (repeatable)")
     p.add_argument("--folds", type=int, help="number of folds (overrides the protocol)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a protocol setting")
     p.add_argument("--run", help="run name (default: the grid's name)")
@@ -273,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", parents=[common], help="significance tests between methods, CD diagrams")
     p.add_argument("run", help="run name or folder")
-    p.add_argument("--metric", default="mre", help="per-image metric to test (default: mre)")
+    p.add_argument("--metric", help="per-image metric to test (default: the headline metric, mean radial error)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--posthoc", default="nemenyi", choices=("nemenyi", "conover"), help="post-hoc after Friedman")
     p.add_argument("--rope", type=float, default=0.5,
@@ -283,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", parents=[common], help="two leaderboards side by side; a regression gate")
     p.add_argument("run_a", metavar="A", help="run name or folder, or a published leaderboard folder")
     p.add_argument("run_b", metavar="B", help="run name or folder, or a published leaderboard folder")
-    p.add_argument("--metric", default="mre", help="metric for two runs (default: mre)")
+    p.add_argument("--metric", help="metric for two runs (default: the headline metric, mean radial error)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--fail-worse", type=float, metavar="PIXELS",
                    help="exit 1 when a method of B is significantly worse than in A by more than PIXELS")

@@ -136,13 +136,10 @@ def test_heatmap_names_cannot_silently_fall_back_to_another_shape(registry):
 
 
 def test_a_grid_entry_instantiates_exactly_the_codec_and_decoding_it_names(registry):
-    from benchsuite.run.cells import Component
-    from benchsuite.run.runner import _instantiate
-
-    codec = _instantiate(registry, "codecs", Component("exponential", {"sigma": 3, "decode": "dark"}))
+    codec = registry.create("codecs", "exponential", {"sigma": 3, "decode": "dark"})
     assert type(codec).__name__ == "Exponential" and codec.decoding == "dark" and codec.sigma == 3.0
-    with pytest.raises(PluginError, match="bad parameters"):
-        _instantiate(registry, "codecs", Component("gaussian", {"kind": "exponential"}))
+    with pytest.raises(PluginError, match="codec gaussian: unknown parameter 'kind'"):
+        registry.create("codecs", "gaussian", {"kind": "exponential"})
 
 
 @pytest.mark.parametrize("name", ["gaussian", "exponential", "regression"])

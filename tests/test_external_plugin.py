@@ -40,7 +40,7 @@ def test_grid_runs_the_plugin_architecture(site, tiny_grid, tmp_path):
     out = _cli(site, "run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "ext",
                "-a", "tinynet", "-c", "gaussian*")
     assert out.returncode == 0, out.stderr
-    assert "2 cells computed" in out.stdout and "| tinynet+gaussian(sigma=2.0)" in out.stdout
+    assert "2 cells computed" in out.stdout and "| tinynet+gaussian(sigma=2)" in out.stdout
     assert "tinynet takes no encoder" not in out.stdout  # only the dry run lists skips
     dry = _cli(site, "run", "--grid", str(tiny_grid), "--dry-run", "-a", "tinynet")
     assert "tinynet+resnet18: tinynet takes no encoder" in dry.stdout

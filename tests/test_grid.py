@@ -65,7 +65,7 @@ epochs = 3
     assert grid.protocol.epochs == 3 and grid.protocol.folds == 2
     resnets = [n for n in registry.names("encoders") if n.startswith("resnet")]
     assert len(resnets) >= 3 and len(grid.cells) == len(resnets) * 2 * 2
-    assert {c.codec.label for c in grid.cells} == {"gaussian(sigma=2)", "gaussian(sigma=4)"}
+    assert {c.codec.label for c in grid.cells} == {"gaussian(sigma=2)", "gaussian(sigma=4)"}  # 2.0 shown as 2
 
 
 @pytest.mark.parametrize("text,message", [

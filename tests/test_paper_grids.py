@@ -15,7 +15,8 @@ def test_paper_fish_is_the_whole_design_of_the_fish_paper(registry):
     assert set(methods) == heatmap | regression | {("mean-shape", None)}
     assert set(methods.values()) == {3 * 5}  # three datasets × five folds each
     assert {c.dataset.name for c in grid.cells} == {"zebrafish", "medaka", "seabream"}
-    sigmas = {c.codec.name: c.codec.params["sigma"] for c in grid.cells if c.codec and c.codec.name != "regression"}
+    sigmas = {c.codec.name: registry.create("codecs", c.codec.name, c.codec.params).sigma
+              for c in grid.cells if c.codec and c.codec.name != "regression"}
     assert sigmas == {"gaussian": 5, "exponential": 3}  # Table 3's best
     assert all(c.codec is None or c.codec.params.get("decode", "argmax") == "argmax" for c in grid.cells)
     assert {c.architecture.label for c in grid.cells if c.architecture.name == "unet"} == {"U-Net (31M)"}
@@ -33,6 +34,6 @@ def test_paper_beetle_runs_its_cnn_from_scratch_and_fine_tuned_on_five_parts_for
 
 def test_a_sigma_sweep_is_a_codec_axis(registry):
     grid = expand(load_spec("paper-fish-sigma"), registry, settings={"folds": 2})
-    swept = {(c.codec.name, c.codec.params["sigma"]) for c in grid.cells}
+    swept = {(c.codec.name, registry.create("codecs", c.codec.name, c.codec.params).sigma) for c in grid.cells}
     assert swept == {(k, s) for k in ("gaussian", "exponential") for s in range(1, 11)}
     assert len({c.id for c in grid.cells}) == len(grid.cells) == 20 * 2

@@ -5,6 +5,7 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 from conftest import REPO, make_plugin_package, registry_with
@@ -69,21 +70,93 @@ def test_hook_with_a_wrong_signature_is_broken(tmp_path):
     assert {p.name for p in registry.broken} == {"bad_signature"}
 
 
-def test_two_plugins_registering_one_name_is_an_error_naming_both(tmp_path):
-    source = """
-        from benchsuite.hookspecs import hookimpl
-        class Clash:
-            name = "mean-shape"
-            description = "clashes with the built-in baseline"
-        @hookimpl
-        def register_architectures(register):
-            register(Clash)
-    """
-    root = make_plugin_package(tmp_path, "clashing_plugin", source)
+CLASH = """
+    from benchsuite import api
+    from benchsuite.hookspecs import hookimpl
+    class Clash(api.Architecture):
+        name = "mean-shape"
+        description = "clashes with the built-in baseline"
+        encoder = "none"
+        outputs = frozenset()
+        def fit(self, samples, load_image, threads=1):
+            pass
+        def predict(self, sample_ids, load_image):
+            return None
+    @hookimpl
+    def register_architectures(register):
+        register(Clash)
+"""
+
+
+def test_two_plugins_registering_one_name_conflict_and_everything_else_works(tmp_path):
+    root = make_plugin_package(tmp_path, "clashing_plugin", CLASH)
+    registry = registry_with(root)
     with pytest.raises(PluginError) as excinfo:
-        registry_with(root)
+        registry.get("architectures", "mean-shape")
     message = str(excinfo.value)
     assert "mean-shape" in message and "'baseline'" in message and "'clashing_plugin'" in message
+    assert "\n" not in message and "uninstall one" in message
+    assert "smp-unet" in registry.names("architectures")  # the rest keeps working
+    assert any("registered twice" in line for line in registry.problems())
+    with pytest.raises(PluginError, match="registered twice"):
+        registry_with(root, strict=True)
+
+
+BROKEN_CLASSES = """
+    from benchsuite import api
+    from benchsuite.hookspecs import hookimpl
+    class NoDecode(api.Codec):
+        name = "no-decode"
+        description = "forgets decode"
+        output = "heatmap"
+        def out_channels(self, n_landmarks): return n_landmarks
+        def encode(self, landmarks, size): return landmarks
+        def loss(self, prediction, landmarks, size): return 0
+    class WrongLoss(api.Codec):
+        name = "wrong-loss"
+        description = "loss takes the wrong parameters"
+        output = "heatmap"
+        def out_channels(self, n_landmarks): return n_landmarks
+        def encode(self, landmarks, size): return landmarks
+        def loss(self, prediction, target): return 0
+        def decode(self, prediction, size): return prediction
+    class NotACodec:
+        name = "duck"
+        description = "quacks like a codec but does not derive from api.Codec"
+    class Good(api.Codec):
+        name = "good-codec"
+        description = "fine"
+        output = "coords"
+        def out_channels(self, n_landmarks): return 2 * n_landmarks
+        def encode(self, landmarks, size): return landmarks
+        def loss(self, prediction, landmarks, size): return 0
+        def decode(self, prediction, size): return prediction
+    @hookimpl
+    def register_codecs(register):
+        for cls in (NoDecode, WrongLoss, NotACodec, Good):
+            register(cls)
+"""
+
+
+def test_a_class_breaking_the_contract_is_rejected_with_its_member_and_the_rest_works(tmp_path):
+    registry = registry_with(make_plugin_package(tmp_path, "sloppy_codecs", BROKEN_CLASSES))
+    assert "good-codec" in registry.names("codecs") and "gaussian" in registry.names("codecs")
+    assert not {"no-decode", "wrong-loss", "duck"} & set(registry.names("codecs"))
+    reasons = {p.name: p.rejected for p in registry.plugins}["sloppy_codecs"]
+    assert len(reasons) == 3 and all("\n" not in r for r in reasons)
+    text = " | ".join(reasons)
+    assert "codec 'no-decode' (NoDecode)" in text and "missing required method decode()" in text
+    assert "codec 'wrong-loss' (WrongLoss)" in text and "loss() must accept parameter 'landmarks'" in text
+    assert "codec 'duck' (NotACodec)" in text and "does not derive from benchsuite.api.Codec" in text
+
+
+def test_parameters_are_checked_against_the_plugin_signature(registry):
+    with pytest.raises(PluginError, match="dataset synthetic: unknown parameter 'n_imagez'"):
+        registry.create("datasets", "synthetic", {"n_imagez": 3})
+    with pytest.raises(PluginError, match="parameter 'n_images' must be int"):
+        registry.create("datasets", "synthetic", {"n_images": "3"})
+    assert registry.canonical("codecs", "gaussian", {"sigma": 5}) == {}  # the default: one configuration
+    assert registry.canonical("codecs", "gaussian", {"sigma": 4}) == {"sigma": 4.0}
 
 
 def _cli(*args, pythonpath=None):
@@ -109,6 +182,21 @@ def test_cli_list_gives_one_line_description_per_entry():
     assert any(line.startswith("regression") for line in lines)
 
 
+def test_cli_plugins_lists_conflicts_and_rejected_classes_and_keeps_working(tmp_path):
+    make_plugin_package(tmp_path, "clashing_plugin", CLASH)
+    make_plugin_package(tmp_path, "sloppy_codecs", BROKEN_CLASSES)
+    out = _cli("plugins", pythonpath=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "CONFLICT architecture 'mean-shape'" in out.stdout and "mean-shape (CONFLICT)" in out.stdout
+    assert "REJECTED codec 'no-decode'" in out.stdout
+    listed = _cli("list", "codecs", pythonpath=tmp_path)
+    assert listed.returncode == 0 and "good-codec" in listed.stdout and "registered twice" in listed.stderr
+    used = _cli("run", "--grid", "smoke", "-a", "mean-shape", "--dry-run", pythonpath=tmp_path)
+    assert used.returncode == 2 and "registered twice" in used.stderr and "Traceback" not in used.stderr
+    strict = _cli("plugins", "--strict", pythonpath=tmp_path)
+    assert strict.returncode == 2 and "Traceback" not in strict.stderr
+
+
 def test_cli_broken_plugin_warns_and_strict_fails(tmp_path):
     root = make_plugin_package(tmp_path, "exploding_plugin", "raise ImportError('missing dependency foo')\n")
     out = _cli("plugins", pythonpath=root)
@@ -122,18 +210,59 @@ def test_cli_broken_plugin_warns_and_strict_fails(tmp_path):
     assert "Traceback" not in strict.stderr
 
 
+THINGS = {
+    "datasets": """
+        class Thing(api.Dataset):
+            landmark_names = ["a"]
+            def samples(self): return []
+            def load_image(self, sample_id): return None
+    """,
+    "encoders": """
+        class Thing(api.Encoder):
+            def build(self, in_channels, depth=5): return None
+    """,
+    "architectures": """
+        class Thing(api.Architecture):
+            encoder = "none"
+            outputs = frozenset({"heatmap"})
+            def build(self, *, in_channels, out_channels, output, encoder): return None
+    """,
+    "codecs": """
+        class Thing(api.Codec):
+            output = "coords"
+            def out_channels(self, n_landmarks): return 2 * n_landmarks
+            def encode(self, landmarks, size): return landmarks
+            def loss(self, prediction, landmarks, size): return 0
+            def decode(self, prediction, size): return prediction
+    """,
+    "metrics": """
+        class Thing(api.Metric):
+            higher_is_better = False
+            unit = "px"
+            def per_image(self, predictions): return None
+    """,
+    "executors": """
+        class Thing(api.Executor):
+            def map(self, work, items, workdir): return iter(())
+    """,
+}
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_hook_registers_a_third_party_thing(tmp_path, kind):
+    body = textwrap.indent(textwrap.dedent(THINGS[kind]), "        ")
     source = f"""
+        from benchsuite import api
         from benchsuite.hookspecs import hookimpl
-        class Thing:
-            name = "third-party-{kind}"
-            description = "registered through register_{kind}"
+{body}
+        Thing.name = "third-party-{kind}"
+        Thing.description = "registered through register_{kind}"
         @hookimpl
         def register_{kind}(register):
             register(Thing)
     """
     registry = registry_with(make_plugin_package(tmp_path, f"tp_{kind}", source))
+    assert not registry.problems(), registry.problems()
     entry = registry.get(kind, f"third-party-{kind}")
     assert entry.plugin == f"tp_{kind}" and entry.version == "0.1"
     assert entry.description == f"registered through register_{kind}"

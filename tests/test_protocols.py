@@ -101,6 +101,7 @@ def test_flips_need_declared_left_right_pairs():
     class NoPairs:
         name = "no-pairs"
         landmark_names = ["a", "b"]
+        flip_pairs = None
 
     with pytest.raises(PluginError, match="left/right"):
         for_dataset(load_protocol("smoke", {"hflip": 0.5}), NoPairs())

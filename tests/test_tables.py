@@ -118,10 +118,10 @@ def test_hit_rates_at_multiples_of_delta_pixels_and_millimetres(tmp_path, capsys
     write_cell(store, "xray", "mean-shape", 0, errors, ["a", "b"], folds=1, rng=rng, pixel_size_mm=0.5)
     write_cell(store, "photo", "mean-shape", 0, errors, ["c", "e"], folds=1, rng=rng)
     data = pd.read_csv(io.StringIO(_table(store.root, capsys, "--table", "hits", "--format", "csv")))
-    xray = data[data.dataset == "xray"].set_index(["unit", "threshold"])["mean"]
-    assert [xray[("delta", k)] for k in (1, 2, 3, 4)] == [25.0, 50.0, 75.0, 100.0]
-    assert xray[("px", 10)] == 25.0 and xray[("mm", 4)] == 25.0  # 4 mm = 8 px
-    assert data[data.dataset == "photo"].set_index("unit").loc["mm", "mean"].isna().all()
+    xray = data[data.dataset == "xray"].set_index("column")["mean"]
+    assert [xray[f"hit @ {k}δ".replace("1δ", "δ")] for k in (1, 2, 3, 4)] == [25.0, 50.0, 75.0, 100.0]
+    assert xray["hit @ 10 px"] == 25.0 and xray["hit @ 4 mm"] == 25.0  # 4 mm = 8 px
+    assert data[(data.dataset == "photo") & data.column.str.endswith("mm")]["mean"].isna().all()
     text = _table(store.root, capsys, "--table", "hits")
     assert "| 10.00 " in _row(text, "xray") and "hit @ 2δ (%)" in text and "hit @ 2.5 mm (%)" in text
 

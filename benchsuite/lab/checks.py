@@ -1,57 +1,16 @@
-"""What ``benchsuite datasets check`` reports about a dataset, and how it prints.
+"""How ``benchsuite datasets check`` prints a dataset's :class:`benchsuite.api.CheckReport`.
 
-A dataset plugin may offer ``check() -> CheckReport``: everything it could
-read (the usable samples) plus every problem it found, so that one bad file
-never hides the others. Errors make the dataset unusable until fixed;
-warnings (a duplicated label that only makes one landmark missing, a point
-outside the image) are listed but do not fail. A dataset without ``check()``
-is summarised from its ``samples()``.
+Errors make the dataset unusable until fixed; warnings (a duplicated label
+that only makes one landmark missing, a point outside the image) are listed
+but do not fail.
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchsuite.api import Sample
-
-ERROR, WARNING = "error", "warning"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding, printed on one line: ``<where>: <message>``."""
-
-    where: str  # the file (and block, row or landmark) it concerns
-    message: str
-    severity: str = ERROR
-
-    def line(self) -> str:
-        return f"{self.where}: {self.message}"
-
-
-@dataclass
-class CheckReport:
-    dataset: str  # a registered name or a path
-    landmark_names: list[str]
-    samples: list[Sample]  # the usable ones
-    problems: list[Problem] = field(default_factory=list)
-    format: str | None = None
-    notes: dict[str, str] = field(default_factory=dict)  # extra facts: annotators, licence, reference error
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == ERROR]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity != ERROR]
-
-
-def report_from_samples(name: str, dataset) -> CheckReport:
-    """The report of a dataset that offers no ``check()``: what ``samples()`` gives."""
-    return CheckReport(name, list(dataset.landmark_names), dataset.samples())
+from benchsuite.api import CheckReport, Sample
 
 
 def missing_counts(report: CheckReport) -> list[int]:

@@ -1,10 +1,9 @@
 """``benchsuite datasets check PATH|NAME`` and ``benchsuite datasets fetch NAME``.
 
-The core knows no file format: a PATH is handed to the dataset plugin
-registered as ``folder`` (parameter ``path``), a NAME to that dataset, both
-through the registry. A dataset's optional ``check()`` returns a
-:class:`benchsuite.lab.checks.CheckReport`; its optional ``fetch(progress)``
-obtains the files. ``check`` prints the summary and the warnings on stdout,
+The core knows no file format: a PATH is handed to the dataset plugin that
+declares ``opens_folders`` (parameter ``path``), a NAME to that dataset, both
+through the registry. A dataset's ``check()`` returns a
+:class:`benchsuite.api.CheckReport`; its ``fetch(progress)`` obtains the files. ``check`` prints the summary and the warnings on stdout,
 each error on one line on stderr, and exits 1 when there was any error.
 """
 from __future__ import annotations
@@ -13,9 +12,8 @@ import sys
 from pathlib import Path
 
 from benchsuite.api import PluginError
-from benchsuite.lab.checks import render, report_from_samples
+from benchsuite.lab.checks import render
 
-FOLDER_DATASET = "folder"
 EXIT_ERRORS = 1
 
 
@@ -40,14 +38,6 @@ def command(args, registry) -> int:
     return _fetch(args, registry)
 
 
-def _instantiate(registry, name: str, params: dict):
-    cls = registry.get("datasets", name).cls
-    try:
-        return cls(**params)
-    except TypeError as exc:
-        raise PluginError(f"dataset {name}: bad parameters {sorted(params)}: {exc}") from None
-
-
 def _check(args, registry) -> int:
     from benchsuite.protocol import parse_assignments
 
@@ -56,14 +46,14 @@ def _check(args, registry) -> int:
     params |= parse_assignments(args.param)
     target = args.target
     if Path(target).exists():
-        name, params = FOLDER_DATASET, {"path": target} | params
+        name, params = folder_dataset(registry), {"path": target} | params
     elif target in registry.names("datasets"):
         name = target
     else:
         raise PluginError(f"{target}: no such file or folder, and no dataset of that name "
                           f"(datasets: {', '.join(registry.names('datasets'))})")
-    dataset = _instantiate(registry, name, params)
-    report = dataset.check() if callable(getattr(dataset, "check", None)) else report_from_samples(target, dataset)
+    dataset = registry.create("datasets", name, params)
+    report = dataset.check()
     print(render(report))
     for problem in report.errors:
         print(f"benchsuite: error: {problem.line()}", file=sys.stderr)
@@ -71,16 +61,19 @@ def _check(args, registry) -> int:
 
 
 def _fetch(args, registry) -> int:
-    dataset = _instantiate(registry, args.name, {"root": args.root} if args.root else {})
-    if not callable(getattr(dataset, "fetch", None)):
-        raise PluginError(f"dataset {args.name} cannot be fetched (it offers no fetch())")
+    dataset = registry.create("datasets", args.name, {"root": args.root} if args.root else {})
     print(dataset.fetch(progress=print))
     return 0
 
 
-def folder_component(pattern: str | None) -> dict | None:
+def folder_dataset(registry) -> str:
+    """The name of the dataset plugin that opens a user's own folder."""
+    return registry.the_one("datasets", lambda cls: cls.opens_folders, "able to open a folder (opens_folders)").name
+
+
+def folder_component(pattern: str | None, registry) -> dict | None:
     """``-d PATH`` naming an existing folder or file: the grid entry that reads it."""
     if not pattern or not Path(pattern).exists():
         return None
     path = Path(pattern).resolve()
-    return {"name": FOLDER_DATASET, "path": str(path), "label": path.name}
+    return {"name": folder_dataset(registry), "path": str(path), "label": path.name}

@@ -27,12 +27,11 @@ from benchsuite.plugins import Registry
 from benchsuite.report import published as pub
 from benchsuite.report.render import Entry, Table, mean_std, number, render
 from benchsuite.report.results import Run
-from benchsuite.report.scores import fold_scores, image_scores, landmark_scores, load_metric, parse_metric, summarise
+from benchsuite.report.scores import fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.stats import wilcoxon
 
 EXIT_WORSE = 1
 RUN_CONVENTION = "radial"
-DISTANCE_METRICS = {"mre", "mre-input"}  # values in pixels, where an error convention applies
 
 
 @dataclass
@@ -53,13 +52,13 @@ def _side(folder: Path, registry: Registry) -> Run | pub.Published:
     return run
 
 
-def compare_runs(a: Run, b: Run, metric_spec: str = "mre", alpha: float = 0.05,
+def compare_runs(a: Run, b: Run, metric_spec: str | None = None, alpha: float = 0.05,
                  fail_worse: float | None = None) -> Comparison:
     metric = load_metric(a.registry, metric_spec)
     sign = -1.0 if metric.higher_is_better else 1.0  # sign × (B - A) > 0: B is worse
     summaries = [summarise(fold_scores(run, metric), metric.higher_is_better).set_index(["dataset", "method"])
                  for run in (a, b)]
-    images = [image_scores(run, metric) if hasattr(metric, "per_image") else None for run in (a, b)]
+    images = [image_scores(run, metric) if "image" in metric.scores else None for run in (a, b)]
     keys = sorted(set(summaries[0].index) | set(summaries[1].index))
     rows, data, regressions = [], [], []
     for dataset, method in keys:
@@ -81,7 +80,7 @@ def compare_runs(a: Run, b: Run, metric_spec: str = "mre", alpha: float = 0.05,
         data.append({"dataset": dataset, "method": method, "a_mean": _get(sa, "mean"), "a_std": _get(sa, "std"),
                      "b_mean": _get(sb, "mean"), "b_std": _get(sb, "std"), "difference": diff, "images": n,
                      "p": p, "p_worse_by_threshold": p_gate, "verdict": verdict})
-    unit = getattr(metric, "unit", "")
+    unit = metric.unit
     headers = ["dataset", "method", f"A {metric.name} ({unit})", f"B {metric.name} ({unit})", "B − A", "paired images",
                "p (Wilcoxon)", "verdict"]
     notes = [f"A: {a.store.root} (run; {pub.CONVENTIONS[RUN_CONVENTION][0]}, original pixels)",
@@ -142,9 +141,10 @@ def compare_published(paper: pub.Published, run: Run, paper_is_a: bool) -> Compa
         for dataset, method in methods:
             key = (dataset, method, row["landmark"]) if row["landmark"] else (dataset, method)
             mine = ours.loc[key] if key in ours.index else None
-            theirs_as_ours = _convert(row)
+            metric = load_metric(run.registry, row["metric"])
+            theirs_as_ours = _convert(row, metric)
             diff = (_get(mine, "mean") - theirs_as_ours) * (1 if paper_is_a else -1)
-            digits = _digits(row["metric"])
+            digits = metric.decimals
             paper_entry = Entry(mean_std(row["mean"], row["std"], digits))
             converted = Entry(number(theirs_as_ours, digits) if theirs_as_ours != row["mean"] else "=")
             our_entry = Entry(_score(mine, digits))
@@ -189,17 +189,12 @@ def _run_scores(run: Run, spec: str, per_landmark: bool, cache: dict) -> pd.Data
     return cache[(spec, per_landmark)]
 
 
-def _convert(row: pd.Series) -> float:
+def _convert(row: pd.Series, metric) -> float:
     """The published value in our convention (radial), where the metric is a distance and the factor known."""
     factor = pub.CONVENTIONS[row["convention"]][1]
-    if parse_metric(row["metric"])[0] in DISTANCE_METRICS and factor:
+    if metric.distance and factor:
         return float(row["mean"]) * factor
     return float(row["mean"])
-
-
-def _digits(spec: str) -> int:
-    name = parse_metric(spec)[0]
-    return 2 if name in DISTANCE_METRICS else 1 if name == "hit-rate" else 4
 
 
 def _get(row, key: str) -> float:
@@ -217,7 +212,7 @@ def _p(p: float) -> str:
     return "—" if p != p else (f"{p:.1e}" if p < 1e-3 else f"{p:.3f}")
 
 
-def command(path_a: Path, path_b: Path, registry: Registry, metric_spec: str = "mre", alpha: float = 0.05,
+def command(path_a: Path, path_b: Path, registry: Registry, metric_spec: str | None = None, alpha: float = 0.05,
             fail_worse: float | None = None, fmt: str = "md") -> tuple[str, int]:
     """The comparison's text and the exit code (1 when the regression gate failed)."""
     a, b = _side(path_a, registry), _side(path_b, registry)

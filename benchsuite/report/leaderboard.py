@@ -22,7 +22,7 @@ from benchsuite.report.results import Run
 from benchsuite.run.store import RunStore
 
 
-def fold_scores(store: RunStore, registry: Registry, metric_name: str = "mre") -> pd.DataFrame:
+def fold_scores(store: RunStore, registry: Registry, metric_name: str | None = None) -> pd.DataFrame:
     """One row per completed cell: dataset, method, fold, folds, score, images, missing."""
     run = Run(store, registry)
     return _scores.fold_scores(run, _scores.load_metric(registry, metric_name))
@@ -62,6 +62,6 @@ def command(folder: Path, registry: Registry, table: str = "summary", fmt: str =
 
         summary, metric = tables.landmark_summary(run)
         path = per_landmark_bars(summary, Path(plot) if plot else Path(folder) / "plots" / "per-landmark.png",
-                                 getattr(metric, "unit", ""))
+                                 metric.unit)
         print(f"per-landmark chart written to {path}", file=sys.stderr)
     return _render(tables.build(run, table, alpha), fmt)

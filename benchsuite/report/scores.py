@@ -36,12 +36,16 @@ def parse_metric(spec: str) -> tuple[str, dict[str, Any]]:
     return match.group(1), params
 
 
-def load_metric(registry: Registry, spec: str):
+def load_metric(registry: Registry, spec: str | None = None):
+    """A metric from its spec; without one, the metric that declares itself the headline."""
+    if spec is None:
+        return registry.create("metrics", headline_metric(registry))
     name, params = parse_metric(spec)
-    try:
-        return registry.get("metrics", name).cls(**params)
-    except TypeError as exc:
-        raise PluginError(f"metric {spec}: bad parameters: {exc}") from None
+    return registry.create("metrics", name, params)
+
+
+def headline_metric(registry: Registry) -> str:
+    return registry.the_one("metrics", lambda cls: cls.headline, "the headline metric (headline = True)").name
 
 
 def missing_truth(predictions: pd.DataFrame) -> int:
@@ -54,7 +58,7 @@ def fold_scores(run: Run, metric) -> pd.DataFrame:
     rows = []
     for cell in run.cells:
         predictions = run.predictions(cell)
-        if hasattr(metric, "fold_score"):
+        if "fold" in metric.scores:
             score = metric.fold_score(predictions)
         else:
             per_image = metric.per_image(predictions)

@@ -256,7 +256,7 @@ def _pairs_table(pairs: pd.DataFrame, unit: str) -> str:
     return tabulate(rows, headers=headers)
 
 
-def command(folder: Path, registry, metric_spec: str = "mre", alpha: float = 0.05, posthoc: str = "nemenyi",
+def command(folder: Path, registry, metric_spec: str | None = None, alpha: float = 0.05, posthoc: str = "nemenyi",
             rope: float = 0.5, out: Path | None = None) -> str:
     """Run every test on a run, draw the critical difference diagrams, return the report text."""
     from benchsuite.api import PluginError
@@ -266,8 +266,8 @@ def command(folder: Path, registry, metric_spec: str = "mre", alpha: float = 0.0
     if not run.cells:
         raise PluginError(f"{folder}: no completed cell yet")
     metric = load_metric(registry, metric_spec)
-    if not hasattr(metric, "per_image"):
-        raise PluginError(f"metric {metric_spec!r} has no per-image scores to pair")
+    if "image" not in metric.scores:
+        raise PluginError(f"metric {metric.name!r} has no per-image scores to pair")
     higher = bool(metric.higher_is_better)
     folds, images = fold_scores(run, metric), image_scores(run, metric)
     summary = summarise(folds, higher)
@@ -284,7 +284,7 @@ def command(folder: Path, registry, metric_spec: str = "mre", alpha: float = 0.0
     if across.friedman is not None:
         diagrams["across"] = stats.cd_diagram(across.friedman.ranks, across.posthoc, out / "cd-across-datasets.png",
                                               f"across {len(across.datasets)} datasets, CD = {across.cd:.2f}", alpha)
-    return write_text(within, across, alpha, posthoc, rope, getattr(metric, "unit", ""), diagrams)
+    return write_text(within, across, alpha, posthoc, rope, metric.unit, diagrams)
 
 
 def _filename(text: str) -> str:

@@ -30,10 +30,6 @@ from benchsuite.report.results import Run, group_cells
 from benchsuite.report.scores import best_per_group, fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.significance import not_worse_than_best
 
-DELTA_MULTIPLES = (1, 2, 3, 4)
-PIXEL_THRESHOLDS = (5, 10)
-MM_THRESHOLDS = (2, 2.5, 3, 4)  # the SDR thresholds of cephalometric X-ray challenges
-
 
 class Scores:
     """One metric's fold, image and method-level scores for a run, computed once."""
@@ -42,7 +38,7 @@ class Scores:
         self.metric = metric
         self.higher = bool(metric.higher_is_better)
         self.folds = fold_scores(run, metric)
-        self.images = image_scores(run, metric) if hasattr(metric, "per_image") else None
+        self.images = image_scores(run, metric) if "image" in metric.scores else None
         self.summary = summarise(self.folds, self.higher, images=self.images)
 
     def marked(self, alpha: float) -> pd.DataFrame:
@@ -71,10 +67,10 @@ def _score_entry(row, digits: int = 2, folds: bool = True) -> Entry:
                  dagger=bool(getattr(row, "not_worse", False)) and not getattr(row, "best", False))
 
 
-def summary(run: Run, metric_spec: str = "mre", alpha: float = 0.05) -> Table:
+def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Table:
     scores = Scores(run, load_metric(run.registry, metric_spec))
     table = scores.marked(alpha)
-    unit = getattr(scores.metric, "unit", "")
+    unit = scores.metric.unit
     rows = []
     for row in table.itertuples():
         folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
@@ -107,7 +103,7 @@ def _millions(values) -> str:
     return f" ({values[0]:g}M)" if len(values) == 1 else f" ({values[0]:g}–{values[-1]:g}M)"
 
 
-def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_kind: bool, metric_spec: str = "mre",
+def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_kind: bool, metric_spec: str | None = None,
                 alpha: float = 0.05) -> Table:
     """Rows dataset (× codec), columns architectures with their parameter counts, like the fish paper."""
     methods = run.methods[run.methods.apply(select, axis=1)]
@@ -146,17 +142,30 @@ def baseline(run: Run, alpha: float = 0.05) -> Table:
     return method_grid(run, lambda m: pd.isna(m.codec), f"Baselines: {run.name} (fish Table 1)", False, alpha=alpha)
 
 
-def hits(run: Run, deltas=DELTA_MULTIPLES, pixels=PIXEL_THRESHOLDS, millimetres=MM_THRESHOLDS) -> Table:
-    """Hit rates (% of landmarks within a distance) at multiples of δ, in pixels and, where known, millimetres."""
-    hit_rate = run.registry.get("metrics", "hit-rate").cls
-    with_mm = any(c.record.get("pixel_size_mm") for c in run.cells)
-    metrics = ([hit_rate(k, "delta") for k in deltas] + [hit_rate(p, "px") for p in pixels]
-               + ([hit_rate(m, "mm") for m in millimetres] if with_mm else []))
-    summaries = []
+def table_metrics(run: Run, table: str) -> list:
+    """Every installed metric that declares it fills ``table``, once per column it declares, in name order."""
+    return [run.registry.create("metrics", entry.name, params)
+            for entry in run.registry.select("metrics", lambda cls: table in cls.tables)
+            for params in entry.cls.tables[table]]
+
+
+def _column_summaries(run: Run, metrics: list) -> tuple[list, list[pd.DataFrame]]:
+    """Each metric's summary with its best method marked; columns no cell can score (all NaN, e.g. millimetres
+    without a pixel size) left out, unless no column has a value (then all are shown, as —)."""
+    tables = []
     for metric in metrics:
-        table = summarise(fold_scores(run, metric), higher_is_better=True)
-        table["best"] = best_per_group(table, True)
-        summaries.append(table.set_index(["dataset", "method"]))
+        table = summarise(fold_scores(run, metric), metric.higher_is_better)
+        table["best"] = best_per_group(table, metric.higher_is_better)
+        tables.append(table.set_index(["dataset", "method"]))
+    scored = [i for i, t in enumerate(tables) if t["mean"].notna().any()] or list(range(len(tables)))
+    return [metrics[i] for i in scored], [tables[i] for i in scored]
+
+
+def hits(run: Run) -> Table:
+    """Hit rates (% of landmarks within a distance) at multiples of δ, in pixels and, where known, millimetres."""
+    metrics, summaries = _column_summaries(run, table_metrics(run, "hits"))
+    if not metrics:
+        raise PluginError("no installed metric fills the hits table")
     base = summaries[0]
     delta = _mean_delta(run)
     rows, data = [], []
@@ -164,15 +173,15 @@ def hits(run: Run, deltas=DELTA_MULTIPLES, pixels=PIXEL_THRESHOLDS, millimetres=
         row = [Entry(dataset), Entry(method), Entry(number(delta.get(dataset, np.nan)))]
         for metric, table in zip(metrics, summaries):
             r = table.loc[(dataset, method)]
-            entry = Entry(mean_std(r["mean"], r["std"], 1), bold=bool(r["best"]))
+            entry = Entry(mean_std(r["mean"], r["std"], metric.decimals), bold=bool(r["best"]))
             if not r["complete"] and r["mean"] == r["mean"]:
                 entry.text += f" ({r['folds_done']}/{r['folds']} folds)"
             row.append(entry)
-            data.append({"dataset": dataset, "method": method, "threshold": metric.threshold,
-                         "unit": metric.threshold_unit, "delta_px": delta.get(dataset, np.nan), "mean": r["mean"],
+            data.append({"dataset": dataset, "method": method, "metric": metric.name, "column": metric.label,
+                         "delta_px": delta.get(dataset, np.nan), "mean": r["mean"],
                          "std": r["std"], "complete": r["complete"], "best": r["best"]})
         rows.append(row)
-    headers = ["dataset", "method", "δ (px)"] + [f"hit @ {m.label} (%)" for m in metrics]
+    headers = ["dataset", "method", "δ (px)"] + [f"{m.label} ({m.unit})" for m in metrics]
     notes = ["hit: a landmark predicted within the threshold; hit rate: % of an image's landmarks, mean over "
              "images, mean ± std over folds",
              "δ = original size / network input size (longest side), the error of one input pixel; "
@@ -190,10 +199,10 @@ def _mean_delta(run: Run) -> dict[str, float]:
     return {d: float(pd.concat(v).mean()) for d, v in values.items()}
 
 
-def landmark_summary(run: Run, metric_spec: str = "mre") -> tuple[pd.DataFrame, object]:
+def landmark_summary(run: Run, metric_spec: str | None = None) -> tuple[pd.DataFrame, object]:
     metric = load_metric(run.registry, metric_spec)
-    if not hasattr(metric, "per_landmark"):
-        raise PluginError(f"metric {metric_spec!r} has no per-landmark scores")
+    if "landmark" not in metric.scores:
+        raise PluginError(f"metric {metric.name!r} has no per-landmark scores")
     scores = landmark_scores(run, metric)
     table = summarise(scores, metric.higher_is_better, by=("dataset", "landmark", "method"))
     order = scores.groupby(["dataset", "landmark"])["index"].min()
@@ -202,7 +211,7 @@ def landmark_summary(run: Run, metric_spec: str = "mre") -> tuple[pd.DataFrame, 
     return table.sort_values(["dataset", "index", "method"], ignore_index=True), metric
 
 
-def per_landmark(run: Run, metric_spec: str = "mre") -> Table:
+def per_landmark(run: Run, metric_spec: str | None = None) -> Table:
     """Each landmark's error per method, landmarks in the dataset's order and with its names (fish Fig. 6)."""
     table, metric = landmark_summary(run, metric_spec)
     methods = sorted(table["method"].unique())
@@ -219,32 +228,29 @@ def per_landmark(run: Run, metric_spec: str = "mre") -> Table:
 
 
 def correlation(run: Run) -> Table:
-    """r², explained variance and Pearson's r of predicted vs true coordinates, per fold (beetle Table 2)."""
-    names = [("r2", "r²"), ("explained-variance", "explained variance"), ("pearson", "Pearson r")]
-    summaries = {}
-    for name, _ in names:
-        table = summarise(fold_scores(run, load_metric(run.registry, name)), higher_is_better=True)
-        table["best"] = best_per_group(table, True)
-        summaries[name] = table.set_index(["dataset", "method"])
+    """Agreement of predicted with true coordinates (r², explained variance, Pearson's r), per fold (beetle Table 2)."""
+    metrics, summaries = _column_summaries(run, table_metrics(run, "correlation"))
+    if not metrics:
+        raise PluginError("no installed metric fills the correlation table")
     rows, data = [], []
-    for dataset, method in summaries["r2"].index:
+    for dataset, method in summaries[0].index:
         row = [Entry(dataset), Entry(method)]
         record = {"dataset": dataset, "method": method}
-        for name, _ in names:
-            r = summaries[name].loc[(dataset, method)]
-            row.append(Entry(mean_std(r["mean"], r["std"], 4) + ("" if r["complete"] else " (incomplete)"),
+        for metric, summary_table in zip(metrics, summaries):
+            r = summary_table.loc[(dataset, method)]
+            row.append(Entry(mean_std(r["mean"], r["std"], metric.decimals) + ("" if r["complete"] else " (incomplete)"),
                              bold=bool(r["best"])))
-            record |= {f"{name}_mean": r["mean"], f"{name}_std": r["std"]}
-        record["complete"] = bool(summaries["r2"].loc[(dataset, method)]["complete"])
+            record |= {f"{metric.name}_mean": r["mean"], f"{metric.name}_std": r["std"]}
+        record["complete"] = bool(summaries[0].loc[(dataset, method)]["complete"])
         rows.append(row)
         data.append(record)
     notes = ["coordinates of all test landmarks of a fold, x and y pooled; mean ± std over folds",
              "bold: best complete method per dataset"]
     return Table(f"Correlation of predicted and true coordinates: {run.name} (beetle Table 2)",
-                 ["dataset", "method"] + [label for _, label in names], rows, pd.DataFrame(data), notes)
+                 ["dataset", "method"] + [m.label for m in metrics], rows, pd.DataFrame(data), notes)
 
 
-def ranking(run: Run, metric_spec: str = "mre") -> Table:
+def ranking(run: Run, metric_spec: str | None = None) -> Table:
     """Each complete method's rank on every dataset (1 = best) and its mean rank over them."""
     metric = load_metric(run.registry, metric_spec)
     table = summarise(fold_scores(run, metric), metric.higher_is_better)

@@ -38,6 +38,8 @@ class Component:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"  # 2.0 reads as 2, as the user wrote it
     return json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else str(value)
 
 
@@ -71,8 +73,23 @@ class Cell:
 
     @property
     def id(self) -> str:
-        text = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return _digest(self.identity())
+
+    @property
+    def configuration_id(self) -> str:
+        """The identity of the method configuration, the same for all its folds: one leaderboard row."""
+        return configuration_id(self.identity())
 
     def describe(self) -> str:
         return f"{self.dataset.label} | {self.method} | fold {self.fold}"
+
+
+def _digest(data: dict[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def configuration_id(identity: dict[str, Any]) -> str:
+    """A cell identity (as stored in cell.json's ``config``) without its fold, hashed: cells of one configuration
+    share it, and two configurations never do."""
+    return _digest({key: value for key, value in identity.items() if key != "fold"})

@@ -17,11 +17,12 @@ from typing import Any
 
 from benchsuite import __version__
 from benchsuite.api import PluginError
-from benchsuite.plugins import Registry
+from benchsuite.plugins import Registry, signature_defaults
 from benchsuite.protocol import Protocol, load_protocol
 from benchsuite.run.cells import Cell, Component
 
 AXES = ("datasets", "architectures", "encoders", "codecs")
+CORE_PARAMETERS = {"architectures": ("pretrain",)}  # entry keys the core handles itself, not the plugin class
 _GRID_KEYS = {"description", "protocol", "settings", "executor", *AXES}
 
 
@@ -103,10 +104,12 @@ def _unusable(registry: Registry, axis: str, name: str) -> str | None:
     said so) rather than turned into cells that are bound to fail.
     """
     cls = registry.get(axis, name).cls
-    required = [p.name for p in inspect.signature(cls).parameters.values()
-                if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    required = [key for key, default in signature_defaults(cls).items() if default is inspect.Parameter.empty]
     if required:
         return f"needs parameters: {', '.join(required)}"
+    why = cls.unavailable()
+    if why:
+        return f"not available: {why}"
     if axis == "datasets":
         try:
             cls().samples()
@@ -125,8 +128,8 @@ def _components(registry: Registry, axis: str, entries: list[Any], pattern: str 
             name, label = params.pop("name", None), params.pop("label", None)
             if not isinstance(name, str):
                 raise PluginError(f"a {axis} entry {entry!r} has no name")
-            registry.get(axis, name)
-            result.append(Component(name, params, label))
+            core = {key: params.pop(key) for key in CORE_PARAMETERS.get(axis, ()) if key in params}
+            result.append(Component(name, registry.canonical(axis, name, params) | core, label))
         elif isinstance(entry, str) and any(ch in entry for ch in "*?["):
             for name in fnmatch.filter(registry.names(axis), entry):
                 if pattern and not fnmatch.fnmatchcase(name, pattern):

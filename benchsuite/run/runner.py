@@ -18,11 +18,12 @@ from benchsuite.api import PluginError, Sample
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
 from benchsuite.run import environment
-from benchsuite.run.cells import Cell, Component
+from benchsuite.run.cells import Cell
 from benchsuite.run.store import RunStore
 from benchsuite.splits import split_samples
 from benchsuite.train import inputs, loop, pretraining, speed
 from benchsuite.train.augment import for_dataset
+from benchsuite.train.networks import build_network
 
 
 @dataclass
@@ -49,16 +50,6 @@ class RunSummary:
             getattr(self, outcome.status).append(outcome.cell)
 
 
-def _instantiate(registry: Registry, kind: str, component):
-    if component is None:
-        return None
-    cls = registry.get(kind, component.name).cls
-    try:
-        return cls(**component.params)
-    except TypeError as exc:
-        raise PluginError(f"{kind[:-1]} {component.label}: bad parameters: {exc}") from None
-
-
 def predictions_table(names: list[str], samples: list[Sample], predicted: np.ndarray) -> pd.DataFrame:
     """One row per image × landmark, in original pixels, with the image's size (hit rates at δ need it)."""
     n = len(names)
@@ -82,21 +73,27 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
                  runtime: loop.Runtime | None = None) -> tuple[dict, pd.DataFrame]:
     """Train, select and predict one cell; return its record and predictions."""
     protocol = cell.protocol
-    dataset = _instantiate(registry, "datasets", cell.dataset)
+    dataset = registry.create("datasets", cell.dataset.name, cell.dataset.params)
     train, val, test = split_samples(dataset, protocol, cell.fold)
     arch_params = dict(cell.architecture.params)
     pretrain_spec = arch_params.pop("pretrain", None)
-    arch = _instantiate(registry, "architectures", Component(cell.architecture.name, arch_params))
+    arch = registry.create("architectures", cell.architecture.name, arch_params)
     record = {"split": {"train": len(train), "val": len(val), "test": len(test)},
-              "pixel_size_mm": getattr(dataset, "pixel_size_mm", None)}
+              "pixel_size_mm": dataset.pixel_size_mm}
     torch.manual_seed(protocol.seed)
-    if not arch.outputs:  # a codec-free baseline sees training and validation landmarks
-        predicted = arch.fit_predict(train + val, test)
+    if not arch.outputs:  # a codec-free method learns from the training and validation images
+        started = time.perf_counter()
+        arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
+        record["train_seconds"] = time.perf_counter() - started
+        predicted = np.asarray(arch.predict([s.id for s in test], dataset.load_image), dtype=np.float64)
+        expected = (len(test), len(dataset.landmark_names), 2)
+        if predicted.shape != expected:
+            raise PluginError(f"architecture {arch.name}: predict() returned shape {predicted.shape}, "
+                              f"expected {expected}")
     else:
-        encoder = _instantiate(registry, "encoders", cell.encoder)
-        codec = _instantiate(registry, "codecs", cell.codec)
-        model = arch.build(in_channels=protocol.channels, out_channels=codec.out_channels(len(dataset.landmark_names)),
-                           output=codec.output, encoder=encoder)
+        encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
+        codec = registry.create("codecs", cell.codec.name, cell.codec.params)
+        model = build_network(arch, codec, encoder, len(dataset.landmark_names), protocol.channels)
         if pretrain_spec:
             record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
                                                            workdir)
@@ -170,7 +167,8 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
 
 def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime):
     started = time.time()
-    record = {"id": cell.id, "config": cell.identity(), "dataset": cell.dataset.label, "method": cell.method,
+    record = {"id": cell.id, "configuration_id": cell.configuration_id, "config": cell.identity(),
+              "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
     record |= environment.describe()
     error = predictions = None

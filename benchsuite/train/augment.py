@@ -111,9 +111,10 @@ def colour_versions(images: torch.Tensor, max_shift: int, split: bool, generator
 
 def for_dataset(protocol, dataset) -> GeometricAugmentation:
     """The protocol's geometric augmentation, with the dataset's left/right pairs for flips."""
-    pairs = getattr(dataset, "flip_pairs", None)
+    pairs = dataset.flip_pairs if dataset is not None else None
     if protocol.hflip and not pairs:
-        raise PluginError(f"protocol {protocol.name!r} flips images but dataset {getattr(dataset, 'name', None)!r} declares no "
+        name = dataset.name if dataset is not None else "(pre-training)"
+        raise PluginError(f"protocol {protocol.name!r} flips images but dataset {name!r} declares no "
                           "left/right landmark pairs (flip_pairs)")
     return GeometricAugmentation(
         rotate_deg=protocol.rotate_deg, scale=protocol.scale, translate=protocol.translate, hflip=protocol.hflip,

@@ -17,8 +17,7 @@ from benchsuite.plugins import Registry
 from benchsuite.protocol import load_protocol
 from benchsuite.run.grid import codec_incompatibility, encoder_incompatibility
 from benchsuite.train import inputs, loop, speed
-
-_PREFERRED = ("gaussian", "regression")  # the codecs measured when several share an output kind
+from benchsuite.train.networks import build_network
 
 
 def _pairs(registry: Registry, pattern: str, encoder: str):
@@ -30,8 +29,7 @@ def _pairs(registry: Registry, pattern: str, encoder: str):
         if encoder_incompatibility(arch.cls, enc and enc.cls):
             continue
         for output in sorted(arch.cls.outputs):
-            candidates = [c for c in registry.entries("codecs") if c.cls.output == output]
-            codec = next((c for c in candidates if c.name in _PREFERRED), candidates[0])
+            codec = next(c for c in registry.entries("codecs") if c.cls.output == output)  # the first of each kind
             if codec_incompatibility(arch.cls, codec.cls) is None:
                 yield arch, enc, codec
 
@@ -40,16 +38,17 @@ def bench(registry: Registry, pattern: str = "*", size: int = 256, batch_size: i
           epochs: int = 2, encoder: str = "resnet34", n_landmarks: int = 19, amp: bool | None = None) -> pd.DataFrame:
     protocol = dataclasses.replace(load_protocol("smoke"), input_size=size, channels=3, batch_size=batch_size,
                                    epochs=epochs, patience=epochs)
-    dataset = registry.get("datasets", "synthetic").cls(n_images=images, n_landmarks=n_landmarks, channels=3,
-                                                         min_size=size, max_size=size)
+    generator = registry.the_one("datasets", lambda cls: cls.synthetic, "a synthetic image generator (synthetic)")
+    dataset = registry.create("datasets", generator.name, {"n_images": images, "n_landmarks": n_landmarks,
+                                                           "channels": 3, "min_size": size, "max_size": size})
     data = inputs.prepare(dataset, dataset.samples(), protocol)
     runtime = loop.Runtime(amp=amp, channels_last=amp)
     rows = []
     for arch, enc, codec_entry in _pairs(registry, pattern, encoder):
-        codec = codec_entry.cls()
+        codec = registry.create("codecs", codec_entry.name)
         torch.manual_seed(0)
-        model = arch.cls().build(in_channels=3, out_channels=codec.out_channels(n_landmarks), output=codec.output,
-                                 encoder=enc.cls() if enc else None)
+        model = build_network(registry.create("architectures", arch.name), codec,
+                              registry.create("encoders", enc.name) if enc else None, n_landmarks, 3)
         report = loop.train(model, codec, data, data, protocol, runtime=runtime)
         bare = speed.bare_images_per_s(model, protocol, runtime)  # after training, as in a cell: both warm
         rows.append({

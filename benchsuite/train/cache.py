@@ -40,7 +40,7 @@ class ImageCache:
     def for_dataset(cls, dataset) -> "ImageCache | None":
         """A cache when the dataset can key its images by content and caching is on."""
         root = cache_root()
-        if root is None or not callable(getattr(dataset, "image_key", None)):
+        if root is None:
             return None
         return cls(root)
 

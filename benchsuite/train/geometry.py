@@ -14,17 +14,11 @@ from functools import cached_property
 import numpy as np
 from PIL import Image
 
+from benchsuite.api import extent
+
 
 def _round_half_up(value: float) -> int:
     return int(np.floor(value + 0.5))
-
-
-def extent(size) -> tuple[int, int]:
-    """A network input's (width, height): one side for a square, or a (width, height) pair."""
-    if isinstance(size, (tuple, list)):
-        width, height = size
-        return int(width), int(height)
-    return int(size), int(size)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def prepare(dataset, samples: list[Sample], protocol: Protocol, channels: int | 
     for i, sample in enumerate(samples):
         key = dataset.image_key(sample.id) if cache else None
         box = Letterbox(*sample.size, size)
-        letterboxed = cache.get(key, size, channels) if cache else None
+        letterboxed = cache.get(key, size, channels) if cache and key else None
         if letterboxed is None:
             image = to_channels(dataset.load_image(sample.id), channels)
             height, width = image.shape[:2]
@@ -51,7 +51,7 @@ def prepare(dataset, samples: list[Sample], protocol: Protocol, channels: int | 
                     f"{dataset.name}/{sample.id}: image is {width}×{height} but the dataset says {sample.size[0]}×{sample.size[1]}"
                 )
             letterboxed = box.apply(image)
-            if cache:
+            if cache and key:
                 cache.put(key, size, channels, letterboxed)
         images[i] = letterboxed.transpose(2, 0, 1)
         landmarks[i] = box.to_input(sample.landmarks)

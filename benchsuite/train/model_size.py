@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from benchsuite.plugins import Registry
+from benchsuite.train.networks import build_network
 
 
 def parameter_count(registry: Registry, arch_cls: type, n_landmarks: int, in_channels: int = 3) -> int | None:
@@ -25,8 +26,7 @@ def parameter_count(registry: Registry, arch_cls: type, n_landmarks: int, in_cha
     try:
         codec = next(e.cls for e in registry.entries("codecs") if e.cls.output == output)()
         with torch.device("meta"):
-            model = arch_cls().build(in_channels=in_channels, out_channels=codec.out_channels(n_landmarks),
-                                     output=output, encoder=None)
+            model = build_network(arch_cls(), codec, None, n_landmarks, in_channels)
     except Exception:  # noqa: BLE001 - a listing never fails on one odd plugin
         return None
     return sum(p.numel() for p in model.parameters())

@@ -34,6 +34,7 @@ from benchsuite.api import PluginError, Sample
 from benchsuite.splits import split_samples
 from benchsuite.train import inputs, loop
 from benchsuite.train.augment import for_dataset
+from benchsuite.train.networks import build_network
 
 _KEYS = {"datasets", "landmarks", "epochs"}
 
@@ -49,7 +50,7 @@ def _datasets(spec: dict[str, Any], registry) -> list[tuple[Any, Any]]:
         params.pop("label", None)
         name = params.pop("name")
         landmarks = params.pop("landmarks", spec.get("landmarks"))
-        dataset = registry.get("datasets", name).cls(**params)
+        dataset = registry.create("datasets", name, params)
         datasets.append((dataset, len(dataset.landmark_names) if landmarks is None else landmarks))
     return datasets
 
@@ -92,8 +93,7 @@ def _train(spec, cell, registry, arch, encoder, codec) -> dict[str, torch.Tensor
         val_parts.append(inputs.prepare(dataset, _restricted(val, indices), protocol))
     if len({p.landmarks.shape[1] for p in train_parts}) != 1:
         raise PluginError("pretrain: the datasets' shared landmark subsets differ in size")
-    model = arch.build(in_channels=protocol.channels, out_channels=codec.out_channels(n_shared),
-                       output=codec.output, encoder=encoder)
+    model = build_network(arch, codec, encoder, n_shared, protocol.channels)
     no_flips = dataclasses.replace(protocol, hflip=0.0)  # the shared subset declares no left/right pairs
     loop.train(model, codec, inputs.concat(train_parts), inputs.concat(val_parts), protocol,
                    augmentation=for_dataset(no_flips, None))

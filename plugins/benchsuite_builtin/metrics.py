@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
@@ -47,11 +48,14 @@ def _by_landmark(values: pd.Series, predictions: pd.DataFrame) -> pd.Series:
     return values.groupby(predictions["landmark"], sort=False).mean()
 
 
-class MeanRadialError:
+class MeanRadialError(api.Metric):
     name = "mre"
     description = "Mean radial (Euclidean) error per image over its landmarks, original pixels"
     higher_is_better = False
     unit = "px"
+    scores = frozenset({"image", "landmark"})
+    headline = True
+    distance = True
 
     def errors(self, predictions: pd.DataFrame) -> pd.Series:
         return radial_errors(predictions)
@@ -69,6 +73,7 @@ class InputPixelRadialError(MeanRadialError):
     name = "mre-input"
     description = "Mean radial error per image in network-input pixels (radial error / δ)"
     unit = "input px"
+    headline = False
 
     def errors(self, predictions: pd.DataFrame) -> pd.Series:
         return radial_errors(predictions) / _column(predictions, "delta")
@@ -85,7 +90,7 @@ def threshold_px(predictions: pd.DataFrame, threshold: float, unit: str) -> pd.S
     raise PluginError(f"unknown hit-rate unit {unit!r} (known: {', '.join(HIT_UNITS)})")
 
 
-class HitRate:
+class HitRate(api.Metric):
     """Percentage of an image's landmarks predicted within a distance (SDR in cephalometry).
 
     NaN where the threshold is unknown: δ needs the image size, mm the
@@ -96,6 +101,11 @@ class HitRate:
     description = "Percentage of landmarks within a threshold: k×δ (unit=delta), pixels (px) or millimetres (mm)"
     higher_is_better = True
     unit = "%"
+    scores = frozenset({"image", "landmark"})
+    decimals = 1
+    tables = {"hits": tuple([{"threshold": k, "unit": "delta"} for k in (1, 2, 3, 4)]
+                            + [{"threshold": k, "unit": "px"} for k in (5, 10)]
+                            + [{"threshold": k, "unit": "mm"} for k in (2, 2.5, 3, 4)])}  # mm: the SDR of X-ray challenges
 
     def __init__(self, threshold: float = 1.0, unit: str = "delta"):
         if unit not in HIT_UNITS:
@@ -105,7 +115,7 @@ class HitRate:
     @property
     def label(self) -> str:
         k = f"{self.threshold:g}"
-        return {"delta": f"{'' if k == '1' else k}δ", "px": f"{k} px", "mm": f"{k} mm"}[self.threshold_unit]
+        return "hit @ " + {"delta": f"{'' if k == '1' else k}δ", "px": f"{k} px", "mm": f"{k} mm"}[self.threshold_unit]
 
     def hits(self, predictions: pd.DataFrame) -> pd.Series:
         """1.0 for a hit, 0.0 for a miss, NaN where truth or threshold is missing."""
@@ -146,12 +156,20 @@ def pearson(truth: np.ndarray, predicted: np.ndarray) -> float:
     return float(np.corrcoef(truth, predicted)[0, 1])
 
 
-class _CoordinateAgreement:
+class _CoordinateAgreement(api.Metric):
     """Agreement of predicted with true coordinates over a fold (the beetle paper's Table 2)."""
 
     higher_is_better = True
     unit = ""
+    scores = frozenset({"fold"})
+    decimals = 4
+    tables = {"correlation": ({},)}
     function = staticmethod(r2_score)
+    title = ""
+
+    @property
+    def label(self) -> str:
+        return self.title
 
     def fold_score(self, predictions: pd.DataFrame) -> float:
         return self.function(*coordinates(predictions))
@@ -159,18 +177,21 @@ class _CoordinateAgreement:
 
 class R2(_CoordinateAgreement):
     name = "r2"
+    title = "r²"
     description = "Coefficient of determination r² of predicted vs true coordinates (x and y pooled), per fold"
     function = staticmethod(r2_score)
 
 
 class ExplainedVariance(_CoordinateAgreement):
     name = "explained-variance"
+    title = "explained variance"
     description = "Explained variance of predicted vs true coordinates (x and y pooled), per fold"
     function = staticmethod(explained_variance)
 
 
 class Pearson(_CoordinateAgreement):
     name = "pearson"
+    title = "Pearson r"
     description = "Pearson correlation of predicted and true coordinates (x and y pooled), per fold"
     function = staticmethod(pearson)
 

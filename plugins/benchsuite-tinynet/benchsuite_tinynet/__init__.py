@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from benchsuite import api
 from benchsuite.hookspecs import hookimpl
 
 
@@ -26,7 +27,7 @@ class TinyNetModule(nn.Module):
         return self.head(torch.cat((skip, self.up(self.down(skip))), dim=1))
 
 
-class TinyNet:
+class TinyNet(api.Architecture):
     name = "tinynet"
     description = "Tiny encoder-free conv net (example third-party plugin), heatmaps at input resolution"
     encoder = "none"

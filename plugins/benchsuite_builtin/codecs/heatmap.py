@@ -15,9 +15,9 @@ import numbers
 
 import torch
 
-from benchsuite.api import PluginError
+from benchsuite import api
+from benchsuite.api import PluginError, extent
 from benchsuite.hookspecs import hookimpl
-from benchsuite.train.geometry import extent
 
 from . import decoding
 
@@ -27,7 +27,7 @@ def _valid(landmarks: torch.Tensor) -> torch.Tensor:
     return ~torch.isnan(landmarks).any(dim=-1)
 
 
-class HeatmapCodec:
+class HeatmapCodec(api.Codec):
     """Shared by both shapes; a subclass gives the 1-D profile and the peak fit."""
 
     output = "heatmap"

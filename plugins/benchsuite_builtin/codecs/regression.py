@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from benchsuite import api
+from benchsuite.api import extent
 from benchsuite.hookspecs import hookimpl
-from benchsuite.train.geometry import extent
 
 
 def _extent(size, like: torch.Tensor) -> torch.Tensor:
@@ -13,7 +14,7 @@ def _extent(size, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(extent(size), dtype=like.dtype, device=like.device)
 
 
-class Regression:
+class Regression(api.Codec):
     name = "regression"
     description = "Direct coordinate regression, coordinates normalised to [0, 1], masked MSE loss"
     output = "coords"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchsuite.api import PluginError, Sample
+from benchsuite import api
+from benchsuite.api import ERROR, WARNING, CheckReport, PluginError, Problem, Sample
 from benchsuite.hookspecs import hookimpl
-from benchsuite.lab.checks import ERROR, WARNING, CheckReport, Problem
 
 from .formats import FORMAT_NAMES
 from .formats.assemble import Loaded, Options, load
@@ -26,9 +26,10 @@ from .formats.imagefiles import page_count, read_image
 _DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256, for the whole process
 
 
-class FolderDataset:
+class FolderDataset(api.Dataset):
     name = "folder"
     description = f"Your own images + landmark files ({', '.join(FORMAT_NAMES)}); params path, format, annotator"
+    opens_folders = True
 
     def __init__(self, path: str, format: str | None = None, annotator: str | None = None, images: str | None = None,
                  y_origin: str | None = None, outside: str = "keep", unannotated: str = "error",

@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from benchsuite.api import PluginError, Sample
+from benchsuite.api import CheckReport, PluginError, Sample
 from benchsuite.hookspecs import hookimpl
-from benchsuite.lab.checks import CheckReport
 
 from . import fetch as fetching
 from .folder import FolderDataset
@@ -25,6 +24,7 @@ class ManifestDataset(FolderDataset):
     """A dataset described by a manifest; ``root`` overrides where its folder lives."""
 
     manifest: ClassVar[dict]
+    opens_folders = False  # named datasets take a root, not a path
 
     def __init__(self, root: str | None = None, annotator: str | None = None, outside: str = "keep"):
         manifest = self.manifest

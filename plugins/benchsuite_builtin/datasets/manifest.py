@@ -23,8 +23,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from benchsuite.api import PluginError
-from benchsuite.lab.checks import ERROR, Problem
+from benchsuite.api import ERROR, PluginError, Problem
 
 REQUIRED = ("name", "title", "kind", "folder", "source", "licence", "citation", "landmark_names", "obtain")
 KINDS = ("shared", "download")

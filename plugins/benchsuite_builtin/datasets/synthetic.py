@@ -21,7 +21,9 @@ import operator
 import numpy as np
 from PIL import Image, ImageDraw
 
+from benchsuite import api
 from benchsuite.api import PluginError, Sample
+from benchsuite.hookspecs import hookimpl
 
 ANATOMICAL_NAMES = ("snout", "eye", "dorsal_fin", "tail_top", "tail_bottom", "belly")
 SMALLEST_SIDE = 32  # below this the eye and fins shrink to a pixel or less
@@ -66,9 +68,10 @@ class _Fish:
         return _place(points, self.length, self.angle) + self.offset
 
 
-class SyntheticFish:
+class SyntheticFish(api.Dataset):
     name = "synthetic"
     description = "Deterministic synthetic fish images with anatomical landmarks, for smoke runs and tests."
+    synthetic = True
 
     def __init__(
         self,
@@ -290,9 +293,6 @@ def _supersampled(points: np.ndarray) -> list[tuple[float, float]]:
     canvas pixel m's centre at m + 0.5.
     """
     return [tuple(p) for p in ((points + 0.5) * SUPERSAMPLE).tolist()]
-
-
-from benchsuite.hookspecs import hookimpl  # noqa: E402  (the plugin hook closes the module)
 
 
 @hookimpl

@@ -7,6 +7,7 @@ import concurrent.futures
 import multiprocessing
 import os
 
+from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
@@ -21,9 +22,10 @@ def _init_worker(slots, n_gpus: int, threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-class Local:
+class Local(api.Executor):
     name = "local"
     description = "This machine: --jobs N worker processes, one cell per GPU at a time, CPU cores shared out"
+    default = True
 
     def __init__(self, jobs: int = 1):
         if jobs < 1:

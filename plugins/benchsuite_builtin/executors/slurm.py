@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
@@ -30,7 +31,7 @@ def _submitit():
     return submitit
 
 
-class Slurm:
+class Slurm(api.Executor):
     name = "slurm"
     description = "A Slurm cluster through submitit: a job array per run, per-cell resources, requeue and resume"
     in_process = False

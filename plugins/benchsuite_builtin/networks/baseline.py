@@ -3,20 +3,40 @@ the mean position of each landmark over the training images, in original
 pixels. Any method worth reporting must beat it."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
+from benchsuite import api
 from benchsuite.hookspecs import hookimpl
 
 
-class MeanShape:
+class MeanShape(api.Architecture):
     name = "mean-shape"
     description = "Baseline: predicts each landmark's mean position over the training images"
     encoder = "none"
     outputs = frozenset()
 
-    def fit_predict(self, train, test):
-        mean = np.nanmean(np.stack([s.landmarks for s in train]), axis=0)
-        return np.broadcast_to(mean, (len(test), *mean.shape)).copy()
+    def __init__(self):
+        self.mean: np.ndarray | None = None
+
+    def fit(self, samples, load_image, threads=1):
+        self.mean = np.nanmean(np.stack([s.landmarks for s in samples]), axis=0)
+
+    def predict(self, sample_ids, load_image):
+        if self.mean is None:
+            raise api.PluginError("mean-shape: predict() before fit()")
+        return np.broadcast_to(self.mean, (len(sample_ids), *self.mean.shape)).copy()
+
+    def save(self, folder: Path) -> None:
+        (Path(folder) / "mean-shape.json").write_text(json.dumps({"mean": self.mean.tolist()}))
+
+    @classmethod
+    def load(cls, folder: Path, params):
+        method = cls(**params)
+        method.mean = np.array(json.loads((Path(folder) / "mean-shape.json").read_text())["mean"], dtype=float)
+        return method
 
 
 @hookimpl

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from benchsuite import api
 from benchsuite.hookspecs import hookimpl
 
 from . import weights as local_weights
@@ -38,7 +39,7 @@ def _blocks(in_channels: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class BeetleCnn:
+class BeetleCnn(api.Architecture):
     name = "beetle-cnn"
     description = "The beetle paper's CNN: 3 conv/pool/dropout blocks, FC 1000-1000-2N; direct regression"
     encoder = "none"

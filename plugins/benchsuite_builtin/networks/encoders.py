@@ -15,6 +15,7 @@ import timm
 import torch
 import torchvision.models as tv
 
+from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
@@ -28,7 +29,7 @@ _IMAGENET = {
 }
 
 
-class SmpEncoder:
+class SmpEncoder(api.Encoder):
     smp_name = ""
 
     def __init__(self, weights: str | None = None):
@@ -39,13 +40,13 @@ class SmpEncoder:
         self.load_weights(encoder)
         return encoder
 
-    def load_weights(self, encoder: torch.nn.Module) -> None:
+    def load_weights(self, module: torch.nn.Module) -> None:
         """Load local pretrained weights into an encoder module, if asked to."""
         if self.weights is None:
             return
         owner = f"encoder {self.smp_name}"
         path = local_weights.resolve(owner, self.weights, _IMAGENET.get(self.smp_name))
-        local_weights.load(encoder, path, owner)
+        local_weights.load(module, path, owner)
 
 
 class AnySmpEncoder(SmpEncoder):
@@ -67,7 +68,7 @@ def _encoder(smp_name: str, summary: str) -> type:
     return type(
         f"Encoder_{smp_name.replace('-', '_')}",
         (SmpEncoder,),
-        {"name": smp_name, "smp_name": smp_name, "description": summary},
+        {"name": smp_name, "smp_name": smp_name, "description": summary, "__module__": __name__},
     )
 
 

@@ -13,6 +13,7 @@ import torch
 import torchvision.models as tv
 from torch import nn
 
+from benchsuite import api
 from benchsuite.hookspecs import hookimpl
 
 from . import weights as local_weights
@@ -70,7 +71,7 @@ class FCN8(nn.Module):
         return self.up_final(score)
 
 
-class Fcn8:
+class Fcn8(api.Architecture):
     name = "fcn8"
     description = "FCN-8s on VGG16 (fc6 3×3×512, fc7 1×1×512), no encoder; heatmaps at input resolution"
     encoder = "none"

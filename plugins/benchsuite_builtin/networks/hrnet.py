@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
@@ -41,7 +42,7 @@ class HRNetHeatmaps(nn.Module):
         return self.head(self.up(self.mix(merged)))
 
 
-class HRNet:
+class HRNet(api.Architecture):
     name = "hrnet"
     description = "HRNet (timm, variant=hrnet_w18 by default), branches merged as in HRNetV2, no encoder; heatmaps"
     encoder = "none"

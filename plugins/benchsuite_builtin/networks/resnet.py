@@ -11,6 +11,7 @@ from __future__ import annotations
 import torchvision.models as tv
 from torch import nn
 
+from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
@@ -55,7 +56,7 @@ class UpsamplingDecoder(nn.Module):
         return self.head(self.stages(x))
 
 
-class ResNet50Upsampling:
+class ResNet50Upsampling(api.Architecture):
     name = "resnet50-upsampling"
     description = "ResNet50 backbone + upsampling decoder (5 × [upsample, conv 3×3]), no encoder; heatmaps"
     encoder = "none"
@@ -73,7 +74,7 @@ class ResNet50Upsampling:
         return nn.Sequential(backbone, UpsamplingDecoder(out_channels, self.decoder_channels))
 
 
-class ResNet50Regression:
+class ResNet50Regression(api.Architecture):
     name = "resnet50-regression"
     description = "ResNet50 backbone + fully connected layer regressing N×2 coordinates"
     encoder = "none"

@@ -7,10 +7,11 @@ from __future__ import annotations
 import segmentation_models_pytorch as smp
 from torch import nn
 
+from benchsuite import api
 from benchsuite.hookspecs import hookimpl
 
 
-class SmpUnet:
+class SmpUnet(api.Architecture):
     name = "smp-unet"
     description = "U-Net decoder (segmentation-models-pytorch) on any encoder; heatmaps at input resolution"
     encoder = "required"
@@ -45,7 +46,7 @@ class RegressionHead(nn.Module):
         return self.head(self.encoder(x)[-1])
 
 
-class FcRegression:
+class FcRegression(api.Architecture):
     name = "fc-regression"
     description = "Encoder + global pooling + fully connected layer regressing N×2 coordinates"
     encoder = "required"
@@ -58,7 +59,7 @@ class FcRegression:
         return RegressionHead(encoder.build(in_channels, self.encoder_depth), out_channels)
 
 
-class SmpFpn:
+class SmpFpn(api.Architecture):
     name = "smp-fpn"
     description = "Feature Pyramid Network decoder (segmentation-models-pytorch) on any encoder; heatmaps at input resolution"
     encoder = "required"
@@ -86,7 +87,7 @@ class SmpFpn:
         return model
 
 
-class SmpDeepLabV3Plus:
+class SmpDeepLabV3Plus(api.Architecture):
     name = "smp-deeplabv3plus"
     description = "DeepLabV3+ decoder (segmentation-models-pytorch) on any encoder; heatmaps at input resolution"
     encoder = "required"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
@@ -74,7 +75,7 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-class VanillaUnet:
+class VanillaUnet(api.Architecture):
     name = "unet"
     description = "Vanilla U-Net (Ronneberger 2015), 64→1024 filters, no encoder; heatmaps at input resolution"
     encoder = "none"
@@ -88,7 +89,7 @@ class VanillaUnet:
         return UNet(in_channels, out_channels, self.base_channels, self.batch_norm)
 
 
-class UnetRegression:
+class UnetRegression(api.Architecture):
     name = "unet-regression"
     description = "U-Net contracting path + fully connected layer regressing N×2 coordinates"
     encoder = "none"

@@ -15,7 +15,7 @@ from pathlib import Path, PureWindowsPath
 
 import numpy as np
 
-from benchsuite.lab.checks import ERROR, WARNING, Problem
+from benchsuite.api import ERROR, WARNING, Problem
 
 MISSING_TOKENS = {"", "na", "nan", "n/a", "none", "null", "?"}
 

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchsuite.api import PluginError, Sample
-from benchsuite.lab.checks import ERROR, WARNING, Problem
+from benchsuite.api import ERROR, WARNING, PluginError, Problem, Sample
 
 from . import READERS
 from .annotations import Annotations, Record, image_key, natural_key, numbered_names

@@ -12,8 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchsuite.api import PluginError
-from benchsuite.lab.checks import WARNING, Problem
+from benchsuite.api import WARNING, PluginError, Problem
 
 from . import READERS
 from .imagefiles import is_image
