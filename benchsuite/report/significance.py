@@ -179,6 +179,101 @@ def across_datasets(summary: pd.DataFrame, alpha: float = 0.05, rope: float = 0.
     return tests
 
 
+def _names(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _pair_row(pairs: pd.DataFrame, a: str, b: str) -> pd.Series:
+    return pairs[((pairs["a"] == a) & (pairs["b"] == b)) | ((pairs["a"] == b) & (pairs["b"] == a))].iloc[0]
+
+
+def verdict(tests: DatasetTests, alpha: float) -> list[str]:
+    """What the tests on one dataset say, in plain sentences, most important first."""
+    dataset = tests.dataset
+    sentences = []
+    if tests.best is None or tests.vs_best is None:
+        sentences.append(f"On {dataset}, nothing was tested: " + "; ".join(tests.notes or ["no complete method"]) + ".")
+    else:
+        worse = tests.vs_best[~tests.vs_best["not_worse"]]["method"].tolist()
+        kept = tests.vs_best[tests.vs_best["not_worse"]]["method"].tolist()
+        how = (f"paired Wilcoxon signed-rank tests over {tests.images} test images, Holm-corrected, α = {alpha:g}")
+        if worse:
+            sentences.append(f"On {dataset}, {tests.best} is significantly better than {_names(worse)} ({how}).")
+            if kept:
+                sentences.append(f"{_names(kept)} {'is' if len(kept) == 1 else 'are'} not significantly worse than "
+                                 f"{tests.best}.")
+        else:
+            sentences.append(f"On {dataset}, {tests.best} has the best score but is not significantly better than "
+                             f"{_names(kept)} ({how}).")
+        p_folds = {m: _pair_row(tests.pairs, tests.best, m)["p_nb"] for m in worse}
+        held = [m for m in worse if p_folds[m] < alpha]
+        if worse and all(p != p for p in p_folds.values()):
+            sentences.append("Whether they would survive retraining is unknown: the corrected t-test over folds "
+                             "needs at least two folds.")
+        elif worse:
+            if len(held) == len(worse):
+                sentences.append("These differences also hold over the folds (Nadeau–Bengio corrected t-test), so "
+                                 "they should survive retraining.")
+            elif held:
+                sentences.append(f"Over the folds (Nadeau–Bengio corrected t-test, which accounts for retraining) the "
+                                 f"difference holds against {_names(held)} but not against "
+                                 f"{_names([m for m in worse if m not in held])}.")
+            else:
+                sentences.append("None of these differences is significant over the folds (Nadeau–Bengio corrected "
+                                 "t-test): they may not survive retraining.")
+    if tests.friedman is not None:
+        differ = tests.friedman.pvalue < alpha
+        sentences.append(f"Friedman's test over the {len(tests.methods)} complete methods "
+                         f"{'finds that they differ' if differ else 'finds no evidence that they differ'} "
+                         f"(p = {format_p(tests.friedman.pvalue)}).")
+    if tests.excluded:
+        sentences.append(f"Not tested (incomplete folds): {_names(tests.excluded)}.")
+    return sentences
+
+
+def across_verdict(across: AcrossTests, alpha: float, rope: float, unit: str) -> list[str]:
+    """What the tests across datasets say, in plain sentences."""
+    if across.bayes is None or not len(across.bayes):
+        return [f"Across datasets, nothing was tested: {across.warnings[0]}." if across.warnings
+                else "Across datasets, nothing was tested."]
+    top = across.bayes["a"].iloc[0]
+    sentences = [f"Across {len(across.datasets)} datasets, {top} ranks best on average. Bayesian signed-rank test "
+                 f"(differences within ±{rope:g} {unit} count as equivalent):"]
+    for row in across.bayes.itertuples():
+        sentences.append(f"P({top} practically better than {row.b}) = {row.p_a_better:.2f}, "
+                         f"P(equivalent) = {row.p_equivalent:.2f}, P({row.b} better) = {row.p_b_better:.2f}.")
+    if across.friedman is not None:
+        sentences.append(f"Friedman's test on the ranks {'finds' if across.friedman.pvalue < alpha else 'finds no'} "
+                         f"evidence that the methods rank differently (p = {format_p(across.friedman.pvalue)}).")
+    sentences += [warning[0].upper() + warning[1:] + "." for warning in across.warnings]
+    return sentences
+
+
+def friedman_line(f: stats.Friedman, alpha: float) -> str:
+    return (f"χ²_F = {f.statistic:.3f} (df {f.methods - 1}), p = {format_p(f.pvalue)}; Iman–Davenport F = "
+            f"{f.iman_davenport:.3f}, p = {format_p(f.iman_davenport_pvalue)} -> "
+            f"{'the methods differ' if f.pvalue < alpha else 'no evidence that the methods differ'}")
+
+
+def ranks_line(f: stats.Friedman) -> str:
+    return "average ranks (1 = best): " + ", ".join(f"{m} {r:.2f}" for m, r in f.ranks.sort_values().items())
+
+
+def vs_best_line(tests: DatasetTests) -> str:
+    worse = tests.vs_best[~tests.vs_best["not_worse"]]["method"].tolist()
+    kept = tests.vs_best[tests.vs_best["not_worse"]]["method"].tolist()
+    return (f"best: {tests.best}; not significantly worse: {', '.join(kept) or 'none'}; "
+            f"significantly worse: {', '.join(worse) or 'none'}")
+
+
+def bayes_rows(across: AcrossTests) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the Bayesian signed-rank tests of the top-ranked method against each other one."""
+    rows = [[r.a, r.b, f"{r.p_a_better:.3f}", f"{r.p_equivalent:.3f}", f"{r.p_b_better:.3f}"]
+            for r in across.bayes.itertuples()]
+    return ["A (top-ranked)", "B", "P(A better)", "P(equivalent)", "P(B better)"], rows
+
+
 def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, posthoc: str, rope: float,
                unit: str, diagrams: dict[str, Path]) -> str:
     """The stats report as plain text: each test preceded by the question it answers."""
@@ -196,11 +291,9 @@ def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, po
         if tests.friedman is not None:
             f = tests.friedman
             say(f"-- {QUESTIONS['friedman']}")
-            say(f"   χ²_F = {f.statistic:.3f} (df {f.methods - 1}), p = {_p(f.pvalue)}; Iman–Davenport F = "
-                f"{f.iman_davenport:.3f}, p = {_p(f.iman_davenport_pvalue)} -> "
-                f"{'the methods differ' if f.pvalue < alpha else 'no evidence that the methods differ'}")
+            say(f"   {friedman_line(f, alpha)}")
             say(f"-- {QUESTIONS['posthoc'].format(name=posthoc.capitalize())}")
-            say("   average ranks (1 = best): " + ", ".join(f"{m} {r:.2f}" for m, r in f.ranks.sort_values().items()))
+            say(f"   {ranks_line(f)}")
             say(f"   Nemenyi critical difference CD = {tests.cd:.3f} ranks")
             say(_indent(_pvalue_matrix(tests.posthoc)))
             if tests.dataset in diagrams:
@@ -210,10 +303,7 @@ def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, po
             say(f"-- {QUESTIONS['nadeau']}")
             say(_indent(_pairs_table(tests.pairs, unit)))
             say(f"-- {QUESTIONS['vs_best']}")
-            worse = tests.vs_best[~tests.vs_best["not_worse"]]["method"].tolist()
-            kept = [tests.best] + tests.vs_best[tests.vs_best["not_worse"]]["method"].tolist()
-            say(f"   best: {tests.best}; not significantly worse: {', '.join(kept[1:]) or 'none'}; "
-                f"significantly worse: {', '.join(worse) or 'none'}")
+            say(f"   {vs_best_line(tests)}")
     say()
     say(f"== across datasets: {len(across.datasets)} datasets, {len(across.methods)} methods complete on all")
     for warning in across.warnings:
@@ -221,21 +311,21 @@ def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, po
     if across.friedman is not None:
         f = across.friedman
         say(f"-- {QUESTIONS['across']}")
-        say(f"   χ²_F = {f.statistic:.3f}, p = {_p(f.pvalue)}; Iman–Davenport F = {f.iman_davenport:.3f}, "
-            f"p = {_p(f.iman_davenport_pvalue)}; CD = {across.cd:.3f}")
-        say("   average ranks (1 = best): " + ", ".join(f"{m} {r:.2f}" for m, r in f.ranks.sort_values().items()))
+        say(f"   χ²_F = {f.statistic:.3f}, p = {format_p(f.pvalue)}; Iman–Davenport F = {f.iman_davenport:.3f}, "
+            f"p = {format_p(f.iman_davenport_pvalue)}; CD = {across.cd:.3f}")
+        say(f"   {ranks_line(f)}")
         if "across" in diagrams:
             say(f"   critical difference diagram: {diagrams['across']}")
     if across.bayes is not None and len(across.bayes):
         say(f"-- {QUESTIONS['bayes']}")
         say(f"   ROPE = ±{rope:g} {unit}")
-        rows = [[r.a, r.b, f"{r.p_a_better:.3f}", f"{r.p_equivalent:.3f}", f"{r.p_b_better:.3f}"]
-                for r in across.bayes.itertuples()]
-        say(_indent(tabulate(rows, headers=["A (top-ranked)", "B", "P(A better)", "P(equivalent)", "P(B better)"])))
+        headers, rows = bayes_rows(across)
+        say(_indent(tabulate(rows, headers=headers)))
     return out.getvalue()
 
 
-def _p(p: float) -> str:
+def format_p(p: float) -> str:
+    """A p-value as text: 4 decimals, scientific below 0.001."""
     return "nan" if p != p else (f"{p:.2e}" if p < 1e-3 else f"{p:.4f}")
 
 
@@ -243,29 +333,49 @@ def _indent(text: str) -> str:
     return "\n".join("   " + line for line in text.splitlines())
 
 
-def _pvalue_matrix(p: pd.DataFrame) -> str:
-    rows = [[name] + [_p(v) if a != b else "—" for b, v in row.items()] for (a, row), name in
+def pvalue_rows(p: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of an all-pairs p-value matrix, formatted."""
+    rows = [[name] + [format_p(v) if a != b else "—" for b, v in row.items()] for (a, row), name in
             zip(p.iterrows(), p.index)]
-    return tabulate(rows, headers=["p-values"] + list(p.columns))
+    return ["p-values"] + list(p.columns), rows
 
 
-def _pairs_table(pairs: pd.DataFrame, unit: str) -> str:
-    rows = [[r.a, r.b, r.n, f"{r.median_diff:+.3f}", f"{r.effect:+.2f}", _p(r.p), _p(r.p_holm),
-             "—" if r.t_nb != r.t_nb else f"{r.t_nb:+.2f}", _p(r.p_nb)] for r in pairs.itertuples()]
+def pairs_rows(pairs: pd.DataFrame, unit: str) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the pairwise tests (Wilcoxon, Holm, Nadeau–Bengio), formatted."""
+    rows = [[r.a, r.b, str(r.n), f"{r.median_diff:+.3f}", f"{r.effect:+.2f}", format_p(r.p), format_p(r.p_holm),
+             "—" if r.t_nb != r.t_nb else f"{r.t_nb:+.2f}", format_p(r.p_nb)] for r in pairs.itertuples()]
     headers = ["A", "B", "images", f"median A−B ({unit})", "effect r", "p Wilcoxon", "p Holm", "t NB", "p NB"]
+    return headers, rows
+
+
+def _pvalue_matrix(p: pd.DataFrame) -> str:
+    headers, rows = pvalue_rows(p)
     return tabulate(rows, headers=headers)
 
 
-def command(folder: Path, registry, metric_spec: str | None = None, alpha: float = 0.05, posthoc: str = "nemenyi",
-            rope: float = 0.5, out: Path | None = None) -> str:
-    """Run every test on a run, draw the critical difference diagrams, return the report text."""
-    from benchsuite.api import PluginError
-    from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
+def _pairs_table(pairs: pd.DataFrame, unit: str) -> str:
+    headers, rows = pairs_rows(pairs, unit)
+    return tabulate(rows, headers=headers)
 
-    run = Run(folder, registry)
-    if not run.cells:
-        raise PluginError(f"{folder}: no completed cell yet")
-    metric = load_metric(registry, metric_spec)
+
+@dataclass
+class Analysis:
+    """Every test of a run under one metric: within each dataset and across datasets."""
+
+    within: list[DatasetTests]
+    across: AcrossTests
+    summary: pd.DataFrame
+    metric: object
+    alpha: float
+    posthoc: str
+    rope: float
+
+
+def analyse(run: Run, metric, alpha: float = 0.05, posthoc: str = "nemenyi", rope: float = 0.5) -> Analysis:
+    """Run every test on a run's per-image scores (the metric must have them)."""
+    from benchsuite.api import PluginError
+    from benchsuite.report.scores import fold_scores, image_scores, summarise
+
     if "image" not in metric.scores:
         raise PluginError(f"metric {metric.name!r} has no per-image scores to pair")
     higher = bool(metric.higher_is_better)
@@ -273,19 +383,39 @@ def command(folder: Path, registry, metric_spec: str | None = None, alpha: float
     summary = summarise(folds, higher)
     ratios = test_train_ratios(run)
     within = [within_dataset(d, summary, images, folds, ratios, alpha, posthoc, higher) for d in run.datasets]
-    across = across_datasets(summary, alpha, rope, higher)
-    out = Path(out) if out else Path(folder) / "stats"
-    diagrams = {}
-    for tests in within:
+    return Analysis(within, across_datasets(summary, alpha, rope, higher), summary, metric, alpha, posthoc, rope)
+
+
+def cd_figures(analysis: Analysis) -> dict[str, object]:
+    """The critical difference diagrams (matplotlib figures) of each dataset with a Friedman test, and across."""
+    figures = {}
+    for tests in analysis.within:
         if tests.friedman is not None:
-            diagrams[tests.dataset] = stats.cd_diagram(
-                tests.friedman.ranks, tests.posthoc, out / f"cd-{_filename(tests.dataset)}.png",
-                f"{tests.dataset}: {posthoc} post-hoc, {tests.images} images, CD = {tests.cd:.2f}", alpha)
+            figures[tests.dataset] = stats.cd_figure(
+                tests.friedman.ranks, tests.posthoc,
+                f"{tests.dataset}: {analysis.posthoc} post-hoc, {tests.images} images, CD = {tests.cd:.2f}",
+                analysis.alpha, tests.cd)
+    across = analysis.across
     if across.friedman is not None:
-        diagrams["across"] = stats.cd_diagram(across.friedman.ranks, across.posthoc, out / "cd-across-datasets.png",
-                                              f"across {len(across.datasets)} datasets, CD = {across.cd:.2f}", alpha)
-    return write_text(within, across, alpha, posthoc, rope, metric.unit, diagrams)
+        figures["across"] = stats.cd_figure(across.friedman.ranks, across.posthoc,
+                                            f"across {len(across.datasets)} datasets, CD = {across.cd:.2f}",
+                                            analysis.alpha, across.cd)
+    return figures
 
 
-def _filename(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in text)
+def command(folder: Path, registry, metric_spec: str | None = None, alpha: float = 0.05, posthoc: str = "nemenyi",
+            rope: float = 0.5, out: Path | None = None) -> str:
+    """Run every test on a run, draw the critical difference diagrams, return the report text."""
+    from benchsuite.api import PluginError
+    from benchsuite.report.plots import filename, png, save
+    from benchsuite.report.scores import load_metric
+
+    run = Run(folder, registry)
+    if not run.cells:
+        raise PluginError(f"{folder}: no completed cell yet")
+    analysis = analyse(run, load_metric(registry, metric_spec), alpha, posthoc, rope)
+    out = Path(out) if out else Path(folder) / "stats"
+    diagrams = {key: save(png(figure), out / (f"cd-{filename(key)}.png" if key != "across"
+                                              else "cd-across-datasets.png"))
+                for key, figure in cd_figures(analysis).items()}
+    return write_text(analysis.within, analysis.across, alpha, posthoc, rope, analysis.metric.unit, diagrams)
