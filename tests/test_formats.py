@@ -157,6 +157,8 @@ def test_several_annotator_folders_make_an_annotator_parameter(tmp_path):
     assert default.notes["annotators"] == "by_ann, by_bob (ground truth: by_ann)"
     # 5 px on landmark a, 0 on b: 2.5 px per image
     assert default.notes["inter-annotator MRE (by_bob vs by_ann)"].startswith("2.50 px over 2 images")
+    assert FolderDataset(str(tmp_path)).human_error() == pytest.approx(2.5)  # the reports' human reference
+    assert FolderDataset(str(tmp_path / "by_ann"), images=str(tmp_path / "pictures")).human_error() is None
     _, bob = _samples(tmp_path, annotator="bob")
     assert bob["1"].landmarks[0].tolist() == [13, 14]
     with pytest.raises(PluginError, match="annotator 'carol' not found"):

@@ -75,6 +75,15 @@ class FolderDataset(api.Dataset):
             _DIGESTS[memo] = hashlib.sha256(path.read_bytes()).hexdigest()
         return _DIGESTS[memo]
 
+    def human_error(self) -> float | None:
+        """The mean radial error between the ground-truth annotator and the next one, when there are two."""
+        loaded = self.loaded()
+        if not loaded.others:
+            return None
+        truth = {s.id: s.landmarks for s in loaded.samples}
+        mre, images = inter_annotator_mre(truth, next(iter(loaded.others.values())))
+        return mre if images else None
+
     def check(self) -> CheckReport:
         """Everything readable plus every problem; each image decoded once."""
         loaded = self.loaded()
