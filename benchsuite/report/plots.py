@@ -57,15 +57,18 @@ def spans_decades(values) -> bool:
     return len(values) > 1 and values.max() / values.min() >= LOG_SPAN
 
 
-def per_landmark_figure(table: pd.DataFrame, unit: str = "px", log: bool | None = None):
+def per_landmark_figure(table: pd.DataFrame, unit: str = "px", log: bool | None = None,
+                        methods: list[str] | None = None):
     """Grouped bars of each landmark's mean error per method, one panel per dataset (fish Fig. 6).
 
     ``table`` is ``tables.landmark_summary``'s: dataset, landmark, index, method, mean, std. ``log``:
-    a log scale; by default when the means span a decade or more.
+    a log scale; by default when the means span a decade or more. ``methods`` fixes the order and colours
+    (so that several charts agree); by default the table's methods, sorted.
     """
     plt = pyplot()
     datasets = sorted(table["dataset"].unique())
-    methods = sorted(table["method"].unique())
+    colours = {m: f"C{i % 10}" for i, m in enumerate(methods or sorted(table["method"].unique()))}
+    methods = [m for m in colours if m in set(table["method"])]
     log = spans_decades(table["mean"]) if log is None else log
     width_in = min(WIDEST, max(6.0, 0.5 * table["landmark"].nunique() * len(methods)))
     fig, axes = plt.subplots(len(datasets), 1, figsize=(width_in, 3.2 * len(datasets)), squeeze=False)
@@ -77,14 +80,14 @@ def per_landmark_figure(table: pd.DataFrame, unit: str = "px", log: bool | None 
         for i, method in enumerate(methods):
             values = rows[rows["method"] == method].set_index("landmark").reindex(landmarks)
             ax.bar(x + (i - (len(methods) - 1) / 2) * width, values["mean"], width, yerr=values["std"].fillna(0),
-                   label=method, capsize=2, error_kw={"elinewidth": 0.8})
+                   label=method, capsize=2, error_kw={"elinewidth": 0.8}, color=colours[method])
         ax.set_xticks(x, landmarks, rotation=45 if max(map(len, landmarks)) > 3 else 0, ha="right")
         if log:
             ax.set_yscale("log")
         ax.set_ylabel(f"mean error ({unit}{', log scale' if log else ''})")
         ax.set_title(dataset)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
+    axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
