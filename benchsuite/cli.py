@@ -183,6 +183,28 @@ def cmd_compare(args) -> int:
     return code
 
 
+def cmd_report(args) -> int:
+    """One self-contained HTML page with the run's tables, tests, charts and predictions."""
+    from benchsuite.report import page
+
+    folder = _run_folder(args)
+    out, figures = page.write(folder, _registry(args), Path(args.out) if args.out else folder / "report.html",
+                              args.alpha, args.rope, Path(args.figures) if args.figures else None)
+    print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    if args.figures:
+        print(f"{len(figures)} figures written under {args.figures}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    """Every prediction of a run as one tidy table."""
+    from benchsuite.report.export import export
+
+    out, rows = export(_run_folder(args), args.to, Path(args.out) if args.out else None)
+    print(f"{rows} predictions written to {out}")
+    return 0
+
+
 def cmd_status(args) -> int:
     """Which cells of a run are complete, failed, being computed, or not started."""
     from benchsuite.run.launch import run_status
@@ -290,6 +312,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-worse", type=float, metavar="PIXELS",
                    help="exit 1 when a method of B is significantly worse than in A by more than PIXELS")
     p.add_argument("--format", default="md", choices=formats)
+
+    p = sub.add_parser("report", parents=[common], help="one self-contained HTML page: tables, tests, charts, "
+                       "predictions")
+    p.add_argument("run", help="run name or folder")
+    p.add_argument("--out", help="the HTML file (default: RUN/report.html)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
+    p.add_argument("--rope", type=float, default=0.5,
+                   help="region of practical equivalence for the Bayesian test, metric units (default: 0.5)")
+    p.add_argument("--figures", metavar="DIR", help="also write the prediction overlays as PNG files under DIR")
+
+    p = sub.add_parser("export", parents=[common], help="every prediction of a run as one tidy table")
+    p.add_argument("run", help="run name or folder")
+    p.add_argument("--to", default="parquet", choices=("parquet", "csv"), help="file format (default: parquet)")
+    p.add_argument("--out", help="the file (default: RUN/export/predictions.parquet or .csv)")
     datasets_cli.add_parser(sub, common)
     return parser
 
@@ -299,7 +335,8 @@ def cmd_datasets(args) -> int:
 
 
 COMMANDS = {"plugins": cmd_plugins, "list": cmd_list, "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "leaderboard": cmd_leaderboard,
-            "stats": cmd_stats, "compare": cmd_compare, "datasets": cmd_datasets}
+            "stats": cmd_stats, "compare": cmd_compare, "report": cmd_report, "export": cmd_export,
+            "datasets": cmd_datasets}
 
 
 def main(argv: list[str] | None = None) -> int:
