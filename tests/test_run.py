@@ -34,6 +34,7 @@ def test_run_stores_every_cell_with_its_record_and_predictions(tiny_grid, tmp_pa
     for cell in cells:
         record = store.record(cell.id)
         assert record["status"] == "ok" and record["config"] == json.loads(json.dumps(cell.identity()))
+        assert record["run"] == "r" and record["configuration_id"] == cell.configuration_id
         assert {"packages", "git_revision", "hardware", "wall_seconds", "split"} <= set(record)
         assert record["packages"]["torch"] and record["hardware"]["cpu_count"]
         if cell.architecture.name != "mean-shape":

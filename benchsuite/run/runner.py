@@ -167,7 +167,8 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
 
 def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime):
     started = time.time()
-    record = {"id": cell.id, "configuration_id": cell.configuration_id, "config": cell.identity(),
+    record = {"id": cell.id, "run": store.root.name, "configuration_id": cell.configuration_id,
+              "config": cell.identity(),
               "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
     record |= environment.describe()
