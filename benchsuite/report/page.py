@@ -25,7 +25,7 @@ from benchsuite.report.results import Run
 from benchsuite.report.scores import image_scores, load_metric
 
 NUMBER = re.compile(r"^[−+-]?(\d|\.\d)|^—$")  # text aligned right: numbers, and the dash for "none"
-LONG_TEXT = 60  # table cells longer than this may wrap; shorter ones never do
+LONG_TEXT = 28  # table cells with longer texts (long method labels, errors) may wrap; shorter ones never do
 PAPER_TABLES = [name for name in tables.TABLES if name != "summary"]
 
 
@@ -64,8 +64,7 @@ def _aligned(texts: list[str]) -> bool:
 def grid(headers: list[str], rows: list[list[str]], title: str = "", cells_html: bool = False) -> str:
     """A styled table under its title; columns whose every cell is a number are right-aligned, long texts wrap."""
     numeric = [_aligned([_text(row[i]) for row in rows if i < len(row)]) for i in range(len(headers))]
-    head = "".join(f'<th{" class=num" if numeric[i] else ""} scope="col">{esc(h)}</th>'
-                   for i, h in enumerate(headers))
+    head = "".join(f'<th{_cell_class(numeric[i], h)} scope="col">{esc(h)}</th>' for i, h in enumerate(headers))
     body = "".join("<tr>" + "".join(f"<td{_cell_class(numeric[i], c)}>{c if cells_html else esc(c)}</td>"
                                     for i, c in enumerate(row)) + "</tr>" for row in rows)
     title = f'<p class="table-title">{esc(title)}</p>' if title else ""
@@ -74,7 +73,8 @@ def grid(headers: list[str], rows: list[list[str]], title: str = "", cells_html:
 
 
 def _cell_class(numeric: bool, cell: str) -> str:
-    return " class=num" if numeric else (" class=long" if len(_text(cell)) > LONG_TEXT else "")
+    classes = (["num"] if numeric else []) + (["long"] if len(_text(cell)) > LONG_TEXT else [])
+    return f' class="{" ".join(classes)}"' if len(classes) > 1 else (f" class={classes[0]}" if classes else "")
 
 
 def _text(cell: str) -> str:
@@ -348,7 +348,7 @@ class Report:
             return None
         rows = [[key, "; ".join(f"{value} ({n} cells)" if len(counter) > 1 else value
                                 for value, n in counter.most_common())] for key, counter in values.items()]
-        return Section("environment", "Environment", grid(["", "value"], rows) + paragraphs(
+        return Section("environment", "Environment", grid(["recorded", "value"], rows) + paragraphs(
             ["as recorded by each cell when it ran; several values are listed with their number of cells"], "note"))
 
 
@@ -452,13 +452,14 @@ nav.toc a:hover { text-decoration: underline; }
 table.data { border-collapse: collapse; font-size: 13.5px; font-variant-numeric: tabular-nums; }
 table.data th, table.data td { padding: 4px 11px; border-bottom: 1px solid var(--rule); vertical-align: top;
   white-space: nowrap; }
-table.data td.long { white-space: normal; min-width: 320px; }
+table.data .long { white-space: normal; overflow-wrap: anywhere; min-width: 9em; max-width: 24em; }
 p.table-title { font-weight: 620; margin: 0 0 4px; }
 table.data thead th { border-top: 2px solid var(--ink); border-bottom: 1.5px solid var(--ink); text-align: left;
   font-weight: 620; }
 table.data tbody tr:last-child td { border-bottom: 2px solid var(--ink); }
 table.data tbody tr:nth-child(even) { background: var(--zebra); }
 table.data .num { text-align: right; white-space: nowrap; }
+table.data th.long { white-space: normal; }
 section.table { margin: 18px 0 26px; }
 details { border: 1px solid var(--rule); border-radius: 6px; padding: 6px 14px; margin: 8px 0 18px; }
 details[open] { padding-bottom: 12px; }

@@ -71,7 +71,8 @@ def per_landmark_figure(table: pd.DataFrame, unit: str = "px", log: bool | None 
     methods = [m for m in colours if m in set(table["method"])]
     log = spans_decades(table["mean"]) if log is None else log
     width_in = min(WIDEST, max(6.0, 0.5 * table["landmark"].nunique() * len(methods)))
-    fig, axes = plt.subplots(len(datasets), 1, figsize=(width_in, 3.2 * len(datasets)), squeeze=False)
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(width_in, 3.2 * len(datasets)), squeeze=False,
+                             layout="constrained")
     width = 0.8 / len(methods)
     for ax, dataset in zip(axes[:, 0], datasets):
         rows = table[table["dataset"] == dataset]
@@ -87,8 +88,8 @@ def per_landmark_figure(table: pd.DataFrame, unit: str = "px", log: bool | None 
         ax.set_ylabel(f"mean error ({unit}{', log scale' if log else ''})")
         ax.set_title(dataset)
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), fontsize=7, frameon=False)
     return fig
 
 
