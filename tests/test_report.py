@@ -105,7 +105,7 @@ def test_leaderboard_and_paper_tables_keep_bold_dagger_and_right_aligned_numbers
     leaderboard = text.split('<section id="leaderboard">')[1].split("</section>")[0]
     rows = re.findall(r"<tr>(.*?)</tr>", leaderboard)
     best = next(r for r in rows if "<td>synthetic</td><td>unet+gaussian</td>" in r)
-    assert re.search(r"<td class=num><b>\d+\.\d\d ± \d+\.\d\d</b></td>", best)  # bold best, aligned right
+    assert re.search(r"<td class=num><b>\d+\.\d\d\xa0±\xa0\d+\.\d\d</b></td>", best)  # bold, right, one line
     close = next(r for r in rows if "<td>synthetic</td><td>fcn8+gaussian</td>" in r)
     assert "&dagger;" in close  # 2 % worse on the same images: not significantly worse than the best
     partial = next(r for r in rows if "unet-regression+regression" in r and "<td>synthetic</td>" in r)
@@ -142,8 +142,8 @@ def test_predictions_are_drawn_where_images_exist_and_their_absence_is_said(repo
 
 def test_status_split_and_environment_of_a_partial_run(report_file):
     text = report_file.read_text()
-    assert ('class="warning">This run is partial: 1 cell(s) failed, 2 have no result yet and 1 dataset × method(s) '
-            "lack folds") in text
+    assert ('class="warning">This run is partial: 1 cell(s) failed, 2 cell(s) have no result yet and 1 dataset × '
+            "method(s) lack folds;") in text
     status = text.split('<section id="status">')[1].split("</section>")[0]
     assert "OutOfMemoryError: CUDA out of memory." in status and "Traceback" not in status
     assert "2 cell(s) of the run&#x27;s grid have no result yet" in status

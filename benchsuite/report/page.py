@@ -65,11 +65,16 @@ def grid(headers: list[str], rows: list[list[str]], title: str = "", cells_html:
     """A styled table under its title; columns whose every cell is a number are right-aligned, long texts wrap."""
     numeric = [_aligned([_text(row[i]) for row in rows if i < len(row)]) for i in range(len(headers))]
     head = "".join(f'<th{_cell_class(numeric[i], h)} scope="col">{esc(h)}</th>' for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(f"<td{_cell_class(numeric[i], c)}>{c if cells_html else esc(c)}</td>"
-                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td{_cell_class(numeric[i], c)}>{_keep_together(c if cells_html else esc(c))}"
+                                    "</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
     title = f'<p class="table-title">{esc(title)}</p>' if title else ""
     return f'{title}<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>' \
            f"<tbody>{body}</tbody></table></div>"
+
+
+def _keep_together(cell: str) -> str:
+    """``mean ± std`` and ``(2/3 folds)`` never split over two lines (a line may break between them)."""
+    return re.sub(r"\((\d+/\d+) folds\)", "(\\1\u00a0folds)", cell.replace(" ± ", "\u00a0±\u00a0"))
 
 
 def _cell_class(numeric: bool, cell: str) -> str:
@@ -135,10 +140,13 @@ class Report:
         if not run.cells:
             warnings.append("No cell of this run has completed yet: there is nothing to score.")
         incomplete = methods[~methods["complete"]] if len(methods) else methods
-        if len(incomplete) or self.failed or self.pending:
-            warnings.append(f"This run is partial: {len(self.failed)} cell(s) failed, {len(self.pending)} have no "
-                            f"result yet and {len(incomplete)} dataset × method(s) lack folds; incomplete methods are "
-                            "shown but never bolded, ranked or tested (see Run status).")
+        gaps = [text for count, text in ((len(self.failed), f"{len(self.failed)} cell(s) failed"),
+                                         (len(self.pending), f"{len(self.pending)} cell(s) have no result yet"),
+                                         (len(incomplete), f"{len(incomplete)} dataset × method(s) lack folds"))
+                if count]
+        if gaps:
+            warnings.append(f"This run is partial: {significance.join_names(gaps)}; incomplete methods are shown but "
+                            "never bolded, ranked or tested (see Run status).")
         return paragraphs(lines, "lead") + paragraphs(warnings, "warning")
 
     def leaderboard(self) -> Section | None:
@@ -458,7 +466,8 @@ table.data thead th { border-top: 2px solid var(--ink); border-bottom: 1.5px sol
   font-weight: 620; }
 table.data tbody tr:last-child td { border-bottom: 2px solid var(--ink); }
 table.data tbody tr:nth-child(even) { background: var(--zebra); }
-table.data .num { text-align: right; white-space: nowrap; }
+table.data .num { text-align: right; }
+table.data td.num { white-space: normal; min-width: 5.5em; }
 table.data th.long { white-space: normal; }
 section.table { margin: 18px 0 26px; }
 details { border: 1px solid var(--rule); border-radius: 6px; padding: 6px 14px; margin: 8px 0 18px; }

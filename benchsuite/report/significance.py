@@ -179,7 +179,7 @@ def across_datasets(summary: pd.DataFrame, alpha: float = 0.05, rope: float = 0.
     return tests
 
 
-def _names(items: list[str]) -> str:
+def join_names(items: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -199,13 +199,13 @@ def verdict(tests: DatasetTests, alpha: float) -> list[str]:
         kept = tests.vs_best[tests.vs_best["not_worse"]]["method"].tolist()
         how = (f"paired Wilcoxon signed-rank tests over {tests.images} test images, Holm-corrected, α = {alpha:g}")
         if worse:
-            sentences.append(f"On {dataset}, {tests.best} is significantly better than {_names(worse)} ({how}).")
+            sentences.append(f"On {dataset}, {tests.best} is significantly better than {join_names(worse)} ({how}).")
             if kept:
-                sentences.append(f"{_names(kept)} {'is' if len(kept) == 1 else 'are'} not significantly worse than "
+                sentences.append(f"{join_names(kept)} {'is' if len(kept) == 1 else 'are'} not significantly worse than "
                                  f"{tests.best}.")
         else:
             sentences.append(f"On {dataset}, {tests.best} has the best score but is not significantly better than "
-                             f"{_names(kept)} ({how}).")
+                             f"{join_names(kept)} ({how}).")
         p_folds = {m: _pair_row(tests.pairs, tests.best, m)["p_nb"] for m in worse}
         held = [m for m in worse if p_folds[m] < alpha]
         if worse and all(p != p for p in p_folds.values()):
@@ -217,8 +217,8 @@ def verdict(tests: DatasetTests, alpha: float) -> list[str]:
                                  "they should survive retraining.")
             elif held:
                 sentences.append(f"Over the folds (Nadeau–Bengio corrected t-test, which accounts for retraining) the "
-                                 f"difference holds against {_names(held)} but not against "
-                                 f"{_names([m for m in worse if m not in held])}.")
+                                 f"difference holds against {join_names(held)} but not against "
+                                 f"{join_names([m for m in worse if m not in held])}.")
             else:
                 sentences.append("None of these differences is significant over the folds (Nadeau–Bengio corrected "
                                  "t-test): they may not survive retraining.")
@@ -228,7 +228,7 @@ def verdict(tests: DatasetTests, alpha: float) -> list[str]:
                          f"{'finds that they differ' if differ else 'finds no evidence that they differ'} "
                          f"(p = {format_p(tests.friedman.pvalue)}).")
     if tests.excluded:
-        sentences.append(f"Not tested (incomplete folds): {_names(tests.excluded)}.")
+        sentences.append(f"Not tested (incomplete folds): {join_names(tests.excluded)}.")
     return sentences
 
 
