@@ -162,7 +162,8 @@ def cmd_leaderboard(args) -> int:
     from benchsuite.report.leaderboard import command
 
     folder = _run_folder(args)
-    print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot))
+    print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot,
+                  include_stale=args.include_stale))
     return 0
 
 
@@ -170,7 +171,8 @@ def cmd_stats(args) -> int:
     from benchsuite.report.significance import command
 
     folder = _run_folder(args)
-    print(command(folder, _registry(args), args.metric, args.alpha, args.posthoc, args.rope, args.out))
+    print(command(folder, _registry(args), args.metric, args.alpha, args.posthoc, args.rope, args.out,
+                  include_stale=args.include_stale))
     return 0
 
 
@@ -178,7 +180,8 @@ def cmd_compare(args) -> int:
     from benchsuite.report.compare import command
 
     folders = [_side_folder(name, args.results) for name in (args.run_a, args.run_b)]
-    text, code = command(*folders, _registry(args), args.metric, args.alpha, args.fail_worse, args.format)
+    text, code = command(*folders, _registry(args), args.metric, args.alpha, args.fail_worse, args.format,
+                         include_stale=args.include_stale)
     print(text)
     return code
 
@@ -264,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", parents=[common], help="the papers' tables: mean ± std over folds")
     p.add_argument("run", help="run name or folder")
+    p.add_argument("--include-stale", action="store_true",
+                   help="also report completed cells of an earlier grid of the run (labelled stale)")
     p.add_argument("--table", default="summary", help="summary, heatmap, regression, baseline, hits, per-landmark, "
                    "correlation or ranking (default: summary)")
     p.add_argument("--format", default="md", choices=formats)
@@ -275,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stats", parents=[common], help="significance tests between methods, CD diagrams")
     p.add_argument("run", help="run name or folder")
+    p.add_argument("--include-stale", action="store_true",
+                   help="also report completed cells of an earlier grid of the run (labelled stale)")
     p.add_argument("--metric", help="per-image metric to test (default: the headline metric, mean radial error)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--posthoc", default="nemenyi", choices=("nemenyi", "conover"), help="post-hoc after Friedman")
@@ -285,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", parents=[common], help="two leaderboards side by side; a regression gate")
     p.add_argument("run_a", metavar="A", help="run name or folder, or a published leaderboard folder")
     p.add_argument("run_b", metavar="B", help="run name or folder, or a published leaderboard folder")
+    p.add_argument("--include-stale", action="store_true",
+                   help="also report completed cells of an earlier grid of the run (labelled stale)")
     p.add_argument("--metric", help="metric for two runs (default: the headline metric, mean radial error)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--fail-worse", type=float, metavar="PIXELS",

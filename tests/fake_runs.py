@@ -24,7 +24,7 @@ LANDMARKS = ("snout", "eye", "tail")
 def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np.ndarray, image_ids: list[str], *,
                folds: int, rng: np.random.Generator, size=(640, 480), input_size=64, pixel_size_mm=None,
                dataset_name: str | None = None, spec=None, config_extra: dict | None = None,
-               truth: np.ndarray | None = None) -> str:
+               truth: np.ndarray | None = None, cell_id: str | None = None) -> str:
     """One ok cell whose radial error of image i, landmark j is ``errors[i, j]`` (NaN truth where NaN)."""
     architecture, encoder, codec, parameters = spec or METHODS[method]
     n_images, n_landmarks = errors.shape
@@ -37,7 +37,7 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
     table = pd.DataFrame({"image_id": np.repeat(image_ids, n_landmarks), "landmark": np.tile(names, n_images),
                           "x": x.ravel(), "y": y.ravel(), "pred_x": predicted[..., 0].ravel(),
                           "pred_y": predicted[..., 1].ravel(), "width": size[0], "height": size[1]})
-    cell_id = f"{dataset}-{method}-{fold}".replace("+", "_")
+    cell_id = cell_id or f"{dataset}-{method}-{fold}".replace("+", "_")
     config = {"dataset": {"name": dataset_name or dataset, "params": {}},
               "architecture": {"name": architecture, "params": {}},
               "encoder": {"name": encoder, "params": {}} if encoder else None,

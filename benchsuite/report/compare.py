@@ -40,13 +40,13 @@ class Comparison:
     regressions: list[str] = field(default_factory=list)
 
 
-def _side(folder: Path, registry: Registry) -> Run | pub.Published:
+def _side(folder: Path, registry: Registry, include_stale: bool = False) -> Run | pub.Published:
     folder = Path(folder)
     if pub.is_published(folder):
         return pub.load(folder)
     if not (folder / "cells").is_dir():
         raise PluginError(f"{folder}: neither a run (cells/) nor a published leaderboard ({pub.MANIFEST})")
-    run = Run(folder, registry)
+    run = Run(folder, registry, include_stale)
     if not run.cells:
         raise PluginError(f"{folder}: no completed cell yet")
     return run
@@ -213,9 +213,9 @@ def _p(p: float) -> str:
 
 
 def command(path_a: Path, path_b: Path, registry: Registry, metric_spec: str | None = None, alpha: float = 0.05,
-            fail_worse: float | None = None, fmt: str = "md") -> tuple[str, int]:
+            fail_worse: float | None = None, fmt: str = "md", include_stale: bool = False) -> tuple[str, int]:
     """The comparison's text and the exit code (1 when the regression gate failed)."""
-    a, b = _side(path_a, registry), _side(path_b, registry)
+    a, b = _side(path_a, registry, include_stale), _side(path_b, registry, include_stale)
     if isinstance(a, Run) and isinstance(b, Run):
         result = compare_runs(a, b, metric_spec, alpha, fail_worse)
     elif isinstance(a, Run) or isinstance(b, Run):

@@ -6,10 +6,17 @@ functions of one table: ``delta`` (original pixels per network-input pixel,
 from the image size and the protocol's input size) and ``pixel_size_mm``
 (from the dataset, recorded in cell.json). Tables written before those were
 stored simply get NaN there, and the metrics that need them say "—".
+
+A leaderboard row is one *configuration* (everything that identifies a cell
+but its fold), never a mix: cells are grouped by their configuration id, and
+only the cells of the run's current grid (``grid.json``) are reported unless
+stale ones are asked for. Two configurations that carry the same display
+labels are told apart by a short configuration id in the method label.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,6 +28,7 @@ import pandas as pd
 
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
+from benchsuite.run.cells import configuration_id
 from benchsuite.run.store import RunStore
 
 
@@ -60,6 +68,11 @@ class CellInfo:
         return _name(self.config.get("codec"))
 
     @property
+    def configuration_id(self) -> str:
+        """What identifies this cell's method configuration, whatever its fold (and its display labels)."""
+        return self.record.get("configuration_id") or configuration_id(self.config)
+
+    @property
     def folds(self) -> int:
         return int((self.config.get("protocol") or {}).get("folds", 1))
 
@@ -73,13 +86,29 @@ class CellInfo:
 
 
 class Run:
-    """The completed cells of one results folder, predictions loaded on demand and cached."""
+    """The completed cells of one results folder, predictions loaded on demand and cached.
 
-    def __init__(self, source: RunStore | Path | str, registry: Registry):
+    ``cells`` are those of the run's current grid (all of them with ``include_stale``, stale ones labelled
+    so); ``stale`` lists completed cells left from an earlier grid of the run and not reported.
+    """
+
+    def __init__(self, source: RunStore | Path | str, registry: Registry, include_stale: bool = False):
         self.store = source if isinstance(source, RunStore) else RunStore(source)
         self.registry = registry
-        self.cells = [CellInfo(r["id"], r["dataset"], r["method"], int(r["fold"]), r)
-                      for r in self.store.records() if r.get("status") == "ok"]
+        manifest = self.store.manifest()
+        current = set(manifest["cells"]) if manifest else None
+        cells, self.stale = [], []
+        for r in self.store.records():
+            if r.get("status") != "ok":
+                continue
+            cell = CellInfo(r["id"], r["dataset"], r["method"], int(r["fold"]), r)
+            if current is None or cell.id in current:
+                cells.append(cell)
+            elif include_stale:
+                cells.append(dataclasses.replace(cell, method=f"{cell.method} (stale)"))
+            else:
+                self.stale.append(cell)
+        self.cells = _distinct_labels(cells)
         self._predictions: dict[str, pd.DataFrame] = {}
 
     @property
@@ -136,6 +165,16 @@ class Run:
         """The dataset's landmark names in their stored order (the dataset's own order)."""
         cell = next(c for c in self.cells if c.dataset == dataset)
         return list(pd.unique(self.predictions(cell)["landmark"]))
+
+
+def _distinct_labels(cells: list[CellInfo]) -> list[CellInfo]:
+    """Cells whose (dataset, method) labels are shared by two configurations get the configuration id in the
+    method label, so that no row of any table ever averages two configurations."""
+    configurations: dict[tuple[str, str], set[str]] = {}
+    for cell in cells:
+        configurations.setdefault((cell.dataset, cell.method), set()).add(cell.configuration_id)
+    return [dataclasses.replace(c, method=f"{c.method} [{c.configuration_id[:6]}]")
+            if len(configurations[(c.dataset, c.method)]) > 1 else c for c in cells]
 
 
 def group_cells(cells: list[CellInfo]) -> dict[tuple[str, str], list[CellInfo]]:

@@ -257,12 +257,12 @@ def _pairs_table(pairs: pd.DataFrame, unit: str) -> str:
 
 
 def command(folder: Path, registry, metric_spec: str | None = None, alpha: float = 0.05, posthoc: str = "nemenyi",
-            rope: float = 0.5, out: Path | None = None) -> str:
+            rope: float = 0.5, out: Path | None = None, include_stale: bool = False) -> str:
     """Run every test on a run, draw the critical difference diagrams, return the report text."""
     from benchsuite.api import PluginError
     from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
 
-    run = Run(folder, registry)
+    run = Run(folder, registry, include_stale)
     if not run.cells:
         raise PluginError(f"{folder}: no completed cell yet")
     metric = load_metric(registry, metric_spec)

@@ -199,7 +199,24 @@ def expand(
                     versions = _versions(registry, dataset, arch, encoder, codec)
                     for fold in range(protocol.folds):
                         grid.cells.append(Cell(dataset, arch, encoder, codec, fold, protocol, versions))
+    _check_labels(grid.cells)
     return grid
+
+
+def _check_labels(cells: list[Cell]) -> None:
+    """Two different configurations must not share the labels every table shows them under."""
+    seen: dict[tuple[str, str], Cell] = {}
+    for cell in cells:
+        first = seen.setdefault((cell.dataset.label, cell.method), cell)
+        if first.configuration_id != cell.configuration_id:
+            raise PluginError(
+                f"two different configurations are both labelled {cell.dataset.label} | {cell.method}: "
+                f"{_spelled(first)} and {_spelled(cell)}; give them different labels")
+
+
+def _spelled(cell: Cell) -> str:
+    parts = [c.as_dict() for c in (cell.dataset, cell.architecture, cell.encoder, cell.codec) if c is not None]
+    return " + ".join(f"{p['name']}{p['params'] or ''}" for p in parts)
 
 
 def _with_none(components: list[Component], include_none: bool) -> list[Component | None]:
