@@ -92,12 +92,15 @@ def _settings(args) -> dict:
 def _spec_with_own_folders(args, registry):
     """The grid, with ``-d PATH`` folders replacing its datasets (the patterns among -d stay filters)."""
     from benchsuite.run import grid as grids
+    from benchsuite.run.launch import with_split_file
 
     spec = grids.load_spec(args.grid)
     own = [c for c in (folder_component(d, registry) for d in args.dataset) if c]
     if own:
         spec.axes["datasets"] = own
         args.dataset = [d for d in args.dataset if not folder_component(d, registry)]
+    if args.splits:
+        spec = with_split_file(spec, args.splits)
     return spec, own
 
 
@@ -163,7 +166,7 @@ def cmd_leaderboard(args) -> int:
 
     folder = _run_folder(args)
     print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot,
-                  include_stale=args.include_stale))
+                  include_stale=args.include_stale, candidates=args.candidates))
     return 0
 
 
@@ -197,6 +200,32 @@ def cmd_status(args) -> int:
     for cell_id, error in status.errors.items():
         print(f"  failed {cell_id}: {error}")
     return 0 if status.complete else EXIT_FAILED_CELLS
+
+
+def cmd_splits(args) -> int:
+    """The folds a run would use, as CSV on stdout (dataset, image, fold, part), without running anything."""
+    import csv
+
+    from benchsuite.protocol import load_protocol
+    from benchsuite.run.cells import Component
+    from benchsuite.run.grid import components, split_table
+    from benchsuite.splits import splits_rows
+
+    registry = _registry(args)
+    settings = parse_assignments(args.set) | ({"folds": args.folds} if args.folds is not None else {})
+    protocol = load_protocol(args.protocol, settings)
+    entry = folder_component(args.dataset, registry) or {"name": args.dataset}
+    if args.splits:
+        entry["splits"] = args.splits
+    dataset: Component = components(registry, "datasets", [entry], None, [])[0]
+    params = {k: v for k, v in dataset.params.items() if k != "splits"}
+    instance = registry.create("datasets", dataset.name, params)
+    rows = splits_rows(instance.samples(), protocol.folds, protocol.split_seed, protocol.val_fraction,
+                       split_table(registry, dataset, instance), dataset.label)
+    writer = csv.DictWriter(sys.stdout, ["dataset", "image", "fold", "part"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return 0
 
 
 def cmd_bench(args) -> int:
@@ -236,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-e", "--encoder", action="append", default=[], help="glob filter on encoder names (repeatable)")
     p.add_argument("-c", "--codec", action="append", default=[], help="glob filter on codec names (repeatable)")
     p.add_argument("--folds", type=int, help="number of folds (overrides the protocol)")
+    p.add_argument("--splits", metavar="FILE.csv", help="your own split for the datasets: image,fold or image,part "
+                   "or image,fold,part (e.g. another run's splits.csv)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a protocol setting")
     p.add_argument("--run", help="run name (default: the grid's name)")
     p.add_argument("--executor", help="executor plugin (default: the grid's [executor] name, else local)")
@@ -262,6 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mixed precision and channels_last (default: on for a GPU)")
     p.add_argument("--output", help="also write the table as CSV here")
 
+    p = sub.add_parser("splits", parents=[common], help="the folds a run would use, as CSV (dataset, image, fold, part)")
+    p.add_argument("dataset", metavar="DATASET|PATH", help="a registered dataset name or a folder of your own")
+    p.add_argument("--folds", type=int, help="number of folds (default: the protocol's)")
+    p.add_argument("--protocol", default="kumar2022", help="protocol preset giving folds, seed and validation share")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a protocol setting")
+    p.add_argument("--splits", metavar="FILE.csv", help="check a split file against the dataset and print it in full")
+
     p = sub.add_parser("status", parents=[common], help="complete, failed, running and missing cells of a run")
     p.add_argument("run", help="run name or folder")
 
@@ -275,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the † markers (default: 0.05)")
     p.add_argument("-m", "--method", help="glob filter on method labels")
     p.add_argument("-d", "--dataset", help="glob filter on dataset labels")
+    p.add_argument("--candidates", action="store_true",
+                   help="with a nested selection, show every candidate's own test scores instead of the selected one")
     p.add_argument("--plot", nargs="?", const="", metavar="PNG",
                    help="per-landmark: also draw a bar chart (default: RUN/plots/per-landmark.png)")
 
@@ -307,7 +347,7 @@ def cmd_datasets(args) -> int:
     return datasets_cli.command(args, _registry(args))
 
 
-COMMANDS = {"plugins": cmd_plugins, "list": cmd_list, "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "leaderboard": cmd_leaderboard,
+COMMANDS = {"splits": cmd_splits, "plugins": cmd_plugins, "list": cmd_list, "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "leaderboard": cmd_leaderboard,
             "stats": cmd_stats, "compare": cmd_compare, "datasets": cmd_datasets}
 
 

@@ -43,6 +43,7 @@ class Protocol:
     hflip: float = 0.0  # flip probability; needs the dataset's left/right landmark pairs
     channel_shift: int = 0  # >0: 3 extra copies, a constant in [1, channel_shift] added to one RGB channel
     channel_split: bool = False  # 3 extra grayscale copies, one per RGB channel
+    input_scaling: str = "standard"  # standard: (x - 0.45) / 0.225 from [0, 1]; unit: pixels in [0, 1] as they are
 
     def identity(self) -> dict[str, Any]:
         """What determines results (the description does not)."""
@@ -69,9 +70,15 @@ def _preset(name: str) -> dict[str, Any]:
     return (_preset(base) if base else {}) | values
 
 
+_CHOICES = {"input_scaling": ("standard", "unit")}
+
+
 def load_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protocol:
     """The preset ``name`` with ``overrides`` applied (type-checked)."""
     values = _preset(name) | dict(overrides or {})
+    for key, allowed in _CHOICES.items():
+        if key in values and values[key] not in allowed:
+            raise PluginError(f"protocol setting {key!r} must be one of {', '.join(allowed)}, got {values[key]!r}")
     return Protocol(name=name, **{key: _coerce(key, value) for key, value in values.items()})
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -74,7 +75,8 @@ class CellInfo:
 
     @property
     def folds(self) -> int:
-        return int((self.config.get("protocol") or {}).get("folds", 1))
+        """How many folds the configuration has: the split file's, else the protocol's."""
+        return int(self.record.get("folds") or (self.config.get("protocol") or {}).get("folds", 1))
 
     @property
     def input_size(self) -> tuple[float, float] | None:
@@ -92,7 +94,8 @@ class Run:
     so); ``stale`` lists completed cells left from an earlier grid of the run and not reported.
     """
 
-    def __init__(self, source: RunStore | Path | str, registry: Registry, include_stale: bool = False):
+    def __init__(self, source: RunStore | Path | str, registry: Registry, include_stale: bool = False,
+                 candidates: bool = False):
         self.store = source if isinstance(source, RunStore) else RunStore(source)
         self.registry = registry
         manifest = self.store.manifest()
@@ -108,6 +111,9 @@ class Run:
                 cells.append(dataclasses.replace(cell, method=f"{cell.method} (stale)"))
             else:
                 self.stale.append(cell)
+        self.selections: list[Selection] = []
+        if not candidates:
+            cells, self.selections = select_on_validation(cells)
         self.cells = _distinct_labels(cells)
         self._predictions: dict[str, pd.DataFrame] = {}
 
@@ -165,6 +171,58 @@ class Run:
         """The dataset's landmark names in their stored order (the dataset's own order)."""
         cell = next(c for c in self.cells if c.dataset == dataset)
         return list(pd.unique(self.predictions(cell)["landmark"]))
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which candidate a nested selection chose on one fold, and on what validation errors."""
+
+    dataset: str
+    method: str  # the selected method's label
+    fold: int
+    values: dict  # the chosen values of the selected parameters
+    val_errors: dict  # candidate's values (as text) -> its validation error
+
+
+def select_on_validation(cells: list[CellInfo]) -> tuple[list[CellInfo], list[Selection]]:
+    """Replace the candidates of each nested selection by the one with the lowest validation error, per fold.
+
+    A fold is selected only when every candidate of the group finished it; the chosen cell keeps its own test
+    predictions and is reported under the group's label, so the test images never influence the choice.
+    """
+    plain, groups = [], {}
+    for cell in cells:
+        selection = cell.record.get("selection")
+        if selection:
+            groups.setdefault((cell.dataset, selection["group"]), []).append(cell)
+        else:
+            plain.append(cell)
+    chosen, selections = [], []
+    for (dataset, group), members in sorted(groups.items()):
+        candidates = {c.configuration_id for c in members}
+        by_fold: dict[int, list[CellInfo]] = {}
+        for cell in members:
+            by_fold.setdefault(cell.fold, []).append(cell)
+        for fold, fold_cells in sorted(by_fold.items()):
+            if {c.configuration_id for c in fold_cells} != candidates:
+                continue  # a candidate has not finished this fold: nothing can be chosen yet
+            best = min(fold_cells, key=lambda c: (_val_error(c), json.dumps(c.record["selection"]["values"],
+                                                                              sort_keys=True, default=str)))
+            label = best.record["selection"]["label"]
+            record = best.record | {"configuration_id": group, "selected": best.record["selection"]["values"]}
+            chosen.append(dataclasses.replace(best, method=label, record=record))
+            selections.append(Selection(dataset, label, fold, best.record["selection"]["values"],
+                                        {_values_text(c): _val_error(c) for c in fold_cells}))
+    return plain + chosen, selections
+
+
+def _val_error(cell: CellInfo) -> float:
+    value = cell.record.get("val_mre")
+    return float(value) if value is not None and value == value else float("inf")
+
+
+def _values_text(cell: CellInfo) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(cell.record["selection"]["values"].items()))
 
 
 def _distinct_labels(cells: list[CellInfo]) -> list[CellInfo]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import json
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,10 +21,12 @@ from benchsuite.api import PluginError
 from benchsuite.plugins import Registry, signature_defaults
 from benchsuite.protocol import Protocol, load_protocol
 from benchsuite.run.cells import Cell, Component
+from benchsuite.splits import SplitTable, digest, read_split_table
 
 AXES = ("datasets", "architectures", "encoders", "codecs")
-CORE_PARAMETERS = {"architectures": ("pretrain",)}  # entry keys the core handles itself, not the plugin class
-_GRID_KEYS = {"description", "protocol", "settings", "executor", *AXES}
+CORE_PARAMETERS = {"architectures": ("pretrain",), "datasets": ("splits",)}  # keys the core handles itself
+_GRID_KEYS = {"description", "protocol", "settings", "executor", "select", *AXES}
+SELECTABLE = {"dataset", "architecture", "encoder", "codec"}  # select = ["codec.sigma"]: <axis>.<parameter>
 
 
 @dataclass
@@ -34,6 +37,7 @@ class GridSpec:
     settings: dict[str, Any]
     axes: dict[str, list[Any]]  # raw entries: names, patterns or tables
     executor: dict[str, Any] = field(default_factory=dict)  # name and options, e.g. Slurm resources
+    select: tuple[str, ...] = ()  # parameters chosen per fold on validation error, e.g. ("codec.sigma",)
 
 
 @dataclass
@@ -93,7 +97,20 @@ def load_spec(grid: str) -> GridSpec:
         settings=dict(data.get("settings", {})),
         axes=axes,
         executor=dict(data.get("executor", {})),
+        select=_selection(data.get("select", []), grid),
     )
+
+
+def _selection(entries: Any, grid: str) -> tuple[str, ...]:
+    """``select = ["codec.sigma"]``: parameters whose value is chosen per fold on validation, never on test."""
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise PluginError(f"{grid}: select must be a list of \"axis.parameter\" texts, e.g. [\"codec.sigma\"]")
+    for entry in entries:
+        axis, _, param = entry.partition(".")
+        if axis not in SELECTABLE or not param:
+            raise PluginError(f"{grid}: select entry {entry!r} must be <axis>.<parameter> with axis one of "
+                              f"{', '.join(sorted(SELECTABLE))}")
+    return tuple(entries)
 
 
 def _unusable(registry: Registry, axis: str, name: str) -> str | None:
@@ -118,7 +135,7 @@ def _unusable(registry: Registry, axis: str, name: str) -> str | None:
     return None
 
 
-def _components(registry: Registry, axis: str, entries: list[Any], pattern: str | None,
+def components(registry: Registry, axis: str, entries: list[Any], pattern: str | None,
                 notes: list[str]) -> list[Component]:
     """Resolve an axis's entries against what is installed, then filter."""
     result: list[Component] = []
@@ -129,6 +146,8 @@ def _components(registry: Registry, axis: str, entries: list[Any], pattern: str 
             if not isinstance(name, str):
                 raise PluginError(f"a {axis} entry {entry!r} has no name")
             core = {key: params.pop(key) for key in CORE_PARAMETERS.get(axis, ()) if key in params}
+            if "splits" in core:
+                core["splits"] = _split_file(core["splits"])
             result.append(Component(name, registry.canonical(axis, name, params) | core, label))
         elif isinstance(entry, str) and any(ch in entry for ch in "*?["):
             for name in fnmatch.filter(registry.names(axis), entry):
@@ -181,7 +200,8 @@ def expand(
     filters = filters or {}
     protocol = load_protocol(spec.protocol, spec.settings | dict(settings or {}))
     grid = Grid(spec=spec, protocol=protocol)
-    axes = {axis: _components(registry, axis, spec.axes[axis], filters.get(axis), grid.notes) for axis in AXES}
+    axes = {axis: components(registry, axis, spec.axes[axis], filters.get(axis), grid.notes) for axis in AXES}
+    folds = {d: len(t.folds) if (t := split_table(registry, d)) else protocol.folds for d in axes["datasets"]}
     for dataset in axes["datasets"]:
         for arch in axes["architectures"]:
             arch_cls = registry.get("architectures", arch.name).cls
@@ -197,10 +217,69 @@ def expand(
                         grid.skipped.append(Skipped(dataset, arch, encoder, codec, reason))
                         continue
                     versions = _versions(registry, dataset, arch, encoder, codec)
-                    for fold in range(protocol.folds):
-                        grid.cells.append(Cell(dataset, arch, encoder, codec, fold, protocol, versions))
+                    for fold in range(folds[dataset]):
+                        grid.cells.append(Cell(dataset, arch, encoder, codec, fold, protocol, versions,
+                                               select=spec.select, select_defaults=_defaults(
+                                                   registry, spec.select, dataset, arch, encoder, codec)))
     _check_labels(grid.cells)
+    _check_selection(grid)
     return grid
+
+
+def _split_file(value: Any) -> dict[str, str]:
+    """A dataset entry's ``splits = "FILE.csv"``: its path and the digest of its content (part of the identity)."""
+    if isinstance(value, dict) and set(value) == {"file", "sha256"}:
+        return value
+    if not isinstance(value, str) or not value:
+        raise PluginError(f"splits must be the path of a CSV file, got {value!r}")
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise PluginError(f"{value}: split file not found")
+    return {"file": str(path), "sha256": digest(path)}
+
+
+def dataset_params(dataset: Component) -> dict[str, Any]:
+    """A dataset entry's parameters for the plugin class (the core's own keys, such as splits, removed)."""
+    return {k: v for k, v in dataset.params.items() if k not in CORE_PARAMETERS["datasets"]}
+
+
+def split_table(registry: Registry, dataset: Component, instance=None) -> SplitTable | None:
+    """The user's split for a dataset entry, checked against its samples; None for the usual k-fold."""
+    spec = dataset.params.get("splits")
+    if not spec:
+        return None
+    if digest(Path(spec["file"])) != spec["sha256"]:
+        raise PluginError(f"{spec['file']}: the split file changed since the grid was loaded")
+    instance = instance or registry.create("datasets", dataset.name, dataset_params(dataset))
+    return read_split_table(Path(spec["file"]), [s.id for s in instance.samples()], dataset.label)
+
+
+def _defaults(registry: Registry, select: tuple[str, ...], *components: Component | None) -> dict[str, Any]:
+    """The default of each selected parameter, for candidates that leave it unset (canonical ids drop defaults)."""
+    by_axis = dict(zip(("dataset", "architecture", "encoder", "codec"), zip(AXES, components)))
+    defaults = {}
+    for entry in select:
+        axis, _, param = entry.partition(".")
+        kind, component = by_axis[axis]
+        if component is not None:
+            value = signature_defaults(registry.get(kind, component.name).cls).get(param, inspect.Parameter.empty)
+            defaults[entry] = None if value is inspect.Parameter.empty else value
+    return defaults
+
+
+def _check_selection(grid: Grid) -> None:
+    """Each selected parameter must take several values among otherwise equal configurations."""
+    for entry in grid.spec.select:
+        groups: dict[str, set] = {}
+        for cell in grid.cells:
+            group = cell.selection()
+            if group is not None:
+                groups.setdefault(group[0], set()).add(json.dumps(group[2].get(entry), default=str))
+        if not any(len(values) > 1 for values in groups.values()):
+            raise PluginError(f"grid {grid.spec.name!r}: select {entry!r} takes one value only; list several values "
+                              f"of it on its axis to choose among")
+        grid.notes.append(f"select {entry}: every value is trained on each fold; the one with the lowest "
+                          f"validation error is chosen per fold and reported on that fold's test images")
 
 
 def _check_labels(cells: list[Cell]) -> None:

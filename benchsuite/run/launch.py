@@ -138,10 +138,34 @@ def run_grid(grid: str | grids.GridSpec = "smoke", *, results: str | Path | None
     options.pop("name", None)
     worker = make_executor(registry, name, options | dict(executor_options or {}))
     store = RunStore(results_root(results) / (run or plan.name))
+    splits = split_rows(plan.grid, registry)
     store.adopt_grid(plan.name, [c.id for c in plan.grid.cells], change_grid)
+    store.write_splits(splits)
     summary = run_cells(plan.cells, registry, store, worker, force=force, progress=progress,
                         runtime=runtime or Runtime())
     return RunResult(plan, store, summary)
+
+
+def split_rows(grid: grids.Grid, registry: Registry) -> list[dict]:
+    """Every dataset's split, fold by fold (dataset, image, fold, part): what the run's splits.csv holds."""
+    from benchsuite.splits import splits_rows
+
+    rows = []
+    for dataset in dict.fromkeys(c.dataset for c in grid.cells):
+        instance = registry.create("datasets", dataset.name, grids.dataset_params(dataset))
+        table = grids.split_table(registry, dataset, instance)
+        rows += splits_rows(instance.samples(), grid.protocol.folds, grid.protocol.split_seed,
+                            grid.protocol.val_fraction, table, dataset.label)
+    return rows
+
+
+def with_split_file(spec: grids.GridSpec, path: str | Path) -> grids.GridSpec:
+    """The grid with ``--splits FILE`` on every dataset entry."""
+    entries = [entry if isinstance(entry, dict) else {"name": entry} for entry in spec.axes["datasets"]]
+    if any("*" in e["name"] or "?" in e["name"] for e in entries):
+        raise PluginError("--splits needs the grid's datasets named one by one, not by a pattern")
+    spec.axes["datasets"] = [e | {"splits": str(path)} for e in entries]
+    return spec
 
 
 def load_run(run: str | Path, *, results: str | Path | None = None, registry: Registry | None = None):

@@ -118,6 +118,14 @@ class RunStore:
         with self.claim(cell_id) as claimed:
             return not claimed
 
+    def write_splits(self, rows: list[dict]) -> Path:
+        """The split every cell of this run uses (dataset, image, fold, part): another tool can reuse the folds."""
+        path = self.root / "splits.csv"
+        tmp = path.with_name(f".splits.csv.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+        _durable(tmp, lambda p: pd.DataFrame(rows, columns=["dataset", "image", "fold", "part"]).to_csv(p, index=False))
+        os.replace(tmp, path)
+        return path
+
     def manifest(self) -> dict[str, Any] | None:
         path = self.root / "grid.json"
         return json.loads(path.read_text()) if path.is_file() else None

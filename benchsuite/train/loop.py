@@ -23,7 +23,7 @@ from benchsuite.protocol import Protocol
 from benchsuite.train.augment import GeometricAugmentation
 from benchsuite.train.inputs import Prepared
 
-_MEAN, _STD = 0.45, 0.225  # input normalisation, close to ImageNet's statistics
+_MEAN, _STD = 0.45, 0.225  # "standard" input scaling, close to ImageNet's statistics
 
 
 @dataclass
@@ -42,8 +42,13 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _normalise(images: torch.Tensor) -> torch.Tensor:
-    return (images.float() / 255.0 - _MEAN) / _STD
+def scale_inputs(images: torch.Tensor, protocol: Protocol) -> torch.Tensor:
+    """Images in [0, 1] as the network sees them: standardised, or left in [0, 1] (``input_scaling = "unit"``)."""
+    return images if protocol.input_scaling == "unit" else (images - _MEAN) / _STD
+
+
+def _normalise(images: torch.Tensor, protocol: Protocol) -> torch.Tensor:
+    return scale_inputs(images.float() / 255.0, protocol)
 
 
 def make_optimizer(model: torch.nn.Module, protocol: Protocol) -> torch.optim.Optimizer:
@@ -74,7 +79,7 @@ def evaluate_loss(model, codec, data: Prepared, protocol: Protocol, dev: torch.d
     total, count = 0.0, 0
     with torch.no_grad():
         for batch in _batches(len(data.samples), protocol.batch_size, None):
-            x = _normalise(data.images[batch].to(dev))
+            x = _normalise(data.images[batch].to(dev), protocol)
             loss = codec.loss(model(x), data.landmarks[batch].to(dev), protocol.input_size)
             total += float(loss) * len(batch)
             count += len(batch)
@@ -206,7 +211,7 @@ def train(
             landmarks = landmarks_src[batch].to(dev, non_blocking=True)
             if augment:
                 images, landmarks = augment.apply(images, landmarks, augment.sample(len(batch), generator))
-            images = ((images - _MEAN) / _STD).contiguous(memory_format=memory_format)
+            images = scale_inputs(images, protocol).contiguous(memory_format=memory_format)
             with torch.autocast(dev.type, enabled=amp):
                 output = model(images)
             loss = codec.loss(output.float(), landmarks, protocol.input_size)
@@ -263,7 +268,7 @@ def predict(model: torch.nn.Module, codec, data: Prepared, protocol: Protocol) -
     decoded = []
     with torch.no_grad():
         for batch in _batches(len(data.samples), protocol.batch_size, None):
-            output = model(_normalise(data.images[batch].to(dev)))
+            output = model(_normalise(data.images[batch].to(dev), protocol))
             decoded.append(codec.decode(output, protocol.input_size).double().cpu())
     points = torch.cat(decoded).numpy()
     return np.stack([box.to_original(p) for box, p in zip(data.boxes, points)])

@@ -9,7 +9,9 @@ their content hash keys the core's letterbox cache.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import re
 import os
 from pathlib import Path
 
@@ -33,7 +35,7 @@ class FolderDataset(api.Dataset):
 
     def __init__(self, path: str, format: str | None = None, annotator: str | None = None, images: str | None = None,
                  y_origin: str | None = None, outside: str = "keep", unannotated: str = "error",
-                 landmark_names: list[str] | None = None):
+                 landmark_names: list[str] | None = None, groups: str | None = None):
         if format is not None and format not in FORMAT_NAMES:
             raise PluginError(f"folder: unknown format {format!r} (known: {', '.join(FORMAT_NAMES)})")
         self.path = Path(path).expanduser()
@@ -41,6 +43,12 @@ class FolderDataset(api.Dataset):
                                unannotated=unannotated, images=Path(images).expanduser() if images else None,
                                landmark_names=list(landmark_names) if landmark_names else None)
         self.options.validate()
+        self.groups = groups
+        if groups not in (None, "none"):
+            try:
+                self._group_pattern = re.compile(groups)
+            except re.error as exc:
+                raise PluginError(f"folder: groups must be 'none' or a regular expression, got {groups!r} ({exc})")
         self._loaded: Loaded | None = None
 
     # --- the dataset contract ------------------------------------------------
@@ -61,7 +69,19 @@ class FolderDataset(api.Dataset):
             raise PluginError(f"{errors[0].line()}{more}; run `benchsuite datasets check {self.path}` for all of them")
         if not loaded.samples:
             raise PluginError(f"{self.path}: no usable annotated image")
-        return list(loaded.samples)
+        return [dataclasses.replace(s, group=self._group(s.id, loaded.format)) for s in loaded.samples]
+
+    def _group(self, sample_id: str, format: str) -> str | None:
+        """Images that must stay in one fold: a DeepLabCut video's frames by default, or what ``groups`` says
+        (a regular expression on the sample id: its first group, else the whole match; ``none``: no groups)."""
+        if self.groups == "none":
+            return None
+        if self.groups is None:
+            return sample_id.split("/", 1)[0] if format == "dlc" and "/" in sample_id else None
+        match = self._group_pattern.search(sample_id)
+        if match is None:
+            raise PluginError(f"{self.path}: sample {sample_id!r} does not match the groups pattern {self.groups!r}")
+        return match.group(1) if match.groups() else match.group(0)
 
     def load_image(self, sample_id: str) -> np.ndarray:
         return read_image(self._image(sample_id))
