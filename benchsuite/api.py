@@ -135,6 +135,7 @@ class Dataset(Plugin):
     opens_folders: ClassVar[bool] = False  # takes ``path`` (and ``format``) parameters: a user's own folder
     synthetic: ClassVar[bool] = False  # generates images; takes n_images, n_landmarks, min_size, max_size, channels
     writes: ClassVar[tuple[str, ...]] = ()  # annotation formats :meth:`write_landmarks` produces
+    image_suffixes: ClassVar[tuple[str, ...]] = ()  # image files :meth:`read_image_file` reads (".png", ...)
 
     @abc.abstractmethod
     def samples(self) -> list[Sample]:
@@ -143,6 +144,10 @@ class Dataset(Plugin):
     @abc.abstractmethod
     def load_image(self, sample_id: str) -> np.ndarray:
         """H×W (grayscale) or H×W×C uint8/uint16 array of the original image."""
+
+    def image_path(self, sample_id: str) -> Path | None:
+        """The image file of a sample, when it is one (exports refer to it: tpsDig's IMAGE=, LabelMe's imagePath)."""
+        return None
 
     def image_key(self, sample_id: str) -> str | None:
         """A digest of the image file's content, so prepared inputs can be cached across runs; None: no caching."""
@@ -159,6 +164,11 @@ class Dataset(Plugin):
     def human_error(self) -> float | None:
         """The inter-annotator mean radial error in original pixels (a human reference), when known."""
         return None
+
+    @classmethod
+    def read_image_file(cls, path: Path) -> np.ndarray:
+        """An image file as :meth:`load_image` returns images (new images to predict, outside any dataset)."""
+        raise PluginError(f"dataset {cls.name} reads no image files")
 
     @classmethod
     def write_landmarks(cls, format: str, records: list[Sample], landmark_names: list[str], path: Path,
@@ -314,7 +324,8 @@ assert tuple(BASES) == KINDS
 _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
     "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "distance": bool, "tables": dict,
-    "decimals": int, "opens_folders": bool, "synthetic": bool, "writes": tuple, "default": bool,
+    "decimals": int, "opens_folders": bool, "synthetic": bool, "writes": tuple, "image_suffixes": tuple,
+    "default": bool,
 }
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
 _SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}
@@ -403,6 +414,8 @@ def _declared_problems(kind: str, cls: type) -> list[str]:
                 problems.append(f"is {what} but does not implement {method}()")
     if kind == "datasets" and cls.writes and cls.write_landmarks.__func__ is base.write_landmarks.__func__:
         problems.append("declares formats in 'writes' but does not implement write_landmarks()")
+    if kind == "datasets" and cls.image_suffixes and cls.read_image_file.__func__ is base.read_image_file.__func__:
+        problems.append("declares 'image_suffixes' but does not implement read_image_file()")
     return problems
 
 

@@ -18,7 +18,7 @@ from benchsuite.api import PluginError
 class Protocol:
     name: str
     description: str = ""
-    input_size: int | tuple[int, int] = 256  # a square's side, or [width, height]
+    input_size: int | tuple[int, int] | str = 256  # a square's side, [width, height], or "auto" (from the images)
     channels: int = 3  # 1 = grayscale, 3 = RGB
     folds: int = 5
     split_seed: int = 0
@@ -43,6 +43,7 @@ class Protocol:
     hflip: float = 0.0  # flip probability; needs the dataset's left/right landmark pairs
     channel_shift: int = 0  # >0: 3 extra copies, a constant in [1, channel_shift] added to one RGB channel
     channel_split: bool = False  # 3 extra grayscale copies, one per RGB channel
+    max_minutes: float = 0.0  # time budget per cell's training (0: none); stops with the best-validation weights
     input_scaling: str = "standard"  # standard: (x - 0.45) / 0.225 from [0, 1]; unit: pixels in [0, 1] as they are
 
     def identity(self) -> dict[str, Any]:
@@ -70,6 +71,18 @@ def _preset(name: str) -> dict[str, Any]:
     return (_preset(base) if base else {}) | values
 
 
+def protocol_from_identity(identity: dict[str, Any]) -> Protocol:
+    """The protocol a cell.json's ``config.protocol`` records (settings this version does not know are refused)."""
+    values = dict(identity)
+    name = values.pop("name", "recorded")
+    if isinstance(values.get("input_size"), list):
+        values["input_size"] = tuple(values["input_size"])
+    unknown = set(values) - set(_FIELDS)
+    if unknown:
+        raise PluginError(f"recorded protocol {name!r} has settings this version does not know: {sorted(unknown)}")
+    return Protocol(name=name, **values)
+
+
 _CHOICES = {"input_scaling": ("standard", "unit")}
 
 
@@ -85,6 +98,8 @@ def load_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protoco
 def _coerce(key: str, value: Any) -> Any:
     if key not in _FIELDS or key == "name":
         raise PluginError(f"unknown protocol setting {key!r} (known: {', '.join(sorted(_FIELDS))})")
+    if key == "input_size" and value == "auto":
+        return value
     if key == "input_size" and isinstance(value, (list, tuple)):
         if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
             raise PluginError(f"protocol setting 'input_size' must be an int or [width, height], got {value!r}")

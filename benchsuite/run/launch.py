@@ -194,6 +194,8 @@ class RunStatus:
     grid: str
     states: dict[str, list[str]]  # ok, failed, running, not started -> cell ids
     errors: dict[str, str]  # failed cell id -> its error
+    disk_bytes: int = 0  # the run folder's files
+    model_bytes: int = 0  # of which kept models
 
     @property
     def total(self) -> int:
@@ -220,4 +222,6 @@ def run_status(folder: Path) -> RunStatus:
                 errors[cell_id] = store.record(cell_id)["error"]
         else:
             states["running" if store.in_progress(cell_id) else "not started"].append(cell_id)
-    return RunStatus(store.root, manifest["grid"], states, errors)
+    sizes = [(p, p.stat().st_size) for p in store.root.rglob("*") if p.is_file()]
+    return RunStatus(store.root, manifest["grid"], states, errors, sum(s for _, s in sizes),
+                     sum(s for p, s in sizes if "model" in p.relative_to(store.root).parts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -15,6 +16,7 @@ import pandas as pd
 import torch
 
 from benchsuite.api import PluginError, Sample
+from benchsuite.lab import models
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
 from benchsuite.run import environment
@@ -71,11 +73,12 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
 
 
 def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None,
-                 runtime: loop.Runtime | None = None) -> tuple[dict, pd.DataFrame]:
+                 runtime: loop.Runtime | None = None, model_folder: Path | None = None) -> tuple[dict, pd.DataFrame]:
     """Train on the fold's training part, select on its validation part, predict its test part.
 
     The record holds the validation error (mean radial error in original pixels): the only error a nested
-    selection may choose on.
+    selection may choose on. With ``model_folder`` the trained method is kept there (see
+    :mod:`benchsuite.lab.models`) so that it can predict new images later.
     """
     protocol = cell.protocol
     dataset = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
@@ -91,10 +94,14 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
         record["selection"] = {"group": group, "label": label, "values": chosen}
     torch.manual_seed(protocol.seed)
     if not arch.outputs:
-        predict = _fit_codec_free(arch, dataset, train, val, record)
+        predict = fit_codec_free(arch, dataset, train, val, record)
+        if model_folder is not None:
+            models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
     else:
-        predict = _fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record, on_epoch,
-                               workdir, runtime)
+        predict, model = fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record,
+                                      on_epoch, workdir, runtime)
+        if model_folder is not None:
+            models.save_network(model_folder, models.describe(cell, dataset.landmark_names), model)
     if val:
         record["val_mre"] = mean_radial_error(val, predict(val))
     predicted = predict(test)
@@ -103,7 +110,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     return record, predictions_table(dataset.landmark_names, test, predicted)
 
 
-def _fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict):
+def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict):
     """A codec-free method learns from the training and validation images (it has no early stopping)."""
     started = time.perf_counter()
     arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
@@ -120,7 +127,7 @@ def _fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], recor
     return predict
 
 
-def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
+def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
                  on_epoch, workdir, runtime):
     """Train with early stopping on validation; the network keeps its best-validation weights."""
     protocol = cell.protocol
@@ -139,6 +146,7 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
         "epochs_run": report.epochs_run,
         "best_epoch": report.best_epoch,
         "best_val_loss": report.best_val_loss,
+        "stopped_by": report.stopped_by,
         "train_images_per_s": report.train_images_per_s,
         "train_seconds": report.train_seconds,
         "bare_images_per_s": bare,
@@ -151,7 +159,7 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
         data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
         return loop.predict(model, codec, data, protocol)
 
-    return predict
+    return predict, model
 
 
 def mean_radial_error(samples: list[Sample], predicted: np.ndarray) -> float:
@@ -201,15 +209,21 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
             progress.cell_started(cell)
         checkpoint = store.checkpoint_path(cell.id)
         runtime = dataclasses.replace(runtime or loop.Runtime(), checkpoint=checkpoint)
-        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime)
-        store.write(cell.id, record, predictions)
+        staging = store.staging(cell.id)
+        model_folder = staging / "model" if runtime.keep_weights else None
+        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime,
+                                                     model_folder)
+        if error is not None and model_folder is not None:
+            shutil.rmtree(model_folder, ignore_errors=True)
+        store.write(cell.id, record, predictions, staging=staging)
         checkpoint.unlink(missing_ok=True)
     if progress:
         progress.cell_finished(cell, error)
     return Outcome(cell, "done" if error is None else "failed", error)
 
 
-def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime):
+def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime,
+                    model_folder: Path | None = None):
     started = time.time()
     record = {"id": cell.id, "configuration_id": cell.configuration_id, "config": cell.identity(),
               "dataset": cell.dataset.label, "method": cell.method,
@@ -217,7 +231,8 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
     record |= environment.describe()
     error = predictions = None
     try:
-        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime)
+        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime,
+                                          model_folder)
         record |= extra
     except KeyboardInterrupt:
         raise

@@ -63,11 +63,17 @@ class RunStore:
         record = self.record(cell_id)
         return record["status"] if record else None
 
-    def write(self, cell_id: str, record: dict[str, Any], predictions: pd.DataFrame | None = None) -> Path:
-        """Write a cell completely under a temporary name, then rename it in."""
+    def staging(self, cell_id: str) -> Path:
+        """A temporary folder the cell is built in (its kept model first); :meth:`write` renames it into place."""
         self.cells_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.cells_dir / f"{_TMP_PREFIX}{cell_id}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
+        return tmp
+
+    def write(self, cell_id: str, record: dict[str, Any], predictions: pd.DataFrame | None = None,
+              staging: Path | None = None) -> Path:
+        """Write a cell completely under a temporary name (``staging``, if it was started), then rename it in."""
+        tmp = staging or self.staging(cell_id)
         if predictions is not None:
             missing = set(PREDICTION_COLUMNS) - set(predictions.columns)
             if missing:

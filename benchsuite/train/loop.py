@@ -33,6 +33,7 @@ class TrainingReport:
     best_val_loss: float
     train_images_per_s: float
     train_seconds: float
+    stopped_by: str | None = None  # epochs | patience | budget
 
 
 EpochCallback = Callable[[int, int, float, float], None]
@@ -118,6 +119,7 @@ class Runtime:
     channels_last: bool | None = None
     checkpoint: Path | None = None
     checkpoint_every_s: float = 300.0
+    keep_weights: bool = True  # each finished cell keeps its trained model (safetensors) for fit/predict
 
     def use_amp(self, dev: torch.device) -> bool:
         return dev.type == "cuda" if self.amp is None else self.amp and dev.type == "cuda"
@@ -136,6 +138,7 @@ class _State:
     best_state: dict | None = None
     images_seen: int = 0
     train_seconds: float = 0.0
+    elapsed_seconds: float = 0.0  # training and validation wall time, what a time budget counts
 
 
 def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, generator, scaler) -> None:
@@ -199,7 +202,8 @@ def train(
         state = _load_checkpoint(runtime.checkpoint, model, optimizer, scheduler, generator, scaler)
     images_src, landmarks_src = _staged(train_data, dev)
     last_checkpoint = time.monotonic()
-    while _keep_training(state, protocol):
+    while _stop_reason(state, protocol) is None:
+        epoch_started = time.perf_counter()
         state.epoch += 1
         model.train()
         if scheduler is None:
@@ -231,6 +235,7 @@ def train(
         if val_loss < state.best_loss:
             state.best_loss, state.best_epoch = val_loss, state.epoch
             state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        state.elapsed_seconds += time.perf_counter() - epoch_started
         if on_epoch:
             on_epoch(state.epoch, protocol.epochs, train_loss, val_loss)
         if runtime.checkpoint is not None and time.monotonic() - last_checkpoint >= runtime.checkpoint_every_s:
@@ -244,14 +249,20 @@ def train(
         best_val_loss=state.best_loss,
         train_images_per_s=state.images_seen / state.train_seconds if state.train_seconds else 0.0,
         train_seconds=state.train_seconds,
+        stopped_by=_stop_reason(state, protocol),
     )
 
 
-def _keep_training(state: _State, protocol: Protocol) -> bool:
-    """Until the epoch budget is spent or validation has not improved for ``patience`` epochs."""
+def _stop_reason(state: _State, protocol: Protocol) -> str | None:
+    """Why training stops now: the epochs are spent, validation has not improved for ``patience`` epochs, or the
+    time budget (``max_minutes``) is used up; None while it goes on."""
     if state.epoch >= protocol.epochs:
-        return False
-    return state.best_epoch < 0 or state.epoch - state.best_epoch < protocol.patience
+        return "epochs"
+    if state.best_epoch >= 0 and state.epoch - state.best_epoch >= protocol.patience:
+        return "patience"
+    if protocol.max_minutes and state.elapsed_seconds >= 60 * protocol.max_minutes:
+        return "budget"
+    return None
 
 
 def _staged(data: Prepared, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

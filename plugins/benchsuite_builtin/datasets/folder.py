@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from benchsuite.hookspecs import hookimpl
 
 from .formats import FORMAT_NAMES
 from .formats.assemble import Loaded, Options, load
-from .formats.imagefiles import page_count, read_image
+from .formats.imagefiles import IMAGE_SUFFIXES, page_count, read_image
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256, for the whole process
 
@@ -32,6 +32,7 @@ class FolderDataset(api.Dataset):
     name = "folder"
     description = f"Your own images + landmark files ({', '.join(FORMAT_NAMES)}); params path, format, annotator"
     opens_folders = True
+    image_suffixes = IMAGE_SUFFIXES
 
     def __init__(self, path: str, format: str | None = None, annotator: str | None = None, images: str | None = None,
                  y_origin: str | None = None, outside: str = "keep", unannotated: str = "error",
@@ -85,6 +86,13 @@ class FolderDataset(api.Dataset):
 
     def load_image(self, sample_id: str) -> np.ndarray:
         return read_image(self._image(sample_id))
+
+    def image_path(self, sample_id: str) -> Path:
+        return self._image(sample_id)
+
+    @classmethod
+    def read_image_file(cls, path: Path) -> np.ndarray:
+        return read_image(Path(path))
 
     def image_key(self, sample_id: str) -> str:
         """sha256 of the image file, remembered per path, mtime and size."""
