@@ -166,6 +166,10 @@ def cmd_run(args) -> int:
     if not scores.empty:
         print()
         print(render(summarise(scores)))
+        name = store.root.name
+        print(f"\nnext: benchsuite stats {name}   (which differences are significant)\n"
+              f"      benchsuite report {name}  (one HTML page with tables, statistics and predictions drawn)\n"
+              f"      benchsuite fit {name} METHOD  (keep the winner; then benchsuite predict to landmark new images)")
     return 0 if result.ok else EXIT_FAILED_CELLS
 
 

@@ -73,7 +73,8 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
 
 
 def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None,
-                 runtime: loop.Runtime | None = None, model_folder: Path | None = None) -> tuple[dict, pd.DataFrame]:
+                 runtime: loop.Runtime | None = None, model_folder: Path | None = None,
+                 on_phase=None) -> tuple[dict, pd.DataFrame]:
     """Train on the fold's training part, select on its validation part, predict its test part.
 
     The record holds the validation error (mean radial error in original pixels): the only error a nested
@@ -92,16 +93,20 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     if cell.selection():
         group, label, chosen = cell.selection()
         record["selection"] = {"group": group, "label": label, "values": chosen}
+    say = on_phase or (lambda text: None)
     torch.manual_seed(protocol.seed)
     if not arch.outputs:
+        say(f"fitting on {len(train) + len(val)} images")
         predict = fit_codec_free(arch, dataset, train, val, record)
         if model_folder is not None:
             models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
     else:
+        say(f"training on {len(train)} images, validating on {len(val)}")
         predict, model = fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record,
-                                      on_epoch, workdir, runtime)
+                                      on_epoch, workdir, runtime, say)
         if model_folder is not None:
             models.save_network(model_folder, models.describe(cell, dataset.landmark_names), model)
+    say(f"predicting {len(val)} validation and {len(test)} test images")
     if val:
         record["val_mre"] = mean_radial_error(val, predict(val))
     predicted = predict(test)
@@ -128,7 +133,7 @@ def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record
 
 
 def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
-                 on_epoch, workdir, runtime):
+                 on_epoch, workdir, runtime, say=lambda text: None):
     """Train with early stopping on validation; the network keeps its best-validation weights."""
     protocol = cell.protocol
     encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
@@ -141,6 +146,7 @@ def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test,
     val_data = inputs.prepare(dataset, val, protocol)
     report = loop.train(model, codec, inputs.training_set(dataset, train, protocol), val_data, protocol, on_epoch,
                         for_dataset(protocol, dataset), runtime)
+    say("measuring the bare network's speed")
     bare = speed.bare_images_per_s(model, protocol, runtime)  # after training: both measured warm
     record |= {
         "epochs_run": report.epochs_run,
@@ -232,7 +238,7 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
     error = predictions = None
     try:
         extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime,
-                                          model_folder)
+                                          model_folder, progress.phase if progress else None)
         record |= extra
     except KeyboardInterrupt:
         raise
