@@ -227,6 +227,8 @@ def _unannotated(found: Found, index: _ImageIndex, paired: set[Path], annotation
     """Images among the annotated ones (same folders) that nothing annotates."""
     if options.unannotated == "ignore":
         return
+    if not paired and any(p.severity == ERROR for p in annotations.problems):
+        return  # no annotation could be read at all: that error says it, one line per image would bury it
     folders = {p.parent for p in paired} or {p.parent for p in found.images}
     claimed = {Path(key).name for key in annotations.rejected}  # their annotation exists: already an error
     for image in index.images:
