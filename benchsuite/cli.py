@@ -7,6 +7,7 @@ from pathlib import Path
 
 from benchsuite import __version__
 from benchsuite.api import KINDS, PluginError
+from benchsuite.files import storage_message
 from benchsuite.lab import datasets as datasets_cli
 from benchsuite.lab.datasets import folder_component
 from benchsuite.plugins import load_registry
@@ -103,19 +104,24 @@ def _spec_with_own_folders(args, registry):
 
 def cmd_run(args) -> int:
     from benchsuite.report.leaderboard import fold_scores, render, summarise
-    from benchsuite.run.launch import plan_grid, run_grid
+    from benchsuite.run.launch import dataset_problems, plan_grid, run_grid, run_name_from
     from benchsuite.run.progress import make_progress
     from benchsuite.train.loop import Runtime
 
     registry = _registry(args)
     spec, own = _spec_with_own_folders(args, registry)
     if args.dry_run:
-        _print_dry_run(plan_grid(spec, registry=registry, filters=_filters(args), settings=_settings(args)))
-        return 0
+        plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=_settings(args))
+        _print_dry_run(plan)
+        problems = dataset_problems(plan, registry)
+        for problem in problems:
+            print(f"benchsuite: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE if problems else 0
     options = {key: _literal(value) for key, value in parse_assignments(args.executor_option).items()}
     if args.jobs is not None:
         options["jobs"] = args.jobs
-    run_name = args.run or (own[0]["label"] if len(own) == 1 and args.grid == "smoke" else None)
+    run_name = args.run if args.run is not None else (
+        run_name_from(own[0]["label"]) if len(own) == 1 and args.grid == "smoke" else None)
     runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every)
     result = run_grid(spec, results=args.results, run=run_name, registry=registry, filters=_filters(args),
                       settings=_settings(args), executor=args.executor, executor_options=options, force=args.force,
@@ -308,6 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except PluginError as exc:
         print(f"benchsuite: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a full disk, a read-only or locked-down folder: one line, no traceback
+        message = storage_message(exc)
+        if message is None:
+            raise
+        print(f"benchsuite: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("benchsuite: interrupted; completed cells are kept, re-run to resume", file=sys.stderr)
