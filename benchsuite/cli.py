@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from benchsuite import __version__
-from benchsuite.api import KINDS, PluginError
+from benchsuite.api import KINDS, PluginError, one_line
 from benchsuite.files import storage_message
 from benchsuite.lab import datasets as datasets_cli
 from benchsuite.lab.datasets import folder_component
@@ -313,13 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except PluginError as exc:
-        print(f"benchsuite: error: {exc}", file=sys.stderr)
+        print(f"benchsuite: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # a full disk, a read-only or locked-down folder: one line, no traceback
         message = storage_message(exc)
         if message is None:
             raise
-        print(f"benchsuite: error: {message}", file=sys.stderr)
+        print(f"benchsuite: error: {one_line(message)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("benchsuite: interrupted; completed cells are kept, re-run to resume", file=sys.stderr)
