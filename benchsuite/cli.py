@@ -164,10 +164,20 @@ def _print_dry_run(plan) -> None:
     print(f"{len(plan.cells)} cells to run, {len(grid.skipped)} combinations skipped")
 
 
+def _warn_corrupt(folder: Path) -> None:
+    """One line per cell that reports leave out because its files are damaged."""
+    from benchsuite.run.store import RunStore
+
+    for cell_id, problem in RunStore(folder).corrupt().items():
+        print(f"benchsuite: warning: {folder / 'cells' / cell_id}: corrupt ({problem}), left out; the next run "
+              "recomputes it", file=sys.stderr)
+
+
 def cmd_leaderboard(args) -> int:
     from benchsuite.report.leaderboard import command
 
     folder = _run_folder(args)
+    _warn_corrupt(folder)
     print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot))
     return 0
 
@@ -176,6 +186,7 @@ def cmd_stats(args) -> int:
     from benchsuite.report.significance import command
 
     folder = _run_folder(args)
+    _warn_corrupt(folder)
     print(command(folder, _registry(args), args.metric, args.alpha, args.posthoc, args.rope, args.out))
     return 0
 
@@ -198,7 +209,8 @@ def cmd_status(args) -> int:
     for state, ids in status.states.items():
         print(f"  {state:<12} {len(ids)}")
     for cell_id, error in status.errors.items():
-        print(f"  failed {cell_id}: {error}")
+        state = "corrupt" if cell_id in status.states["corrupt"] else "failed"
+        print(f"  {state} {cell_id}: {error}")
     return 0 if status.complete else EXIT_FAILED_CELLS
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,3 +268,130 @@ def test_a_clean_deeplabcut_h5_still_reads(sandbox, capsys):
     folder = _dlc_h5(sandbox.root / "data", "none")
     assert main(["datasets", "check", str(folder)]) == 0
     assert "images: 3 usable" in capsys.readouterr().out
+
+
+# --- fetched archives -----------------------------------------------------------------------------
+
+def _zip(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("members, limits, expected", [
+    ([("bomb.bin", b"\0" * (4 << 20))], {"max_bytes": 1 << 20}, "unpacks to more than"),  # 4 MiB from a few KiB
+    ([(f"f{i}.txt", b"x") for i in range(50)], {"max_members": 20}, "more than 20 members"),
+    ([("a", b"file"), ("a/b.txt", b"then a folder")], {}, "member 'a/b.txt' clashes"),
+    ([("a/b.txt", b"folder first"), ("a", b"then a file")], {}, "member 'a' clashes"),
+    ([("same.txt", b"one"), ("same.txt", b"two")], {}, "member 'same.txt' clashes"),
+])
+def test_a_hostile_archive_is_refused_in_one_line_and_nothing_is_extracted(tmp_path, members, limits, expected):
+    from benchsuite_builtin.datasets.fetch import unpack
+
+    from benchsuite.api import PluginError
+
+    with pytest.warns(UserWarning) if len({n for n, _ in members}) < len(members) else _nothing():
+        archive = _zip(tmp_path / "evil.zip", members)
+    with pytest.raises(PluginError, match=expected) as raised:
+        unpack(archive, tmp_path / "out", **limits)
+    assert len(str(raised.value).splitlines()) == 1 and "nothing extracted" in str(raised.value)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+# --- corrupted, partial and concurrently replaced results ------------------------------------------
+
+SMALL = '{ name = "synthetic", n_images = 12, n_landmarks = 2, min_size = 32, max_size = 40 }'
+
+
+def _run(box: Sandbox, capsys, *extra: str) -> int:
+    code = main(["run", "--grid", box.grid(SMALL), "--results", str(box.results), "--run", "r", *extra])
+    capsys.readouterr()
+    return code
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _edit_parquet(path: Path) -> None:
+    """A valid table with one image left: what a hand edit or a bad merge produces."""
+    import pandas as pd
+
+    table = pd.read_parquet(path)
+    table[table.image_id == table.image_id.iloc[0]].to_parquet(path, index=False)
+
+
+@pytest.mark.parametrize("damage", ["truncated cell.json", "truncated parquet", "edited parquet", "parquet gone"])
+def test_a_damaged_cell_is_reported_never_used_and_recomputed(sandbox, capsys, damage):
+    from benchsuite.run.store import RunStore
+
+    assert _run(sandbox, capsys) == 0
+    store = RunStore(sandbox.results / "r")
+    victim = sorted(r["id"] for r in store.records())[0]
+    folder = store.cell_dir(victim)
+    {"truncated cell.json": lambda: _truncate(folder / "cell.json"),
+     "truncated parquet": lambda: _truncate(folder / "predictions.parquet"),
+     "edited parquet": lambda: _edit_parquet(folder / "predictions.parquet"),
+     "parquet gone": lambda: (folder / "predictions.parquet").unlink()}[damage]()
+    assert main(["status", "r", "--results", str(sandbox.results)]) == 1
+    out, err = capsys.readouterr()
+    detail = [line for line in out.splitlines() if re.match(r"  corrupt [0-9a-f]{16}: ", line)]
+    assert err == "" and len(detail) == 1 and detail[0].startswith(f"  corrupt {victim}: ")
+    assert main(["leaderboard", "r", "--results", str(sandbox.results)]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and f"{victim}: corrupt (" in err and "Traceback" not in err
+    assert "1/2 incomplete" in out  # the damaged fold is left out, never averaged in
+    assert _run(sandbox, capsys) == 0
+    assert store.status(victim) == "ok" and store.corrupt() == {}
+    assert len(store.predictions(victim)) == store.record(victim)["predictions"]["rows"]
+
+
+def test_a_truncated_grid_json_is_one_line_for_status_and_rewritten_by_the_next_run(sandbox, capsys):
+    assert _run(sandbox, capsys) == 0
+    _truncate(sandbox.results / "r" / "grid.json")
+    line = refused(sandbox, capsys, ["status", "r"], writes_results=True)
+    assert "grid.json: corrupt" in line and "run the grid again" in line
+    assert _run(sandbox, capsys) == 0
+    assert main(["status", "r", "--results", str(sandbox.results)]) == 0
+
+
+def test_force_replaces_a_cell_without_a_moment_when_none_is_there(tmp_path):
+    import threading
+
+    import pandas as pd
+
+    from benchsuite.run.store import PREDICTION_COLUMNS, RunStore
+
+    store = RunStore(tmp_path)
+    table = pd.DataFrame({c: [1.0, 2.0] for c in PREDICTION_COLUMNS} | {"image_id": ["a", "b"]})
+    store.write("cell", {"status": "ok"}, table)
+    seen, stop = set(), threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.add(store.status("cell"))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for i in range(150):
+            store.write("cell", {"status": "ok", "round": i}, table)
+    finally:
+        stop.set()
+        watcher.join()
+    assert seen == {"ok"}
+    assert store.record("cell")["round"] == 149
+    assert sorted(p.name for p in (tmp_path / "cells").iterdir()) == ["cell"]  # no temporary left behind
+
+
+def test_a_corrupt_image_fails_the_mean_shape_baseline_like_every_other_method(sandbox, capsys):
+    folder = lf.tps_folder(sandbox.root / "data", n=4)
+    lf.image(folder / "img1.jpg", 40, 30, mode="RGB")
+    (folder / "img1.png").unlink()
+    _truncate(folder / "img1.jpg")  # the header survives: listing the dataset works, decoding does not
+    code = main(["run", "--grid", sandbox.folder_grid(folder), "--results", str(sandbox.results), "--run", "r"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "0 cells computed" not in out and "2 failed" in out
+    assert err.count("img1.jpg: cannot decode image") == 2 and "Traceback" not in err

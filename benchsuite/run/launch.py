@@ -224,8 +224,8 @@ def resolve_run(run: str | Path, results: str | Path | None = None) -> Path:
 class RunStatus:
     folder: Path
     grid: str
-    states: dict[str, list[str]]  # ok, failed, running, not started -> cell ids
-    errors: dict[str, str]  # failed cell id -> its error
+    states: dict[str, list[str]]  # ok, failed, corrupt, running, not started -> cell ids
+    errors: dict[str, str]  # failed or corrupt cell id -> its error
 
     @property
     def total(self) -> int:
@@ -237,19 +237,24 @@ class RunStatus:
 
 
 def run_status(folder: Path) -> RunStatus:
-    """The state of every cell of a run's grid, read from its folder only."""
+    """The state of every cell of a run's grid, read from its folder only (it may be read-only)."""
     store = RunStore(folder)
     manifest = store.manifest()
     if manifest is None:
         raise PluginError(f"{store.root}: not a run folder (no grid.json)")
-    states: dict[str, list[str]] = {"ok": [], "failed": [], "running": [], "not started": []}
+    states: dict[str, list[str]] = {"ok": [], "failed": [], "corrupt": [], "running": [], "not started": []}
     errors = {}
     for cell_id in manifest["cells"]:
-        status = store.status(cell_id)
-        if status in ("ok", "failed"):
-            states[status].append(cell_id)
-            if status == "failed":
-                errors[cell_id] = store.record(cell_id)["error"]
+        record, problem = store.inspect(cell_id)
+        if store.in_progress(cell_id) and (problem or record is None or record["status"] != "ok"):
+            states["running"].append(cell_id)  # being (re)computed: whatever is there now is about to change
+        elif problem:
+            states["corrupt"].append(cell_id)
+            errors[cell_id] = f"{problem}; the next run recomputes it"
+        elif record is None:
+            states["not started"].append(cell_id)
         else:
-            states["running" if store.in_progress(cell_id) else "not started"].append(cell_id)
+            states[record["status"]].append(cell_id)
+            if record["status"] == "failed":
+                errors[cell_id] = record.get("error") or "failed"
     return RunStatus(store.root, manifest["grid"], states, errors)
