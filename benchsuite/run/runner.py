@@ -82,6 +82,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
               "pixel_size_mm": dataset.pixel_size_mm}
     torch.manual_seed(protocol.seed)
     if not arch.outputs:  # a codec-free method learns from the training and validation images
+        inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
         started = time.perf_counter()
         arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
         record["train_seconds"] = time.perf_counter() - started
