@@ -139,7 +139,8 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
         summary.add(outcome)
         if progress and not in_process and outcome.status in ("done", "failed"):
             progress.cell_finished(outcome.cell, outcome.error)
-    summary.pending = [c for c in todo if c not in {*summary.done, *summary.busy, *[f for f, _ in summary.failed]}]
+    settled = {*summary.done, *summary.busy, *summary.skipped, *[f for f, _ in summary.failed]}
+    summary.pending = [c for c in todo if c not in settled]  # a cell another launcher finished meanwhile is settled
     if progress:
         progress.finish()
     return summary
