@@ -15,8 +15,9 @@ import errno
 import fcntl
 import os
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Callable, Iterator
+from typing import IO
 
 from benchsuite.api import PluginError
 

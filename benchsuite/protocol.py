@@ -107,8 +107,8 @@ def range_problem(p: Protocol) -> str | None:
     side = min(p.input_size) if isinstance(p.input_size, tuple) else p.input_size
     checks = [
         (p.epochs >= 1, f"epochs must be at least 1, got {p.epochs}"),
-        (2 <= p.folds <= MAX_FOLDS, f"folds must be between 2 and {MAX_FOLDS} (and at most the number of images), "
-                                    f"got {p.folds}"),
+        (2 <= p.folds <= MAX_FOLDS, (f"folds must be between 2 and {MAX_FOLDS} (and at most the number of "
+                                     f"images), got {p.folds}")),
         (0 < p.val_fraction < 1, f"val_fraction must be between 0 and 1 (exclusive), got {p.val_fraction}"),
         (math.isfinite(p.lr) and p.lr > 0, f"lr must be a finite number > 0, got {p.lr}"),
         (p.batch_size >= 1, f"batch_size must be at least 1, got {p.batch_size}"),
@@ -121,8 +121,8 @@ def range_problem(p: Protocol) -> str | None:
         (0 < p.lr_factor < 1, f"lr_factor must be between 0 and 1 (exclusive), got {p.lr_factor}"),
         (math.isfinite(p.lr_end) and p.lr_end >= 0, f"lr_end must be a finite number >= 0, got {p.lr_end}"),
         (0 <= p.momentum <= 1, f"momentum must be between 0 and 1, got {p.momentum}"),
-        (p.momentum_end == -1 or 0 <= p.momentum_end <= 1, f"momentum_end must be -1 or between 0 and 1, "
-                                                            f"got {p.momentum_end}"),
+        (p.momentum_end == -1 or 0 <= p.momentum_end <= 1,
+         f"momentum_end must be -1 or between 0 and 1, got {p.momentum_end}"),
         (math.isfinite(p.weight_decay) and p.weight_decay >= 0, f"weight_decay must be >= 0, got {p.weight_decay}"),
         (0 <= p.hflip <= 1, f"hflip is a probability: between 0 and 1, got {p.hflip}"),
         (0 <= p.rotate_deg <= 180, f"rotate_deg must be between 0 and 180, got {p.rotate_deg}"),

@@ -105,8 +105,9 @@ def _csv_folder(folder: Path, rows: list[str], n: int = 4) -> Path:
 
 # --- run names, grid names, protocols ------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["../../x", "/tmp/escaped-run", ".", "", "a\nb", "..", "x/../../y", "-rf"])
+@pytest.mark.parametrize("name", ["../../x", "{root}/escaped-run", ".", "", "a\nb", "..", "x/../../y", "-rf"])
 def test_a_run_name_that_is_not_one_safe_folder_is_refused(sandbox, capsys, name):
+    name = name.format(root=sandbox.root)  # an absolute path into the sandbox, where a write would be seen
     line = refused(sandbox, capsys, ["run", "--grid", sandbox.grid(), f"--run={name}"])
     assert line.startswith("benchsuite: error: run name ") and "one folder under the results folder" in line
 
@@ -127,9 +128,10 @@ def test_a_run_folder_linked_out_of_the_results_folder_is_refused(sandbox, capsy
 
 def test_a_protocol_name_is_a_preset_never_a_path(sandbox, capsys):
     (sandbox.root / "x.toml").write_text('description = "planted"\nepochs = 1\n')
-    grid = sandbox.grid(text=GRID.format(dataset='"synthetic"').replace('protocol = "smoke"', 'protocol = "../../x"'))
+    climb = "../" * 40 + str(sandbox.root / "x").lstrip("/")  # from the presets' folder up to / and down to x.toml
+    grid = sandbox.grid(text=GRID.format(dataset='"synthetic"').replace('protocol = "smoke"', f'protocol = "{climb}"'))
     line = refused(sandbox, capsys, ["run", "--grid", grid, "--dry-run"])
-    assert "unknown protocol '../../x'" in line and "FILE.toml" in line
+    assert f"unknown protocol '{climb}'" in line and "FILE.toml" in line
 
 
 @pytest.mark.parametrize("setting", [
@@ -395,3 +397,23 @@ def test_a_corrupt_image_fails_the_mean_shape_baseline_like_every_other_method(s
     out, err = capsys.readouterr()
     assert code == 1 and "0 cells computed" not in out and "2 failed" in out
     assert err.count("img1.jpg: cannot decode image") == 2 and "Traceback" not in err
+
+
+def test_a_checkpoint_planted_in_a_run_folder_runs_no_code_and_the_cell_starts_afresh(sandbox, capsys, registry):
+    import torch
+
+    from benchsuite.run.grid import expand, load_spec
+
+    grid = sandbox.grid(text=GRID.format(dataset=SMALL).replace(
+        '["mean-shape"]', '[{ name = "smp-unet", encoder_depth = 3, decoder_channels = [8, 8, 8] }]\n'
+                          'encoders = ["resnet18"]\ncodecs = [{ name = "gaussian", sigma = 2.0 }]'))
+    cell = expand(load_spec(grid), registry).cells[0]
+    planted = sandbox.results / "r" / "checkpoints" / f"{cell.id}.pt"
+    planted.parent.mkdir(parents=True)
+    torch.save({"format": 2, "state": Payload(sandbox.root / MARKER)}, planted)
+    code = main(["run", "--grid", grid, "--results", str(sandbox.results), "--run", "r"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "2 cells computed" in out
+    assert not (sandbox.root / MARKER).exists()
+    assert err.count("unusable checkpoint") == 1 and "Traceback" not in err
+    assert [p.name.startswith(f"{cell.id}.pt.rejected-") for p in planted.parent.iterdir()] == [True]

@@ -17,7 +17,6 @@ from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 
-
 _PR_SET_PDEATHSIG = 1
 
 
