@@ -71,7 +71,7 @@ class Problem:
     severity: str = ERROR
 
     def line(self) -> str:
-        return f"{self.where}: {self.message}"
+        return one_line(f"{self.where}: {self.message}")
 
 
 @dataclass
@@ -92,6 +92,15 @@ class CheckReport:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity != ERROR]
+
+
+def one_line(text: str) -> str:
+    """Text that prints as one line whatever it quotes: line breaks escaped, undecodable bytes shown as escapes."""
+    try:  # a file name's undecodable bytes came in as surrogates: show them as the bytes they were (\xff)
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def extent(size) -> tuple[int, int]:

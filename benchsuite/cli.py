@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from benchsuite import __version__
-from benchsuite.api import KINDS, PluginError
+from benchsuite.api import KINDS, PluginError, one_line
+from benchsuite.files import storage_message
 from benchsuite.lab import datasets as datasets_cli
 from benchsuite.lab.datasets import folder_component
 from benchsuite.plugins import load_registry
@@ -134,20 +135,23 @@ def _spec_with_own_folders(args, registry):
 
 def cmd_run(args) -> int:
     from benchsuite.report.leaderboard import fold_scores, render, summarise
-    from benchsuite.run.launch import plan_grid, run_grid
+    from benchsuite.run.launch import dataset_problems, plan_grid, run_grid, run_name_from
     from benchsuite.run.progress import make_progress
     from benchsuite.train.loop import Runtime
 
     registry = _registry(args)
     spec, own = _spec_with_own_folders(args, registry)
     if args.dry_run:
-        _print_dry_run(plan_grid(spec, registry=registry, filters=_filters(args), settings=_settings(args, spec, registry)),
-                       registry)
-        return 0
+        plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=_settings(args, spec, registry))
+        _print_dry_run(plan, registry)
+        problems = dataset_problems(plan, registry)
+        for problem in problems:
+            print(f"benchsuite: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE if problems else 0
     options = {key: _literal(value) for key, value in parse_assignments(args.executor_option).items()}
     if args.jobs is not None:
         options["jobs"] = args.jobs
-    run_name = args.run or (own[0]["label"] if len(own) == 1 else None)
+    run_name = args.run if args.run is not None else (run_name_from(own[0]["label"]) if len(own) == 1 else None)
     runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every,
                       keep_weights=args.keep_weights)
     result = run_grid(spec, results=args.results, run=run_name, registry=registry, filters=_filters(args),
@@ -198,10 +202,20 @@ def _print_dry_run(plan, registry) -> None:
     print(f"{len(plan.cells)} cells to run, {len(grid.skipped)} combinations skipped")
 
 
+def _warn_corrupt(folder: Path) -> None:
+    """One line per cell that reports leave out because its files are damaged."""
+    from benchsuite.run.store import RunStore
+
+    for cell_id, problem in RunStore(folder).corrupt().items():
+        print(f"benchsuite: warning: {folder / 'cells' / cell_id}: corrupt ({problem}), left out; the next run "
+              "recomputes it", file=sys.stderr)
+
+
 def cmd_leaderboard(args) -> int:
     from benchsuite.report.leaderboard import command
 
     folder = _run_folder(args)
+    _warn_corrupt(folder)
     print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot,
                   include_stale=args.include_stale, candidates=args.candidates))
     return 0
@@ -211,6 +225,7 @@ def cmd_stats(args) -> int:
     from benchsuite.report.significance import command
 
     folder = _run_folder(args)
+    _warn_corrupt(folder)
     print(command(folder, _registry(args), args.metric, args.alpha, args.posthoc, args.rope, args.out,
                   include_stale=args.include_stale))
     return 0
@@ -236,7 +251,8 @@ def cmd_status(args) -> int:
     for state, ids in status.states.items():
         print(f"  {state:<12} {len(ids)}")
     for cell_id, error in status.errors.items():
-        print(f"  failed {cell_id}: {error}")
+        state = "corrupt" if cell_id in status.states["corrupt"] else "failed"
+        print(f"  {state} {cell_id}: {error}")
     return 0 if status.complete else EXIT_FAILED_CELLS
 
 
@@ -459,7 +475,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except PluginError as exc:
-        print(f"benchsuite: error: {exc}", file=sys.stderr)
+        print(f"benchsuite: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a full disk, a read-only or locked-down folder: one line, no traceback
+        message = storage_message(exc)
+        if message is None:
+            raise
+        print(f"benchsuite: error: {one_line(message)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("benchsuite: interrupted; completed cells are kept, re-run to resume", file=sys.stderr)

@@ -92,9 +92,13 @@ def test_a_cell_interrupted_while_writing_leaves_no_trace(tmp_path, monkeypatch)
     with pytest.raises(OSError):
         store.write("abc", {"status": "ok"}, table)
     assert store.status("abc") is None and list(store.records()) == []
+    assert _cell_dirs(tmp_path) == []  # the failed write removed its own temporary
     monkeypatch.undo()
-    os.rename(next((tmp_path / "cells").iterdir()), tmp_path / "cells" / ".tmp-abc-999999999-deadbeef")
-    assert store.remove_stale_temporaries() == 1
+    leftover = tmp_path / "cells" / ".tmp-abc-0123456789ab"  # what a killed writer leaves
+    leftover.mkdir()
+    assert store.remove_stale_temporaries() == 0  # too recent: its writer may still be renaming it
+    os.utime(leftover, (time.time() - 3600, time.time() - 3600))
+    assert store.remove_stale_temporaries() == 1 and not leftover.exists()
 
 
 def test_sigkill_mid_run_then_rerun_completes_every_cell_exactly_once(tiny_grid, tmp_path, registry):

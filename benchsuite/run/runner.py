@@ -97,6 +97,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     torch.manual_seed(protocol.seed)
     if not arch.outputs:
         say(f"fitting on {len(train) + len(val)} images")
+        inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
         predict = fit_codec_free(arch, dataset, train, val, record)
         if model_folder is not None:
             models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
@@ -196,7 +197,8 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
         summary.add(outcome)
         if progress and not in_process and outcome.status in ("done", "failed"):
             progress.cell_finished(outcome.cell, outcome.error)
-    summary.pending = [c for c in todo if c not in {*summary.done, *summary.busy, *[f for f, _ in summary.failed]}]
+    settled = {*summary.done, *summary.busy, *summary.skipped, *[f for f, _ in summary.failed]}
+    summary.pending = [c for c in todo if c not in settled]  # a cell another launcher finished meanwhile is settled
     if progress:
         progress.finish()
     return summary

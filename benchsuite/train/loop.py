@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from benchsuite.api import PluginError
+from benchsuite.files import write_atomic
 from benchsuite.protocol import Protocol
 from benchsuite.train.augment import GeometricAugmentation
 from benchsuite.train.inputs import Prepared
@@ -35,6 +37,8 @@ class TrainingReport:
     train_seconds: float
     stopped_by: str | None = None  # epochs | patience | budget
 
+
+CHECKPOINT_FORMAT = 2  # tensors and plain values only (format 1 pickled Python objects)
 
 EpochCallback = Callable[[int, int, float, float], None]
 
@@ -142,7 +146,9 @@ class _State:
 
 
 def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, generator, scaler) -> None:
+    """Tensors and plain values only, so that loading needs no unpickling of arbitrary objects."""
     payload = {
+        "format": CHECKPOINT_FORMAT,
         "state": dataclasses.asdict(state),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -153,23 +159,64 @@ def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, gen
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda handle: torch.save(payload, handle))
 
 
 def _load_checkpoint(path: Path, model, optimizer, scheduler, generator, scaler) -> _State:
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(payload["scheduler"])
-    scaler.load_state_dict(payload["scaler"])
-    generator.set_state(payload["generator"])
-    torch.set_rng_state(payload["torch_rng"])
-    if payload["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(payload["cuda_rng"])
-    return _State(**payload["state"])
+    """Resume from ``path``; raises :class:`UnusableCheckpoint` when it is not a checkpoint of this cell."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # never runs code from the file
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not a checkpoint this suite wrote")
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(payload["scheduler"])
+        scaler.load_state_dict(payload["scaler"])
+        generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        if payload["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        return _State(**payload["state"])
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the cell restarts cleanly
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnusableCheckpoint(f"{type(exc).__name__}: {reason[:200]}") from None
+
+
+class UnusableCheckpoint(Exception):
+    """A checkpoint file that cannot be resumed from (planted, corrupt, or of another model)."""
+
+
+def _set_aside(path: Path, reason: str) -> Path:
+    """Rename an unusable checkpoint out of the way (kept as evidence, never loaded again) and say so."""
+    aside = path.with_name(f"{path.name}.rejected-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    os.replace(path, aside)
+    print(f"benchsuite: warning: {path}: unusable checkpoint ({reason}); moved to {aside.name}, "
+          "training restarts from scratch", file=sys.stderr, flush=True)
+    return aside
+
+
+def _fresh(model, protocol: Protocol, dev: torch.device, amp: bool):
+    optimizer = make_optimizer(model, protocol)
+    return (_State(), optimizer, _scheduler(optimizer, protocol), torch.amp.GradScaler(dev.type, enabled=amp),
+            torch.Generator().manual_seed(protocol.seed))
+
+
+def _start(model, protocol: Protocol, dev: torch.device, amp: bool, checkpoint: Path | None):
+    """State, optimiser, scheduler, scaler and generator: resumed from the checkpoint when it is usable."""
+    state, optimizer, scheduler, scaler, generator = _fresh(model, protocol, dev, amp)
+    if checkpoint is None or not checkpoint.is_file():
+        return state, optimizer, scheduler, scaler, generator
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    try:
+        state = _load_checkpoint(checkpoint, model, optimizer, scheduler, generator, scaler)
+        return state, optimizer, scheduler, scaler, generator
+    except UnusableCheckpoint as exc:
+        _set_aside(checkpoint, str(exc))
+        model.load_state_dict(initial)  # a half-applied checkpoint must not leak into the fresh start
+        torch.set_rng_state(rng)
+        return _fresh(model, protocol, dev, amp)
 
 
 def train(
@@ -192,14 +239,8 @@ def train(
     amp = runtime.use_amp(dev)
     memory_format = torch.channels_last if runtime.use_channels_last(dev) else torch.contiguous_format
     model.to(dev, memory_format=memory_format)
-    optimizer = make_optimizer(model, protocol)
-    scheduler = _scheduler(optimizer, protocol)
-    scaler = torch.amp.GradScaler(dev.type, enabled=amp)
-    generator = torch.Generator().manual_seed(protocol.seed)
     augment = augmentation if augmentation is not None and augmentation.active else None
-    state = _State()
-    if runtime.checkpoint is not None and runtime.checkpoint.is_file():
-        state = _load_checkpoint(runtime.checkpoint, model, optimizer, scheduler, generator, scaler)
+    state, optimizer, scheduler, scaler, generator = _start(model, protocol, dev, amp, runtime.checkpoint)
     images_src, landmarks_src = _staged(train_data, dev)
     last_checkpoint = time.monotonic()
     while _stop_reason(state, protocol) is None:

@@ -3,7 +3,9 @@
 ``{ name = "folder", path = "my/wings", format = "tps" }`` in a grid, or
 ``benchsuite run -d my/wings``, or ``benchsuite datasets check my/wings``.
 The format is detected when not given. Relative paths are relative to the
-working directory. Reading is lazy (instantiating is free) and done once
+working directory. Only files inside the folder are read: a link or an
+image reference leading out of it is an error unless ``allow_outside =
+true``. Reading is lazy (instantiating is free) and done once
 per instance; images are decoded only when the trainer asks for them, and
 their content hash keys the core's letterbox cache.
 """
@@ -36,13 +38,15 @@ class FolderDataset(api.Dataset):
 
     def __init__(self, path: str, format: str | None = None, annotator: str | None = None, images: str | None = None,
                  y_origin: str | None = None, outside: str = "keep", unannotated: str = "error",
-                 landmark_names: list[str] | None = None, groups: str | None = None):
+                 landmark_names: list[str] | None = None, groups: str | None = None,
+                 allow_outside: bool = False):
         if format is not None and format not in FORMAT_NAMES:
             raise PluginError(f"folder: unknown format {format!r} (known: {', '.join(FORMAT_NAMES)})")
         self.path = Path(path).expanduser()
         self.options = Options(format=format, annotator=annotator, y_origin=y_origin, outside=outside,
                                unannotated=unannotated, images=Path(images).expanduser() if images else None,
-                               landmark_names=list(landmark_names) if landmark_names else None)
+                               landmark_names=list(landmark_names) if landmark_names else None,
+                               allow_outside=allow_outside)
         self.options.validate()
         self.groups = groups
         if groups not in (None, "none"):

@@ -8,11 +8,20 @@ labelled (missing). A multi-animal project adds an ``individuals`` row; with
 more than one individual it is not a single-instance landmark set and is
 rejected. The CSV is preferred; the ``.h5`` (same table) is read only when
 there is no CSV, and needs PyTables.
+
+An HDF5 file can hold pickled Python objects, and PyTables unpickles them
+while reading, which runs whatever code the pickle names. An ``.h5`` is
+therefore read with unpickling restricted to plain values (numbers,
+strings, lists, tuples, dicts): a pickle that names any class or function
+is refused and the file is reported, nothing of it runs.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import pickle
+import types
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +74,17 @@ def _h5_rows(path: Path, annotations: Annotations) -> list[list[str]] | None:
         annotations.error(str(path), "reading DeepLabCut .h5 files needs PyTables (pip install tables); "
                                      "or put the CSV DeepLabCut writes beside it")
         return None
+    refused: list[str] = []
     try:
-        frame = pd.read_hdf(path)
+        with _plain_unpickling(refused):
+            frame = pd.read_hdf(path)
     except Exception as exc:  # noqa: BLE001 - any HDF5 failure is a file problem
-        annotations.error(str(path), f"cannot read HDF5 table ({type(exc).__name__}: {exc})")
+        if not refused:
+            annotations.error(str(path), f"cannot read HDF5 table ({type(exc).__name__}: {exc})")
+            return None
+    if refused:
+        annotations.error(str(path), f"refused: the file stores pickled Python objects ({refused[0]}), which could "
+                                     "run code; use the CSV DeepLabCut writes beside it")
         return None
     depth = frame.index.nlevels
     header = [[str(name)] + [""] * (depth - 1) + [str(c[level]) for c in frame.columns]
@@ -78,6 +94,38 @@ def _h5_rows(path: Path, annotations: Annotations) -> list[list[str]] | None:
         cells = list(index) if isinstance(index, tuple) else [index]
         body.append([str(c) for c in cells] + ["" if np.isnan(v) else repr(float(v)) for v in values])
     return header + body
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Rebuilds only what pickle's own opcodes make (numbers, strings, lists, tuples, dicts, sets)."""
+
+    def __init__(self, data: bytes, refused: list[str]):
+        super().__init__(io.BytesIO(data))
+        self.refused = refused
+
+    def find_class(self, module: str, name: str):  # how a pickle reaches code: never allowed here
+        self.refused.append(f"{module}.{name}")
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+
+@contextlib.contextmanager
+def _plain_unpickling(refused: list[str]):
+    """While reading an .h5, PyTables' unpickling (attributes, object arrays) rebuilds plain values only."""
+    import tables.atom
+    import tables.attributeset
+
+    restricted = types.SimpleNamespace(
+        loads=lambda data, **_: _PlainUnpickler(bytes(data), refused).load(), dumps=pickle.dumps,
+        HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL, UnpicklingError=pickle.UnpicklingError)
+    modules = (tables.atom, tables.attributeset)
+    saved = [m.pickle for m in modules]
+    for module in modules:
+        module.pickle = restricted
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, saved):
+            module.pickle = original
 
 
 def _parse(path: Path, rows: list[list[str]], annotations: Annotations) -> None:
