@@ -5,8 +5,9 @@ It is codec-free: it learns from the original images and their landmarks, with n
 network. The search box is always the whole image, in training and in prediction, so nothing about
 a test image's annotation reaches its prediction. dlib's Python trainer works on 8-bit grayscale:
 colour images are converted as dlib converts them (the integer mean of R, G and B) and deeper images
-are scaled to 8 bits by their own range. dlib is optional (``pip install 'benchsuite[classical]'``)
-and imported only when the method is used.
+are scaled to 8 bits by their own range. Training uses the threads the core gives; dlib sums in
+per-thread blocks, so another number of threads can change a prediction by a pixel. dlib is optional
+(``pip install 'benchsuite[classical]'``) and imported only when the method is used.
 """
 from __future__ import annotations
 
@@ -32,11 +33,14 @@ DLIB_DEFAULTS = {
 PRESETS = {
     "dlib": {},
     # ml-morph's options for its fly-wing example, from the README of https://github.com/agporto/ml-morph
-    # (commit 802997f, "Training and testing shape predictors"):
+    # (commit 802997fc28fae10444ade844f63b9f83e9f28e58, "Training and testing shape predictors"):
     # shape_trainer.py -dp 3 -c 20 -nu 0.08 -os 200 -f 700; its other options (500 trees, 20 split tests)
     # are dlib's defaults.
     "ml-morph": {"tree_depth": 3, "cascade_depth": 20, "nu": 0.08, "oversampling_amount": 200,
                  "feature_pool_size": 700},
+    # what ml-morph's shape_trainer.py uses when given no options (its argparse defaults, same commit):
+    # https://github.com/agporto/ml-morph/blob/802997fc28fae10444ade844f63b9f83e9f28e58/shape_trainer.py
+    "ml-morph-defaults": {"cascade_depth": 15, "oversampling_amount": 10, "feature_pool_size": 500},
 }
 # A missing landmark, as dlib 20 spells it (OBJECT_PART_NOT_PRESENT in dlib/image_processing/full_object_detection.h).
 _NOT_PRESENT = 0x7FFFFFFFFFFFF
