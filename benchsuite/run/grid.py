@@ -201,7 +201,7 @@ def encoder_incompatibility(arch_cls, encoder: Component | None) -> str | None:
 def codec_incompatibility(arch_cls, codec_cls) -> str | None:
     """Why an architecture cannot be trained with this codec (or none), or None."""
     if not arch_cls.outputs:
-        return f"{arch_cls.name} is a codec-free baseline" if codec_cls is not None else None
+        return f"{arch_cls.name} is codec-free: it takes no codec" if codec_cls is not None else None
     if codec_cls is None:
         return f"{arch_cls.name} needs a codec and the grid lists none"
     if codec_cls.output not in arch_cls.outputs:
