@@ -10,7 +10,10 @@ A file is a sequence of blocks::
     SCALE=0.0023   size of one pixel in the user's unit (mm here)
 
 ``CURVES=``/``POINTS=`` (semilandmark outlines) are skipped, ``COMMENT=`` and
-``VARIABLES=`` ignored. Missing coordinates may be written NA or NaN.
+``VARIABLES=`` ignored. Missing landmarks are written as tpsDig writes them,
+as negative coordinates (``-1.00000 -1.00000``, what geomorph reads with
+``negNA = TRUE``): a point whose x and y are both negative is missing (in
+tpsDig's frame it would lie below the image); NA and NaN are missing too.
 
 **y convention.** tpsDig measures y upwards from the image's *bottom* edge
 (x from the left edge, as usual), so records are marked ``y_up`` and
@@ -141,7 +144,8 @@ def _read_points(path, lines, index, key, value, block: _Block, annotations: Ann
         try:
             if len(tokens) != 2:
                 raise ValueError(f"{len(tokens)} values")
-            block.points.append((number(tokens[0]), number(tokens[1])))
+            x, y = number(tokens[0]), number(tokens[1])
+            block.points.append((math.nan, math.nan) if x < 0 and y < 0 else (x, y))  # tpsDig's "missing"
         except ValueError:
             block.fail(index + 1, f"unreadable TPS block: expected 'x y', got {line[:40]!r}")
             block.points.append((math.nan, math.nan))
