@@ -21,6 +21,10 @@ tpsDig's frame it would lie below the image); NA and NaN are missing too.
 ``y_image = height - y`` — the flip tpsDig's companion programs and ml-morph
 apply. Files written with y from the top (some tools do) are read with
 ``y_origin="top"``.
+
+:func:`write` is the exact inverse: ``y = height - y_image``, five decimals
+as tpsDig writes them, CRLF line ends, one block per image with ``IMAGE=``
+relative to the file and ``ID=`` counting from 0.
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import Annotations, Record, image_key, number
+from .writing import Item, relative, unique
 
 FORMAT = "tps"
 _KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*)\s*=(.*)$")
@@ -185,3 +190,16 @@ def _finish(path: Path, block: _Block, annotations: Annotations) -> None:
         image=block.image, y_up=True, scale=block.scale,
     ))
 
+
+FILE_NAME = "landmarks.tps"
+MISSING = "-1.00000 -1.00000"
+
+
+def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
+    unique(items, lambda item: item.image.stem, "the TPS identifier")
+    lines = []
+    for index, item in enumerate(items):
+        lines.append(f"LM={len(landmark_names)}")
+        lines += [MISSING if p is None else f"{p[0]:.5f} {item.height - p[1]:.5f}" for p in item.points()]
+        lines += [f"IMAGE={relative(item.image, folder)}", f"ID={index}"]
+    return {FILE_NAME: "\r\n".join(lines) + "\r\n"}
