@@ -181,8 +181,15 @@ class Dataset(Plugin):
 
     @classmethod
     def write_landmarks(cls, format: str, records: list[Sample], landmark_names: list[str], path: Path,
-                        images: dict[str, Path]) -> list[Path]:
-        """Write landmarks in one of the :attr:`writes` formats, for the lab's annotation tool; the files written."""
+                        images: dict[str, Path], *, overwrite: bool = False, annotator: str | None = None) -> list[Path]:
+        """Write landmarks in one of the :attr:`writes` formats into the folder ``path``, so a lab can open and
+        correct them in its annotation tool; returns the files written.
+
+        ``records`` hold landmarks in original pixels (NaN where missing); ``images`` maps each record's id
+        to its image file, which the written files name. Nothing is written outside ``path``, and an
+        existing file is a :class:`PluginError` unless ``overwrite``. ``annotator`` names who made the
+        landmarks where a format records it (DeepLabCut's scorer, the ``CollectedData_<scorer>`` file).
+        """
         raise PluginError(f"dataset {cls.name} writes no annotation format")
 
 

@@ -292,9 +292,7 @@ def cmd_predict(args) -> int:
                                  note=lambda text: print(f"note: {text}", file=sys.stderr))
     finally:
         stop()
-    out = Path(args.out) if args.out else Path(f"predictions.{args.to}" if args.to in ("tps", "csv") else
-                                               f"predictions-{args.to}")
-    files = predict.write(result, registry, args.to, out)
+    files = predict.write(result, registry, args.to, Path(args.out or "predictions"))
     print(f"{len(result.samples)} images predicted; written: {', '.join(map(str, files[:3]))}"
           + (f" and {len(files) - 3} more" if len(files) > 3 else ""))
     report = predict.error_report(result)
@@ -410,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a model folder made by benchsuite fit")
     p.add_argument("images", nargs="+", help="image files or folders (an annotated folder also gets its errors)")
     p.add_argument("--to", required=True, help="tps, dlc, labelme, coco or csv: the format your annotation tool opens")
-    p.add_argument("--out", help="file or folder to write (default: predictions.<format> here)")
+    p.add_argument("--out", help="folder to write the files into (default: ./predictions)")
 
     p = sub.add_parser("splits", parents=[common], help="the folds a run would use, as CSV (dataset, image, fold, part)")
     p.add_argument("dataset", metavar="DATASET|PATH", help="a registered dataset name or a folder of your own")

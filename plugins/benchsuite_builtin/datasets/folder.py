@@ -7,7 +7,9 @@ working directory. Only files inside the folder are read: a link or an
 image reference leading out of it is an error unless ``allow_outside =
 true``. Reading is lazy (instantiating is free) and done once
 per instance; images are decoded only when the trainer asks for them, and
-their content hash keys the core's letterbox cache.
+their content hash keys the core's letterbox cache. Landmarks (a method's
+predictions) are written back in the formats labs correct them in with
+:meth:`FolderDataset.write_landmarks`.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from benchsuite import api
 from benchsuite.api import ERROR, WARNING, CheckReport, PluginError, Problem, Sample
 from benchsuite.hookspecs import hookimpl
 
-from .formats import FORMAT_NAMES
+from .formats import FORMAT_NAMES, WRITERS, writing
 from .formats.assemble import Loaded, Options, load
 from .formats.imagefiles import IMAGE_SUFFIXES, page_count, read_image
 
@@ -35,6 +37,7 @@ class FolderDataset(api.Dataset):
     description = f"Your own images + landmark files ({', '.join(FORMAT_NAMES)}); params path, format, annotator"
     opens_folders = True
     image_suffixes = IMAGE_SUFFIXES
+    writes = tuple(WRITERS)  # tps, labelme, dlc, coco, csv
 
     def __init__(self, path: str, format: str | None = None, annotator: str | None = None, images: str | None = None,
                  y_origin: str | None = None, outside: str = "keep", unannotated: str = "error",
@@ -127,6 +130,15 @@ class FolderDataset(api.Dataset):
         if loaded.pixel_size_mm:
             report.notes["pixel size"] = f"{loaded.pixel_size_mm:g} mm"
         return report
+
+    @classmethod
+    def write_landmarks(cls, format: str, records: list[Sample], landmark_names: list[str], path: Path,
+                        images: dict[str, Path], *, overwrite: bool = False, annotator: str | None = None) -> list[Path]:
+        """The files, each the exact inverse of this dataset's reader for the format (see the format's module)."""
+        if format not in WRITERS:
+            raise PluginError(f"folder: cannot write format {format!r} (writes: {', '.join(WRITERS)})")
+        return writing.write(WRITERS[format], records, landmark_names, Path(path), images,
+                             overwrite=overwrite, annotator=annotator)
 
     # --- helpers ---------------------------------------------------------------
 
