@@ -158,6 +158,7 @@ def test_correlation_table_gives_r2_ev_and_pearson(tmp_path, capsys):
     text = _table(store.root, capsys, "--table", "correlation")
     assert "| **1.0000** " in _row(text, "d", "unet+gaussian")
     assert "r²" in text and "explained variance" in text and "Pearson r" in text
+    assert "each landmark's x and each landmark's y is its own target" in text and "pooled" not in text
 
 
 def test_ranking_is_the_mean_rank_over_datasets_of_complete_methods(tmp_path, capsys):

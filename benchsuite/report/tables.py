@@ -244,7 +244,10 @@ def correlation(run: Run) -> Table:
         record["complete"] = bool(summaries[0].loc[(dataset, method)]["complete"])
         rows.append(row)
         data.append(record)
-    notes = ["coordinates of all test landmarks of a fold, x and y pooled; mean ± std over folds",
+    notes = ["per coordinate: each landmark's x and each landmark's y is its own target over a fold's test images, "
+             "scored separately and averaged (scikit-learn's multioutput=\"uniform_average\"), so a prediction that "
+             "ignores the image (the mean shape) scores ≈ 0; mean ± std over folds",
+             "Pearson r is undefined (—) for a constant prediction",
              "bold: best complete method per dataset"]
     return Table(f"Correlation of predicted and true coordinates: {run.name} (beetle Table 2)",
                  ["dataset", "method"] + [m.label for m in metrics], rows, pd.DataFrame(data), notes)
