@@ -265,7 +265,6 @@ class Metric(Plugin):
     unit: ClassVar[str] = REQUIRED  # "px", "input px", "%", "" (unitless)
     scores: ClassVar[frozenset[str]] = frozenset({"image"})
     headline: ClassVar[bool] = False  # the default metric of leaderboards, statistics and comparisons
-    distance: ClassVar[bool] = False  # values are distances, comparable with published errors in the same convention
     tables: ClassVar[dict[str, tuple[dict[str, Any], ...]]] = {}
     decimals: ClassVar[int] = 2
 
@@ -313,7 +312,7 @@ assert tuple(BASES) == KINDS
 # Members whose type is checked at registration (class attributes with a fixed type).
 _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
-    "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "distance": bool, "tables": dict,
+    "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "tables": dict,
     "decimals": int, "opens_folders": bool, "synthetic": bool, "writes": tuple, "default": bool,
 }
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}

@@ -39,6 +39,19 @@ def test_radial_error_is_euclidean(registry):
     assert load_metric(registry, "mre").per_image(table).tolist() == [5.0]
 
 
+def test_coordinate_rmse_is_the_fish_papers_per_image_root_mean_square(registry):
+    """The fish paper's code: sqrt(mean over an image's landmarks of (dx² + dy²) / 2), then the mean over images."""
+    rows = [("a", "p", 3.0, 0.0), ("a", "q", 0.0, 4.0), ("a", "r", 12.0, 0.0), ("a", "s", np.nan, 0.0),
+            ("b", "p", 1.0, 1.0), ("b", "q", 1.0, 1.0), ("b", "r", 1.0, 1.0), ("b", "s", 1.0, 1.0)]
+    table = pd.DataFrame([dict(image_id=i, landmark=l, x=10.0 if dx == dx else np.nan, y=20.0, pred_x=10.0 + (dx if
+                               dx == dx else 5.0), pred_y=20.0 + dy) for i, l, dx, dy in rows])
+    metric = load_metric(registry, "coordinate-rmse")
+    assert not metric.higher_is_better and metric.unit == "px"
+    expected = [math.sqrt((9 + 16 + 144) / 3 / 2), 1.0]  # landmark s of image a has no truth
+    assert metric.per_image(table).tolist() == pytest.approx(expected)
+    assert load_metric(registry, "mre").per_image(table).tolist() == pytest.approx([19 / 3, math.sqrt(2)])
+
+
 def test_mre_input_divides_by_delta(registry):
     table = _table([[12.75, 25.5]], delta=12.75)
     assert load_metric(registry, "mre-input").per_image(table).tolist() == [1.5]
