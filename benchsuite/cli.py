@@ -279,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--posthoc", default="nemenyi", choices=("nemenyi", "conover"), help="post-hoc after Friedman")
     p.add_argument("--rope", type=float, default=0.5,
-                   help="region of practical equivalence for the Bayesian test, metric units (default: 0.5)")
+                   help="region of practical equivalence of the Bayesian test across datasets, in network-input "
+                        "pixels (error / δ) for errors in pixels, else in the metric's units (default: 0.5, half an "
+                        "input pixel)")
     p.add_argument("--out", help="folder for the CD diagrams (default: RUN/stats)")
 
     p = sub.add_parser("compare", parents=[common], help="two leaderboards side by side; a regression gate")
