@@ -157,7 +157,8 @@ class Dataset(Plugin):
         raise PluginError(f"dataset {self.name} has nothing to fetch")
 
     def human_error(self) -> float | None:
-        """The inter-annotator mean radial error in original pixels (a human reference), when known."""
+        """The inter-annotator mean radial error in original pixels, when known: recorded in each cell.json and
+        shown in the leaderboards as a human reference row beside the headline metric, never ranked."""
         return None
 
     @classmethod

@@ -24,7 +24,8 @@ SCALES = {  # typical error (px) of each method on each dataset
 def run_folder(tmp_path_factory):
     """fcn8 on fishB lacks its last fold (and would be the best there); fishA has a pixel size."""
     root = tmp_path_factory.mktemp("tables") / "run"
-    make_run(root, SCALES, skip={("fishB", "fcn8+gaussian", 2)}, pixel_size_mm={"fishA": 0.1})
+    make_run(root, SCALES, skip={("fishB", "fcn8+gaussian", 2)}, pixel_size_mm={"fishA": 0.1},
+             human_error={"fishA": 1.5})
     return root
 
 
@@ -63,7 +64,7 @@ def test_best_is_bold_and_a_method_not_significantly_worse_gets_a_dagger(run_fol
     assert "†" in _row(text, "fishA", "fcn8+gaussian")  # 1 % worse: indistinguishable on 24 images
     assert "†" not in _row(text, "fishA", "unet-regression+regression")  # 3× worse
     data = pd.read_csv(io.StringIO(_table(run_folder, capsys, "--format", "csv")))
-    fish_a = data[data.dataset == "fishA"].set_index("method")
+    fish_a = data[(data.dataset == "fishA") & ~data.reference].set_index("method")
     assert fish_a.best.tolist() == [True, False, False, False] and fish_a.not_worse.tolist() == [True, True, False,
                                                                                                  False]
 
@@ -71,6 +72,21 @@ def test_best_is_bold_and_a_method_not_significantly_worse_gets_a_dagger(run_fol
 def test_the_dagger_follows_alpha(run_folder, capsys):
     data = pd.read_csv(io.StringIO(_table(run_folder, capsys, "--format", "csv", "--alpha", "1.0")))
     assert not data[(data.dataset == "fishA") & (data.method == "fcn8+gaussian")].not_worse.item()
+
+
+def test_the_inter_annotator_error_is_a_reference_row_never_ranked(run_folder, capsys):
+    text = _table(run_folder, capsys)
+    human = _row(text, "fishA", "human (inter-annotator)")
+    assert "| 1.50 " in human and "**" not in human and "†" not in human  # below the best, yet not bold
+    assert "**" in _row(text, "fishA", "unet+gaussian") and "human" not in text.split("fishB", 1)[1].split("\n- ")[0]
+    data = pd.read_csv(io.StringIO(_table(run_folder, capsys, "--format", "csv")))
+    reference = data[data.reference]
+    assert reference[["dataset", "method", "mean"]].values.tolist() == [["fishA", "human (inter-annotator)", 1.5]]
+    assert not reference.best.any() and not reference.not_worse.any()
+    heatmap = _table(run_folder, capsys, "--table", "heatmap")
+    assert "human (inter-annotator)" in heatmap.splitlines()[2] and "| 1.50 " in _row(heatmap, "fishA", "gaussian")
+    ranking = _table(run_folder, capsys, "--table", "ranking")
+    assert "human" not in ranking
 
 
 def test_an_incomplete_method_is_marked_and_never_best_even_when_lowest(run_folder, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -90,7 +91,8 @@ class Run:
         """The same run restricted to the cells ``keep`` accepts (sharing the predictions cache)."""
         subset = copy.copy(self)
         subset.cells = [c for c in self.cells if keep(c)]
-        subset.__dict__.pop("methods", None)
+        for cached in ("methods", "human_errors"):
+            subset.__dict__.pop(cached, None)
         return subset
 
     def only(self, methods: str | None = None, datasets: str | None = None) -> "Run":
@@ -122,6 +124,16 @@ class Run:
         columns = ["dataset", "method", "dataset_name", "architecture", "encoder", "codec", "output", "parameters",
                    "folds_done", "folds", "complete"]
         return pd.DataFrame(rows, columns=columns)
+
+    @cached_property
+    def human_errors(self) -> dict[str, float]:
+        """Each dataset's inter-annotator mean radial error (original pixels) as its cells recorded it, where known."""
+        found: dict[str, float] = {}
+        for cell in self.cells:
+            value = cell.record.get("human_error")
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                found.setdefault(cell.dataset, float(value))
+        return found
 
     def codec_output(self, codec: str | None) -> str | None:
         """"heatmap" or "coords" as the codec plugin declares it; None for a codec-free baseline."""

@@ -67,22 +67,42 @@ def _score_entry(row, digits: int = 2, folds: bool = True) -> Entry:
                  dagger=bool(getattr(row, "not_worse", False)) and not getattr(row, "best", False))
 
 
+HUMAN = "human (inter-annotator)"
+HUMAN_NOTE = (f"{HUMAN}: a second annotator against the ground truth, mean radial error over the dataset's images; "
+              "a reference, never bolded, ranked or tested")
+
+
+def _humans(run: Run, metric) -> dict[str, float]:
+    """The datasets' inter-annotator errors, shown beside the headline metric (the error they are measured in)."""
+    return run.human_errors if metric.headline else {}
+
+
 def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Table:
     scores = Scores(run, load_metric(run.registry, metric_spec))
     table = scores.marked(alpha)
+    table["reference"] = False
+    humans = _humans(run, scores.metric)
     unit = scores.metric.unit
-    rows = []
-    for row in table.itertuples():
-        folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
-        rows.append([Entry(row.dataset), Entry(row.method), _score_entry(row, folds=False),
-                     Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
-                     Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
+    rows, references = [], []
+    for dataset, group in table.groupby("dataset", sort=False):
+        for row in group.itertuples():
+            folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
+            rows.append([Entry(row.dataset), Entry(row.method), _score_entry(row, folds=False),
+                         Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
+                         Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
+        if dataset in humans:
+            rows.append([Entry(dataset), Entry(HUMAN), Entry(number(humans[dataset]))] + [Entry("—")] * 2
+                        + [Entry("reference")] + [Entry("—")] * 2)
+            references.append({"dataset": dataset, "method": HUMAN, "mean": humans[dataset], "best": False,
+                               "not_worse": False, "reference": True})
+    data = pd.concat([table, pd.DataFrame(references)], ignore_index=True) if references else table
     label = f"{scores.metric.name.upper()} ({unit})" if unit else scores.metric.name
     headers = ["dataset", "method", f"{label} mean ± std over folds", "median", "P90", "folds", "test images",
                "missing landmarks"]
     notes = _notes(scores.metric, alpha) + ["median, P90: over all out-of-fold test images, each image once",
                                             "missing landmarks: without ground truth, excluded from every score"]
-    return Table(f"Leaderboard: {run.name}", headers, rows, table, notes)
+    notes += [HUMAN_NOTE] if references else []
+    return Table(f"Leaderboard: {run.name}", headers, rows, data, notes)
 
 
 def _architecture_label(method: str, codec: str | None) -> str:
@@ -117,15 +137,18 @@ def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_ki
     table["kind"] = [_kind_label(m, c) for m, c in zip(table.method, table.codec)] if by_kind else ""
     columns = list(dict.fromkeys(table.sort_values("architecture_label")["architecture_label"]))
     params = {a: _millions(table[table.architecture_label == a]["parameters"].dropna()) for a in columns}
+    humans = {d: v for d, v in _humans(run, scores.metric).items() if d in set(table["dataset"])}
     rows = []
     for (dataset, kind), group in table.groupby(["dataset", "kind"], sort=True):
         cells = {r.architecture_label: _score_entry(r) for r in group.itertuples()}
         rows.append([Entry(dataset)] + ([Entry(kind)] if by_kind else []) +
-                    [cells.get(a, Entry("—")) for a in columns])
-    headers = ["dataset"] + (["codec"] if by_kind else []) + [a + params[a] for a in columns]
+                    [cells.get(a, Entry("—")) for a in columns] +
+                    ([Entry(number(humans.get(dataset, np.nan)))] if humans else []))
+    headers = ["dataset"] + (["codec"] if by_kind else []) + [a + params[a] for a in columns] + ([HUMAN] if humans else [])
     data = table[["dataset", "kind", "architecture_label", "method", "parameters", "mean", "std", "folds_done", "folds",
                   "complete", "best", "not_worse"]].rename(columns={"architecture_label": "architecture"})
-    return Table(title, headers, rows, data, _notes(scores.metric, alpha))
+    data["human_error"] = data["dataset"].map(humans)
+    return Table(title, headers, rows, data, _notes(scores.metric, alpha) + ([HUMAN_NOTE] if humans else []))
 
 
 def heatmap(run: Run, alpha: float = 0.05) -> Table:

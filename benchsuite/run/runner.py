@@ -79,7 +79,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     pretrain_spec = arch_params.pop("pretrain", None)
     arch = registry.create("architectures", cell.architecture.name, arch_params)
     record = {"split": {"train": len(train), "val": len(val), "test": len(test)},
-              "pixel_size_mm": dataset.pixel_size_mm}
+              "pixel_size_mm": dataset.pixel_size_mm, "human_error": dataset.human_error()}
     torch.manual_seed(protocol.seed)
     if not arch.outputs:  # a codec-free method learns from the training and validation images
         started = time.perf_counter()
