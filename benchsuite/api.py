@@ -196,6 +196,9 @@ class Architecture(Plugin):
     kind: ClassVar[str] = "architectures"
     encoder: ClassVar[str] = REQUIRED  # "required" | "none"
     outputs: ClassVar[frozenset[str]] = REQUIRED
+    # A floor every method must beat: it predicts without looking at the image (the mean shape). The tables
+    # flag a method whose mean error on a dataset is worse than that dataset's baseline.
+    baseline: ClassVar[bool] = False
 
     def build(self, *, in_channels: int, out_channels: int, output: str, encoder: Encoder | None):
         """The torch module: (B, in_channels, H, W) -> heatmaps (B, C, H, W) or coordinates (B, C)."""
@@ -314,7 +317,7 @@ assert tuple(BASES) == KINDS
 _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
     "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "tables": dict,
-    "decimals": int, "opens_folders": bool, "synthetic": bool, "writes": tuple, "default": bool,
+    "decimals": int, "baseline": bool, "opens_folders": bool, "synthetic": bool, "writes": tuple, "default": bool,
 }
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
 _SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}

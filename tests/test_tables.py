@@ -221,3 +221,52 @@ def test_speed_table_reports_throughput_and_pipeline_efficiency(tmp_path, regist
     table = build(Run(store, registry), "speed")
     assert table.data.loc[0, "pipeline_efficiency"] == pytest.approx(0.8)
     assert table.data.loc[0, "train_images_per_s"] == pytest.approx(80.0)
+
+
+@pytest.fixture(scope="module")
+def flagged_run(tmp_path_factory):
+    """fcn8 errs more than the dataset's baseline (labelled 'floor' here: found by what it is, not its name);
+    unet-regression put one landmark just past the right edge of a 640 px wide image."""
+    store = RunStore(tmp_path_factory.mktemp("flags") / "run")
+    rng = np.random.default_rng(0)
+    for method, error in (("floor", 10.0), ("unet+gaussian", 2.0), ("fcn8+gaussian", 15.0),
+                          ("unet-regression+regression", 3.0)):
+        spec = ("mean-shape", None, None, None) if method == "floor" else None
+        for fold in range(2):
+            ids = [f"{fold}-{i}" for i in range(4)]
+            cell = write_cell(store, "d", method, fold, np.full((4, 3), error), ids, folds=2, rng=rng, spec=spec)
+            if method.startswith("unet-regression") and fold == 1:
+                record, table = store.record(cell), store.predictions(cell)
+                table.loc[0, ["x", "pred_x"]] = [637.0, 639.6]  # the last pixel's centre is 639, its edge 639.5
+                store.write(cell, record, table)
+    return store.root
+
+
+def test_methods_worse_than_the_baseline_or_outside_the_image_are_flagged(flagged_run, capsys):
+    text = _table(flagged_run, capsys)
+    method = {line.split("|")[2].strip() for line in text.splitlines() if line.startswith("| d ")}
+    assert method == {"fcn8+gaussian‡", "unet-regression+regression§", "unet+gaussian", "floor"}
+    assert "- ‡: mean error worse than the dataset's baseline" in text and "floor" in text.split("- ‡:")[1]
+    assert "- §: predicted landmarks outside the image" in text
+    assert "fcn8+gaussian‡" in _table(flagged_run, capsys, "-m", "*gaussian")  # judged on the whole run
+    data = pd.read_csv(io.StringIO(_table(flagged_run, capsys, "--format", "csv"))).set_index("method")
+    assert data.worse_than_baseline.to_dict() == {"unet+gaussian": False, "unet-regression+regression": False,
+                                                  "floor": False, "fcn8+gaussian": True}
+    assert data.outside_image.to_dict() == {"unet+gaussian": 0, "unet-regression+regression": 1, "floor": 0,
+                                            "fcn8+gaussian": 0}
+
+
+@pytest.mark.parametrize("name", [n for n in TABLES if n != "baseline"])
+def test_flags_appear_in_every_table_with_their_footnote(flagged_run, registry, name):
+    text = render(build(Run(flagged_run, registry), name), "md")
+    body, notes = text.split("\n\n- ", 1)
+    marks = [mark for mark, method in (("‡", "fcn8"), ("§", "unet-regression")) if method in body]
+    assert marks, "the table shows neither flagged method"
+    for mark in marks:
+        assert mark in body and f"{mark}: " in notes
+    assert "\\S" in render(build(Run(flagged_run, registry), name), "latex") or "§" not in marks
+
+
+def test_without_a_baseline_nothing_is_flagged_worse(tmp_path, capsys):
+    store = make_run(tmp_path / "r", {"fishA": {"unet+gaussian": 2.0, "fcn8+gaussian": 40.0}})
+    assert "‡" not in _table(store.root, capsys)

@@ -15,9 +15,9 @@ spaces: ``path=value``, ``path=*`` (set and truthy) or ``path=-`` (unset or
 falsy), e.g. ``architecture.params.pretrain=*``. ``metric`` is a metric spec
 (``mre``, ``hit-rate(threshold=2,unit=delta)``): the metric of ours that
 computes what the paper computed, so both numbers are compared as they are,
-never converted (a paper's own error gets its own metric plugin, like the
-fish paper's ``coordinate-rmse``). ``landmark``, when given, is the 1-based
-landmark number in the paper's (and the dataset's) order.
+never converted (a paper's own error gets its own metric plugin).
+``landmark``, when given, is the 1-based landmark number in the paper's
+(and the dataset's) order.
 """
 from __future__ import annotations
 

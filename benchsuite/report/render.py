@@ -24,6 +24,7 @@ class Entry:
     text: str
     bold: bool = False
     dagger: bool = False
+    flags: str = ""  # footnote marks (see report.flags), after the text and any dagger
 
 
 @dataclass
@@ -72,13 +73,13 @@ def render(table: Table, fmt: str = "md") -> str:
 def _md(entry: Entry) -> str:
     text = entry.text.replace("|", "\\|")
     text = f"**{text}**" if entry.bold and text else text
-    return text + ("†" if entry.dagger else "")
+    return text + ("†" if entry.dagger else "") + entry.flags
 
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "±": r"$\pm$", "δ": r"$\delta$", "σ": r"$\sigma$", "²": r"$^2$", "—": "--", "†": r"$^\dagger$",
-                  "≈": r"$\approx$", "×": r"$\times$", "√": r"$\surd$"}
+                  "≈": r"$\approx$", "×": r"$\times$", "√": r"$\surd$", "‡": r"$^\ddagger$", "§": r"\S{}"}
 
 
 def latex_escape(text: str) -> str:
@@ -88,10 +89,10 @@ def latex_escape(text: str) -> str:
 def _latex(entry: Entry) -> str:
     text = latex_escape(entry.text)
     text = rf"\textbf{{{text}}}" if entry.bold and text else text
-    return text + (r"$^\dagger$" if entry.dagger else "")
+    return text + (r"$^\dagger$" if entry.dagger else "") + latex_escape(entry.flags)
 
 
 def _html(entry: Entry) -> str:
     text = html.escape(entry.text)
     text = f"<b>{text}</b>" if entry.bold and text else text
-    return text + ("&dagger;" if entry.dagger else "")
+    return text + ("&dagger;" if entry.dagger else "") + html.escape(entry.flags)

@@ -82,6 +82,7 @@ class Run:
         self.cells = [CellInfo(r["id"], r["dataset"], r["method"], int(r["fold"]), r)
                       for r in self.store.records() if r.get("status") == "ok"]
         self._predictions: dict[str, pd.DataFrame] = {}
+        self.unfiltered = self  # what where() and only() started from: judgements on the whole run use it
 
     @property
     def name(self) -> str:
@@ -119,10 +120,11 @@ class Run:
             folds_done = len({c.fold for c in cells})
             rows.append({"dataset": dataset, "method": method, "dataset_name": first.dataset_name,
                          "architecture": first.architecture, "encoder": first.encoder, "codec": first.codec,
-                         "output": self.codec_output(first.codec), "parameters": max(params) if params else None,
+                         "output": self.codec_output(first.codec), "baseline": self.is_baseline(first.architecture),
+                         "parameters": max(params) if params else None,
                          "folds_done": folds_done, "folds": first.folds, "complete": folds_done >= first.folds})
-        columns = ["dataset", "method", "dataset_name", "architecture", "encoder", "codec", "output", "parameters",
-                   "folds_done", "folds", "complete"]
+        columns = ["dataset", "method", "dataset_name", "architecture", "encoder", "codec", "output", "baseline",
+                   "parameters", "folds_done", "folds", "complete"]
         return pd.DataFrame(rows, columns=columns)
 
     @cached_property
@@ -143,6 +145,13 @@ class Run:
             return self.registry.get("codecs", codec).cls.output
         except PluginError:
             return "unknown"
+
+    def is_baseline(self, architecture: str | None) -> bool:
+        """Whether the architecture plugin declares itself a baseline (an architecture not installed is not one)."""
+        try:
+            return bool(architecture) and bool(self.registry.get("architectures", architecture).cls.baseline)
+        except PluginError:
+            return False
 
     def landmark_order(self, dataset: str) -> list[str]:
         """The dataset's landmark names in their stored order (the dataset's own order)."""

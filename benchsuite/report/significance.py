@@ -14,9 +14,9 @@ large-image datasets most, and a ROPE of 0.5 px would be a twentieth of a
 pixel the network sees on one dataset and half of one on another. Divided by
 δ, every dataset is measured in the pixels the network sees, and the ROPE
 means the same everywhere (0.5: half an input pixel). The alternative, the
-error relative to the mean-shape baseline of the same dataset, needs that
-baseline in every dataset and mixes in how variable each dataset's poses
-are. Metrics in other units (%, input px, unitless) are already comparable
+error relative to the same dataset's baseline (a method that ignores the
+image), needs that baseline in every dataset and mixes in how variable each
+dataset's poses are. Metrics in other units (%, input px, unitless) are already comparable
 and used as they are; datasets whose image sizes were not stored (δ
 unknown) are left out of the tests across datasets, and said so.
 """

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from benchsuite.api import PluginError
+from benchsuite.report.flags import flags_of
 from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
 from benchsuite.report.results import Run, group_cells
 from benchsuite.report.scores import best_per_group, fold_scores, image_scores, landmark_scores, load_metric, summarise
@@ -82,12 +83,14 @@ def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Ta
     table = scores.marked(alpha)
     table["reference"] = False
     humans = _humans(run, scores.metric)
+    flags = flags_of(run)
     unit = scores.metric.unit
     rows, references = [], []
     for dataset, group in table.groupby("dataset", sort=False):
         for row in group.itertuples():
             folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
-            rows.append([Entry(row.dataset), Entry(row.method), _score_entry(row, folds=False),
+            rows.append([Entry(row.dataset), flags.mark(Entry(row.method), row.dataset, row.method),
+                         _score_entry(row, folds=False),
                          Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
                          Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
         if dataset in humans:
@@ -95,13 +98,13 @@ def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Ta
                         + [Entry("reference")] + [Entry("—")] * 2)
             references.append({"dataset": dataset, "method": HUMAN, "mean": humans[dataset], "best": False,
                                "not_worse": False, "reference": True})
-    data = pd.concat([table, pd.DataFrame(references)], ignore_index=True) if references else table
+    data = flags.columns(pd.concat([table, pd.DataFrame(references)], ignore_index=True) if references else table)
     label = f"{scores.metric.name.upper()} ({unit})" if unit else scores.metric.name
     headers = ["dataset", "method", f"{label} mean ± std over folds", "median", "P90", "folds", "test images",
                "missing landmarks"]
     notes = _notes(scores.metric, alpha) + ["median, P90: over all out-of-fold test images, each image once",
                                             "missing landmarks: without ground truth, excluded from every score"]
-    notes += [HUMAN_NOTE] if references else []
+    notes += ([HUMAN_NOTE] if references else []) + flags.notes()
     return Table(f"Leaderboard: {run.name}", headers, rows, data, notes)
 
 
@@ -138,9 +141,10 @@ def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_ki
     columns = list(dict.fromkeys(table.sort_values("architecture_label")["architecture_label"]))
     params = {a: _millions(table[table.architecture_label == a]["parameters"].dropna()) for a in columns}
     humans = {d: v for d, v in _humans(run, scores.metric).items() if d in set(table["dataset"])}
+    flags = flags_of(run)
     rows = []
     for (dataset, kind), group in table.groupby(["dataset", "kind"], sort=True):
-        cells = {r.architecture_label: _score_entry(r) for r in group.itertuples()}
+        cells = {r.architecture_label: flags.mark(_score_entry(r), dataset, r.method) for r in group.itertuples()}
         rows.append([Entry(dataset)] + ([Entry(kind)] if by_kind else []) +
                     [cells.get(a, Entry("—")) for a in columns] +
                     ([Entry(number(humans.get(dataset, np.nan)))] if humans else []))
@@ -148,7 +152,8 @@ def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_ki
     data = table[["dataset", "kind", "architecture_label", "method", "parameters", "mean", "std", "folds_done", "folds",
                   "complete", "best", "not_worse"]].rename(columns={"architecture_label": "architecture"})
     data["human_error"] = data["dataset"].map(humans)
-    return Table(title, headers, rows, data, _notes(scores.metric, alpha) + ([HUMAN_NOTE] if humans else []))
+    return Table(title, headers, rows, flags.columns(data),
+                 _notes(scores.metric, alpha) + ([HUMAN_NOTE] if humans else []) + flags.notes())
 
 
 def heatmap(run: Run, alpha: float = 0.05) -> Table:
@@ -191,9 +196,10 @@ def hits(run: Run) -> Table:
         raise PluginError("no installed metric fills the hits table")
     base = summaries[0]
     delta = _mean_delta(run)
+    flags = flags_of(run)
     rows, data = [], []
     for dataset, method in base.index:
-        row = [Entry(dataset), Entry(method), Entry(number(delta.get(dataset, np.nan)))]
+        row = [Entry(dataset), flags.mark(Entry(method), dataset, method), Entry(number(delta.get(dataset, np.nan)))]
         for metric, table in zip(metrics, summaries):
             r = table.loc[(dataset, method)]
             entry = Entry(mean_std(r["mean"], r["std"], metric.decimals), bold=bool(r["best"]))
@@ -210,8 +216,8 @@ def hits(run: Run) -> Table:
              "δ = original size / network input size (longest side), the error of one input pixel; "
              "δ (px) is its mean over the dataset's images",
              "bold: best complete method per dataset and threshold; — where the threshold is unknown "
-             "(δ needs stored image sizes, mm the dataset's pixel size)"]
-    return Table(f"Hit rates: {run.name} (fish Table 5)", headers, rows, pd.DataFrame(data), notes)
+             "(δ needs stored image sizes, mm the dataset's pixel size)"] + flags.notes()
+    return Table(f"Hit rates: {run.name} (fish Table 5)", headers, rows, flags.columns(pd.DataFrame(data)), notes)
 
 
 def _mean_delta(run: Run) -> dict[str, float]:
@@ -238,16 +244,17 @@ def per_landmark(run: Run, metric_spec: str | None = None) -> Table:
     """Each landmark's error per method, landmarks in the dataset's order and with its names (fish Fig. 6)."""
     table, metric = landmark_summary(run, metric_spec)
     methods = sorted(table["method"].unique())
+    flags = flags_of(run)
     rows = []
     for (dataset, index, landmark), group in table.groupby(["dataset", "index", "landmark"], sort=True):
-        cells = {r.method: _score_entry(r) for r in group.itertuples()}
+        cells = {r.method: flags.mark(_score_entry(r), dataset, r.method) for r in group.itertuples()}
         rows.append([Entry(dataset), Entry(str(index + 1)), Entry(landmark)] +
                     [cells.get(m, Entry("—")) for m in methods])
     headers = ["dataset", "#", "landmark"] + methods
     notes = [f"{metric.description}; per landmark: mean over a fold's test images, mean ± std over folds",
-             "bold: best complete method per landmark"]
+             "bold: best complete method per landmark"] + flags.notes()
     return Table(f"Error per landmark: {run.name} (fish Fig. 6)", headers, rows,
-                 table.drop(columns=[c for c in ("images", "missing") if c in table]), notes)
+                 flags.columns(table.drop(columns=[c for c in ("images", "missing") if c in table])), notes)
 
 
 def correlation(run: Run) -> Table:
@@ -255,9 +262,10 @@ def correlation(run: Run) -> Table:
     metrics, summaries = _column_summaries(run, table_metrics(run, "correlation"))
     if not metrics:
         raise PluginError("no installed metric fills the correlation table")
+    flags = flags_of(run)
     rows, data = [], []
     for dataset, method in summaries[0].index:
-        row = [Entry(dataset), Entry(method)]
+        row = [Entry(dataset), flags.mark(Entry(method), dataset, method)]
         record = {"dataset": dataset, "method": method}
         for metric, summary_table in zip(metrics, summaries):
             r = summary_table.loc[(dataset, method)]
@@ -271,9 +279,9 @@ def correlation(run: Run) -> Table:
              "scored separately and averaged (scikit-learn's multioutput=\"uniform_average\"), so a prediction that "
              "ignores the image (the mean shape) scores ≈ 0; mean ± std over folds",
              "Pearson r is undefined (—) for a constant prediction",
-             "bold: best complete method per dataset"]
+             "bold: best complete method per dataset"] + flags.notes()
     return Table(f"Correlation of predicted and true coordinates: {run.name} (beetle Table 2)",
-                 ["dataset", "method"] + [m.label for m in metrics], rows, pd.DataFrame(data), notes)
+                 ["dataset", "method"] + [m.label for m in metrics], rows, flags.columns(pd.DataFrame(data)), notes)
 
 
 def ranking(run: Run, metric_spec: str | None = None) -> Table:
@@ -289,9 +297,11 @@ def ranking(run: Run, metric_spec: str | None = None) -> Table:
                            "datasets": wide.notna().sum(axis=1).to_numpy()})
     result = result.sort_values(["datasets", "mean_rank"], ascending=[False, True], ignore_index=True)
     best = result["mean_rank"][result["datasets"] == len(datasets)].min()
+    flags = flags_of(run)
     rows = []
     for r in result.itertuples():
-        ranks = [Entry(number(wide.loc[r.method, d], 1) if d in wide.columns else "—") for d in datasets]
+        ranks = [flags.mark(Entry(number(wide.loc[r.method, d], 1) if d in wide.columns else "—"), d, r.method)
+                 for d in datasets]
         rows.append([Entry(r.method)] + ranks + [Entry(f"{r.mean_rank:.2f}", bold=bool(r.mean_rank == best
                      and r.datasets == len(datasets))), Entry(f"{r.datasets}/{len(datasets)}")])
     data = result.merge(wide.reset_index(), on="method")
@@ -299,6 +309,7 @@ def ranking(run: Run, metric_spec: str | None = None) -> Table:
              "(1 = best, ties share), mean over datasets",
              "a method not complete on every dataset is ranked after those that are: its mean rank is over fewer "
              "datasets", "bold: best mean rank; see `benchsuite stats` for whether the ranks differ significantly"]
+    notes += flags.notes()
     return Table(f"Ranking across datasets: {run.name}", ["method"] + datasets + ["mean rank", "datasets"], rows,
                  data, notes)
 
@@ -306,6 +317,7 @@ def ranking(run: Run, metric_spec: str | None = None) -> Table:
 def speed(run: Run) -> Table:
     """Training throughput and pipeline efficiency of each method, mean over its cells (from cell.json)."""
     rows, data = [], []
+    flags = flags_of(run)
     cells = [c for c in run.cells if "pipeline_efficiency" in c.record]
     for (dataset, method), group in sorted(group_cells(cells).items()):
         record = {
@@ -317,14 +329,15 @@ def speed(run: Run) -> Table:
             "train_seconds": float(np.mean([c.record["train_seconds"] for c in group])),
         }
         data.append(record)
-        rows.append([Entry(dataset), Entry(method), Entry(record["device"]), Entry(number(record["train_images_per_s"], 1)),
+        rows.append([Entry(dataset), flags.mark(Entry(method), dataset, method), Entry(record["device"]), Entry(number(record["train_images_per_s"], 1)),
                      Entry(number(record["bare_images_per_s"], 1)), Entry(number(record["pipeline_efficiency"], 2)),
                      Entry(number(record["train_seconds"], 1)), Entry(str(len(group)))])
     notes = ["pipeline efficiency: the training loop's images/s over the bare model's forward+backward+step on "
              "random tensors of the same shape, same device, same process (1.0 = the pipeline costs nothing)",
-             "means over the method's cells; codec-free baselines do not train and are not listed"]
+             "means over the method's cells; codec-free baselines do not train and are not listed"] + flags.notes()
     headers = ["dataset", "method", "device", "train images/s", "bare images/s", "efficiency", "train s", "cells"]
-    return Table(f"Speed: {run.name}", headers, rows, pd.DataFrame(data), notes)
+    data = flags.columns(pd.DataFrame(data)) if data else pd.DataFrame(data)
+    return Table(f"Speed: {run.name}", headers, rows, data, notes)
 
 
 TABLES: dict[str, Callable[..., Table]] = {
