@@ -162,7 +162,8 @@ def cmd_leaderboard(args) -> int:
     from benchsuite.report.leaderboard import command
 
     folder = _run_folder(args)
-    print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot))
+    print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot,
+                  args.dagger))
     return 0
 
 
@@ -268,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "correlation or ranking (default: summary)")
     p.add_argument("--format", default="md", choices=formats)
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the † markers (default: 0.05)")
+    p.add_argument("--dagger", default="wilcoxon", choices=("wilcoxon", "nadeau-bengio"),
+                   help="the test behind † (not significantly worse than the best): per-image Wilcoxon on these "
+                        "trained models, or the Nadeau-Bengio corrected t-test on fold scores, which accounts for "
+                        "training variability (default: wilcoxon)")
     p.add_argument("-m", "--method", help="glob filter on method labels")
     p.add_argument("-d", "--dataset", help="glob filter on dataset labels")
     p.add_argument("--plot", nargs="?", const="", metavar="PNG",

@@ -270,3 +270,31 @@ def test_flags_appear_in_every_table_with_their_footnote(flagged_run, registry, 
 def test_without_a_baseline_nothing_is_flagged_worse(tmp_path, capsys):
     store = make_run(tmp_path / "r", {"fishA": {"unet+gaussian": 2.0, "fcn8+gaussian": 40.0}})
     assert "‡" not in _table(store.root, capsys)
+
+
+@pytest.fixture(scope="module")
+def retrained_run(tmp_path_factory):
+    """fcn8 errs more than unet on 2 folds of 3 and less on the third: worse on most images (Wilcoxon), but the
+    fold scores vary too much for the difference to survive retraining (Nadeau–Bengio)."""
+    store = RunStore(tmp_path_factory.mktemp("dagger") / "run")
+    rng = np.random.default_rng(1)
+    for fold, factor in enumerate((1.5, 1.3, 0.95)):
+        ids = [f"{fold}-{i}" for i in range(8)]
+        errors = 2.0 * rng.gamma(4.0, 0.25, size=(8, 3))
+        for method, scale in (("unet+gaussian", 1.0), ("fcn8+gaussian", factor)):
+            write_cell(store, "d", method, fold, scale * errors, ids, folds=3, rng=rng)
+    return store.root
+
+
+def test_the_dagger_says_which_test_it_uses_and_can_account_for_retraining(retrained_run, capsys):
+    text = _table(retrained_run, capsys)
+    assert "†" not in _row(text, "d", "fcn8+gaussian")
+    assert "†: not significantly worse than the best (per-image Wilcoxon signed-rank" in text
+    corrected = _table(retrained_run, capsys, "--dagger", "nadeau-bengio")
+    assert "†" in _row(corrected, "d", "fcn8+gaussian")
+    assert "†: not significantly worse than the best (Nadeau–Bengio corrected resampled t-test" in corrected
+    data = pd.read_csv(io.StringIO(_table(retrained_run, capsys, "--table", "heatmap", "--format", "csv",
+                                          "--dagger", "nadeau-bengio"))).set_index("method")
+    assert data.not_worse.to_dict() == {"unet+gaussian": True, "fcn8+gaussian": True}
+    with pytest.raises(SystemExit):
+        main(["leaderboard", str(retrained_run), "--dagger", "t-test"])

@@ -46,7 +46,8 @@ def render(table: pd.DataFrame, fmt: str = "md", metric_label: str = "MRE (px)")
 
 
 def command(folder: Path, registry: Registry, table: str = "summary", fmt: str = "md", alpha: float = 0.05,
-            methods: str | None = None, datasets: str | None = None, plot: str | None = None) -> str:
+            methods: str | None = None, datasets: str | None = None, plot: str | None = None,
+            dagger: str = "wilcoxon") -> str:
     """The text of one table of a run; with ``plot`` also writes the per-landmark bar chart."""
     from benchsuite.report import tables
 
@@ -64,4 +65,4 @@ def command(folder: Path, registry: Registry, table: str = "summary", fmt: str =
         path = per_landmark_bars(summary, Path(plot) if plot else Path(folder) / "plots" / "per-landmark.png",
                                  metric.unit)
         print(f"per-landmark chart written to {path}", file=sys.stderr)
-    return _render(tables.build(run, table, alpha), fmt)
+    return _render(tables.build(run, table, alpha, dagger), fmt)

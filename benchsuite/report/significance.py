@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from benchsuite.api import PluginError
 from benchsuite.report import stats
 from benchsuite.report.results import Run
 from benchsuite.report.scores import best_per_group
@@ -44,8 +45,9 @@ QUESTIONS = {
                  "It ignores training variability."),
     "nadeau": ("Nadeau–Bengio corrected resampled t-test on fold scores: would the difference survive "
                "retraining? Its variance accounts for the folds' overlapping training sets."),
-    "vs_best": ("Not significantly worse than the best (what † marks in the tables): Wilcoxon signed-rank of "
-                "each method against the best, Holm over those comparisons."),
+    "vs_best": ("Not significantly worse than the best (what † marks in the tables by default; `leaderboard "
+                "--dagger nadeau-bengio` marks by the corrected t-test instead): Wilcoxon signed-rank of each method "
+                "against the best, Holm over those comparisons."),
     "across": "Friedman + Nemenyi on per-dataset ranks: does a method rank consistently better across datasets?",
     "across_values": ("values across datasets: each method's mean over folds in {unit}{why}, so that every dataset "
                       "weighs the same"),
@@ -63,6 +65,13 @@ def paired_matrix(images: pd.DataFrame, dataset: str, methods: list[str]) -> tup
     return complete, len(matrix) - len(complete)
 
 
+DAGGER_TESTS = {  # how † decides "not significantly worse than the best", as the legends say it
+    "wilcoxon": "per-image Wilcoxon signed-rank against the best, Holm",
+    "nadeau-bengio": ("Nadeau–Bengio corrected resampled t-test on fold scores against the best, which accounts for "
+                      "training variability, Holm"),
+}
+
+
 def vs_best(matrix: pd.DataFrame, best: str, alpha: float, higher_is_better: bool) -> pd.DataFrame:
     """Each other method against the best, per image; ``not_worse`` unless significantly worse."""
     others = [m for m in matrix.columns if m != best]
@@ -72,9 +81,29 @@ def vs_best(matrix: pd.DataFrame, best: str, alpha: float, higher_is_better: boo
     return table.drop(columns="b")
 
 
-def not_worse_than_best(images: pd.DataFrame, summary: pd.DataFrame, alpha: float,
-                        higher_is_better: bool) -> pd.Series:
-    """Per summary row: True for each dataset's best complete method and those not significantly worse."""
+def vs_best_corrected(folds: pd.DataFrame, dataset: str, methods: list[str], best: str, ratio: float | None,
+                      alpha: float, higher_is_better: bool) -> pd.DataFrame:
+    """Each other method against the best on fold scores (Nadeau–Bengio), Holm; ``not_worse`` unless worse."""
+    others = [m for m in methods if m != best]
+    tests = [_corrected_t(folds, dataset, m, best, ratio) for m in others]
+    table = pd.DataFrame({"method": others, "t": [t for t, _ in tests], "p": [p for _, p in tests]})
+    table["p_holm"] = stats.holm(table["p"].fillna(1.0)) if len(table) else []
+    worse_direction = table["t"] < 0 if higher_is_better else table["t"] > 0
+    table["not_worse"] = ~((table["p_holm"] < alpha) & worse_direction)
+    return table
+
+
+def not_worse_than_best(images: pd.DataFrame | None, summary: pd.DataFrame, alpha: float, higher_is_better: bool,
+                        test: str = "wilcoxon", folds: pd.DataFrame | None = None,
+                        ratios: dict[str, float] | None = None) -> pd.Series:
+    """Per summary row: True for each dataset's best complete method and those not significantly worse.
+
+    ``test`` is one of :data:`DAGGER_TESTS`: the per-image Wilcoxon needs
+    ``images``, the Nadeau–Bengio test ``folds`` (and the datasets'
+    test/train ``ratios``; 1 / (k - 1) where unknown).
+    """
+    if test not in DAGGER_TESTS:
+        raise PluginError(f"unknown test for † {test!r} (known: {', '.join(DAGGER_TESTS)})")
     result = pd.Series(False, index=summary.index)
     best = best_per_group(summary, higher_is_better)
     for dataset, group in summary[summary["complete"]].groupby("dataset"):
@@ -82,13 +111,23 @@ def not_worse_than_best(images: pd.DataFrame, summary: pd.DataFrame, alpha: floa
         if winners.empty:
             continue
         result[winners.index] = True
-        matrix, _ = paired_matrix(images, dataset, list(group["method"]))
-        if len(group) < 2 or len(matrix) < 2:
+        methods, top = list(group["method"]), winners["method"].iloc[0]
+        if len(group) < 2:
             continue
-        verdict = vs_best(matrix, winners["method"].iloc[0], alpha, higher_is_better).set_index("method")
+        if test == "wilcoxon":
+            if images is None:
+                continue
+            matrix, _ = paired_matrix(images, dataset, methods)
+            if len(matrix) < 2:
+                continue
+            verdict = vs_best(matrix, top, alpha, higher_is_better)
+        else:
+            verdict = vs_best_corrected(folds, dataset, methods, top, (ratios or {}).get(dataset), alpha,
+                                        higher_is_better)
+        not_worse = verdict.set_index("method")["not_worse"]
         for index, method in group["method"].items():
             if not best[index]:
-                result[index] = bool(verdict["not_worse"][method])
+                result[index] = bool(not_worse[method])
     return result
 
 
@@ -313,7 +352,6 @@ def _pairs_table(pairs: pd.DataFrame, unit: str) -> str:
 def command(folder: Path, registry, metric_spec: str | None = None, alpha: float = 0.05, posthoc: str = "nemenyi",
             rope: float = 0.5, out: Path | None = None) -> str:
     """Run every test on a run, draw the critical difference diagrams, return the report text."""
-    from benchsuite.api import PluginError
     from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
 
     run = Run(folder, registry)

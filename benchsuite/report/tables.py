@@ -13,9 +13,12 @@
 | speed        | –                           | dataset × method: images/s, pipeline efficiency          |
 
 Scores are means ± sample std over folds. Bold marks the best complete
-method of each dataset; † marks a method not significantly worse than it
-(paired per-image Wilcoxon against the best, Holm, α). Incomplete methods are
-shown with their folds, never bolded, ranked or tested.
+method of each dataset; † marks a method not significantly worse than it,
+by the paired per-image Wilcoxon against the best (Holm, α; it conditions on
+the trained models) or, with ``dagger="nadeau-bengio"``, the Nadeau–Bengio
+corrected resampled t-test on fold scores (it accounts for training
+variability); the legend says which. Incomplete methods are shown with
+their folds, never bolded, ranked or tested.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from benchsuite.report.flags import flags_of
 from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
 from benchsuite.report.results import Run, group_cells
 from benchsuite.report.scores import best_per_group, fold_scores, image_scores, landmark_scores, load_metric, summarise
-from benchsuite.report.significance import not_worse_than_best
+from benchsuite.report.significance import DAGGER_TESTS, not_worse_than_best, test_train_ratios
 
 
 class Scores:
@@ -41,21 +44,27 @@ class Scores:
         self.folds = fold_scores(run, metric)
         self.images = image_scores(run, metric) if "image" in metric.scores else None
         self.summary = summarise(self.folds, self.higher, images=self.images)
+        self.ratios = test_train_ratios(run)
 
-    def marked(self, alpha: float) -> pd.DataFrame:
-        """The summary with ``best`` and ``not_worse`` (than the best) columns."""
+    def testable(self, dagger: str) -> bool:
+        """Whether † can be decided: the per-image test needs per-image scores, the corrected t-test fold scores."""
+        return dagger != "wilcoxon" or self.images is not None
+
+    def marked(self, alpha: float, dagger: str = "wilcoxon") -> pd.DataFrame:
+        """The summary with ``best`` and ``not_worse`` (than the best, by the test ``dagger`` names) columns."""
         table = self.summary.copy()
         table["best"] = best_per_group(table, self.higher)
-        table["not_worse"] = (not_worse_than_best(self.images, table, alpha, self.higher)
-                              if self.images is not None else table["best"])
+        table["not_worse"] = (not_worse_than_best(self.images, table, alpha, self.higher, dagger, self.folds,
+                                                  self.ratios) if self.testable(dagger) else table["best"])
         return table
 
 
-def _notes(metric, alpha: float, tested: bool = True) -> list[str]:
+def _notes(metric, alpha: float, dagger: str | None = "wilcoxon") -> list[str]:
+    """The metric, the emphasis and the test behind † (None: no † in this table)."""
     notes = [f"{metric.description}; a fold's score is the mean over its test images, shown as mean ± sample "
              "std over folds"]
-    notes.append("bold: best complete method per dataset" + (f"; {DAGGER_NOTE} (per-image Wilcoxon signed-rank "
-                 f"against the best, Holm, α = {alpha:g})" if tested else ""))
+    notes.append("bold: best complete method per dataset" + (f"; {DAGGER_NOTE} ({DAGGER_TESTS[dagger]}, "
+                 f"α = {alpha:g})" if dagger else ""))
     notes.append("a method missing folds is marked incomplete: never bolded, ranked or tested")
     return notes
 
@@ -78,9 +87,9 @@ def _humans(run: Run, metric) -> dict[str, float]:
     return run.human_errors if metric.headline else {}
 
 
-def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Table:
+def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     scores = Scores(run, load_metric(run.registry, metric_spec))
-    table = scores.marked(alpha)
+    table = scores.marked(alpha, dagger)
     table["reference"] = False
     humans = _humans(run, scores.metric)
     flags = flags_of(run)
@@ -102,7 +111,8 @@ def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Ta
     label = f"{scores.metric.name.upper()} ({unit})" if unit else scores.metric.name
     headers = ["dataset", "method", f"{label} mean ± std over folds", "median", "P90", "folds", "test images",
                "missing landmarks"]
-    notes = _notes(scores.metric, alpha) + ["median, P90: over all out-of-fold test images, each image once",
+    notes = _notes(scores.metric, alpha, dagger if scores.testable(dagger) else None) + [
+        "median, P90: over all out-of-fold test images, each image once",
                                             "missing landmarks: without ground truth, excluded from every score"]
     notes += ([HUMAN_NOTE] if references else []) + flags.notes()
     return Table(f"Leaderboard: {run.name}", headers, rows, data, notes)
@@ -127,7 +137,7 @@ def _millions(values) -> str:
 
 
 def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_kind: bool, metric_spec: str | None = None,
-                alpha: float = 0.05) -> Table:
+                alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     """Rows dataset (× codec), columns architectures with their parameter counts, like the fish paper."""
     methods = run.methods[run.methods.apply(select, axis=1)]
     chosen = set(zip(methods.dataset, methods.method))
@@ -135,7 +145,7 @@ def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_ki
     if not subset.cells:
         return Table(title, ["dataset"], [], pd.DataFrame(), ["no method of this kind in the run"])
     scores = Scores(subset, load_metric(run.registry, metric_spec))
-    table = scores.marked(alpha).merge(methods, on=["dataset", "method"], suffixes=("", "_m"))
+    table = scores.marked(alpha, dagger).merge(methods, on=["dataset", "method"], suffixes=("", "_m"))
     table["architecture_label"] = [_architecture_label(m, c) for m, c in zip(table.method, table.codec)]
     table["kind"] = [_kind_label(m, c) for m, c in zip(table.method, table.codec)] if by_kind else ""
     columns = list(dict.fromkeys(table.sort_values("architecture_label")["architecture_label"]))
@@ -153,21 +163,23 @@ def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_ki
                   "complete", "best", "not_worse"]].rename(columns={"architecture_label": "architecture"})
     data["human_error"] = data["dataset"].map(humans)
     return Table(title, headers, rows, flags.columns(data),
-                 _notes(scores.metric, alpha) + ([HUMAN_NOTE] if humans else []) + flags.notes())
+                 _notes(scores.metric, alpha, dagger if scores.testable(dagger) else None)
+                 + ([HUMAN_NOTE] if humans else []) + flags.notes())
 
 
-def heatmap(run: Run, alpha: float = 0.05) -> Table:
+def heatmap(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     return method_grid(run, lambda m: m.output == "heatmap", f"Heatmap regression: {run.name} (fish Table 4)",
-                       True, alpha=alpha)
+                       True, alpha=alpha, dagger=dagger)
 
 
-def regression(run: Run, alpha: float = 0.05) -> Table:
+def regression(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     return method_grid(run, lambda m: m.output == "coords", f"Direct regression: {run.name} (fish Table 2)", True,
-                       alpha=alpha)
+                       alpha=alpha, dagger=dagger)
 
 
-def baseline(run: Run, alpha: float = 0.05) -> Table:
-    return method_grid(run, lambda m: pd.isna(m.codec), f"Baselines: {run.name} (fish Table 1)", False, alpha=alpha)
+def baseline(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
+    return method_grid(run, lambda m: pd.isna(m.codec), f"Baselines: {run.name} (fish Table 1)", False, alpha=alpha,
+                       dagger=dagger)
 
 
 def table_metrics(run: Run, table: str) -> list:
@@ -340,20 +352,22 @@ def speed(run: Run) -> Table:
     return Table(f"Speed: {run.name}", headers, rows, data, notes)
 
 
-TABLES: dict[str, Callable[..., Table]] = {
-    "summary": lambda run, alpha: summary(run, alpha=alpha),
-    "heatmap": lambda run, alpha: heatmap(run, alpha),
-    "regression": lambda run, alpha: regression(run, alpha),
-    "baseline": lambda run, alpha: baseline(run, alpha),
-    "hits": lambda run, alpha: hits(run),
-    "per-landmark": lambda run, alpha: per_landmark(run),
-    "correlation": lambda run, alpha: correlation(run),
-    "ranking": lambda run, alpha: ranking(run),
-    "speed": lambda run, alpha: speed(run),
+TABLES: dict[str, Callable[..., Table]] = {  # (run, alpha, dagger) -> Table; dagger names the test behind †
+    "summary": lambda run, alpha, dagger: summary(run, alpha=alpha, dagger=dagger),
+    "heatmap": heatmap,
+    "regression": regression,
+    "baseline": baseline,
+    "hits": lambda run, alpha, dagger: hits(run),
+    "per-landmark": lambda run, alpha, dagger: per_landmark(run),
+    "correlation": lambda run, alpha, dagger: correlation(run),
+    "ranking": lambda run, alpha, dagger: ranking(run),
+    "speed": lambda run, alpha, dagger: speed(run),
 }
 
 
-def build(run: Run, name: str, alpha: float = 0.05) -> Table:
+def build(run: Run, name: str, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     if name not in TABLES:
         raise PluginError(f"unknown table {name!r} (known: {', '.join(TABLES)})")
-    return TABLES[name](run, alpha)
+    if dagger not in DAGGER_TESTS:
+        raise PluginError(f"unknown test for † {dagger!r} (known: {', '.join(DAGGER_TESTS)})")
+    return TABLES[name](run, alpha, dagger)
