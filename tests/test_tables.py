@@ -298,3 +298,10 @@ def test_the_dagger_says_which_test_it_uses_and_can_account_for_retraining(retra
     assert data.not_worse.to_dict() == {"unet+gaussian": True, "fcn8+gaussian": True}
     with pytest.raises(SystemExit):
         main(["leaderboard", str(retrained_run), "--dagger", "t-test"])
+
+
+def test_a_value_that_rounds_to_zero_is_shown_without_a_minus_sign():
+    from benchsuite.report.render import mean_std, number
+
+    assert mean_std(-1e-17, 1e-18, 4) == "0.0000 ± 0.0000" and number(-0.001) == "0.00"
+    assert mean_std(-0.25, 0.5) == "-0.25 ± 0.50"

@@ -36,8 +36,14 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
+def _fixed(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals; no minus sign on a value that rounds to zero (-0.0000)."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def number(value: float, digits: int = 2) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else _fixed(value, digits)
 
 
 def mean_std(mean: float, std: float, digits: int = 2) -> str:
@@ -45,8 +51,8 @@ def mean_std(mean: float, std: float, digits: int = 2) -> str:
     if mean is None or math.isnan(mean):
         return "—"
     if std is None or math.isnan(std):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+        return _fixed(mean, digits)
+    return f"{_fixed(mean, digits)} ± {_fixed(std, digits)}"
 
 
 def render(table: Table, fmt: str = "md") -> str:
