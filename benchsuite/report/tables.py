@@ -111,9 +111,9 @@ def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05, dagge
     label = f"{scores.metric.name.upper()} ({unit})" if unit else scores.metric.name
     headers = ["dataset", "method", f"{label} mean ± std over folds", "median", "P90", "folds", "test images",
                "missing landmarks"]
-    notes = _notes(scores.metric, alpha, dagger if scores.testable(dagger) else None) + [
-        "median, P90: over all out-of-fold test images, each image once",
-                                            "missing landmarks: without ground truth, excluded from every score"]
+    notes = _notes(scores.metric, alpha, dagger if scores.testable(dagger) else None)
+    notes += ["median, P90: over all out-of-fold test images, each image once",
+              "missing landmarks: without ground truth, excluded from every score"]
     notes += ([HUMAN_NOTE] if references else []) + flags.notes()
     return Table(f"Leaderboard: {run.name}", headers, rows, data, notes)
 
