@@ -171,7 +171,8 @@ class Dataset(Plugin):
         raise PluginError(f"dataset {self.name} has nothing to fetch")
 
     def human_error(self) -> float | None:
-        """The inter-annotator mean radial error in original pixels (a human reference), when known."""
+        """The inter-annotator mean radial error in original pixels, when known: recorded in each cell.json and
+        shown in the leaderboards as a human reference row beside the headline metric, never ranked."""
         return None
 
     @classmethod
@@ -221,6 +222,9 @@ class Architecture(Plugin):
     kind: ClassVar[str] = "architectures"
     encoder: ClassVar[str] = REQUIRED  # "required" | "none"
     outputs: ClassVar[frozenset[str]] = REQUIRED
+    # A floor every method must beat: it predicts without looking at the image (the mean shape). The tables
+    # flag a method whose mean error on a dataset is worse than that dataset's baseline.
+    baseline: ClassVar[bool] = False
 
     def build(self, *, in_channels: int, out_channels: int, output: str, encoder: Encoder | None):
         """The torch module: (B, in_channels, H, W) -> heatmaps (B, C, H, W) or coordinates (B, C)."""
@@ -291,7 +295,6 @@ class Metric(Plugin):
     unit: ClassVar[str] = REQUIRED  # "px", "input px", "%", "" (unitless)
     scores: ClassVar[frozenset[str]] = frozenset({"image"})
     headline: ClassVar[bool] = False  # the default metric of leaderboards, statistics and comparisons
-    distance: ClassVar[bool] = False  # values are distances, comparable with published errors in the same convention
     tables: ClassVar[dict[str, tuple[dict[str, Any], ...]]] = {}
     decimals: ClassVar[int] = 2
 
@@ -339,9 +342,9 @@ assert tuple(BASES) == KINDS
 # Members whose type is checked at registration (class attributes with a fixed type).
 _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
-    "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "distance": bool, "tables": dict,
-    "decimals": int, "opens_folders": bool, "synthetic": bool, "writes": tuple, "image_suffixes": tuple,
-    "default": bool,
+    "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "tables": dict,
+    "decimals": int, "baseline": bool, "opens_folders": bool, "synthetic": bool, "writes": tuple,
+    "image_suffixes": tuple, "default": bool,
 }
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
 _SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}

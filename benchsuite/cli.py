@@ -217,7 +217,7 @@ def cmd_leaderboard(args) -> int:
     folder = _run_folder(args)
     _warn_corrupt(folder)
     print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot,
-                  include_stale=args.include_stale, candidates=args.candidates))
+                  args.dagger, include_stale=args.include_stale, candidates=args.candidates))
     return 0
 
 
@@ -428,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "correlation or ranking (default: summary)")
     p.add_argument("--format", default="md", choices=formats)
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the † markers (default: 0.05)")
+    p.add_argument("--dagger", default="wilcoxon", choices=("wilcoxon", "nadeau-bengio"),
+                   help="the test behind † (not significantly worse than the best): per-image Wilcoxon on these "
+                        "trained models, or the Nadeau-Bengio corrected t-test on fold scores, which accounts for "
+                        "training variability (default: wilcoxon)")
     p.add_argument("-m", "--method", help="glob filter on method labels")
     p.add_argument("-d", "--dataset", help="glob filter on dataset labels")
     p.add_argument("--candidates", action="store_true",
@@ -443,7 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--posthoc", default="nemenyi", choices=("nemenyi", "conover"), help="post-hoc after Friedman")
     p.add_argument("--rope", type=float, default=0.5,
-                   help="region of practical equivalence for the Bayesian test, metric units (default: 0.5)")
+                   help="region of practical equivalence of the Bayesian test across datasets, in network-input "
+                        "pixels (error / δ) for errors in pixels, else in the metric's units (default: 0.5, half an "
+                        "input pixel)")
     p.add_argument("--out", help="folder for the CD diagrams (default: RUN/stats)")
 
     p = sub.add_parser("compare", parents=[common], help="two leaderboards side by side; a regression gate")

@@ -177,6 +177,13 @@ def test_several_annotator_folders_make_an_annotator_parameter(tmp_path):
         FolderDataset(str(tmp_path), annotator="carol").samples()
 
 
+def test_human_error_is_the_inter_annotator_mre_and_none_with_one_annotator(tmp_path):
+    folder = lf.two_annotator_folder(tmp_path / "two", n=3)
+    assert FolderDataset(str(folder)).human_error() == pytest.approx(2.5)  # 5 px on a, 0 on b
+    assert FolderDataset(str(folder), annotator="bob").human_error() == pytest.approx(2.5)
+    assert FolderDataset(str(lf.tps_folder(tmp_path / "one"))).human_error() is None
+
+
 def test_inter_annotator_mre_skips_landmarks_missing_on_either_side():
     truth = {"x": np.array([[0.0, 0.0], [np.nan, np.nan]]), "y": np.array([[0.0, 0.0], [1.0, 1.0]])}
     other = {"x": np.array([[3.0, 4.0], [7.0, 7.0]]), "y": np.array([[0.0, 6.0], [1.0, 1.0]])}

@@ -89,7 +89,8 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     pretrain_spec = arch_params.pop("pretrain", None)
     arch = registry.create("architectures", cell.architecture.name, arch_params)
     record = {"split": {"train": len(train), "val": len(val), "test": len(test)},
-              "folds": len(table.folds) if table else protocol.folds, "pixel_size_mm": dataset.pixel_size_mm}
+              "folds": len(table.folds) if table else protocol.folds, "pixel_size_mm": dataset.pixel_size_mm,
+              "human_error": dataset.human_error()}
     if cell.selection():
         group, label, chosen = cell.selection()
         record["selection"] = {"group": group, "label": label, "values": chosen}

@@ -156,17 +156,27 @@ class FolderDataset(api.Dataset):
         except KeyError:
             raise PluginError(f"{self.path}: unknown sample id {sample_id!r}") from None
 
+    def human_error(self) -> float | None:
+        """The other annotators' mean radial error against the ground truth (their mean), None with one annotator."""
+        loaded = self.loaded()
+        errors = [mre for mre, images in _inter_annotator(loaded.samples, loaded).values() if images]
+        return float(np.mean(errors)) if errors else None
+
     def _annotator_notes(self, report: CheckReport, loaded: Loaded) -> None:
         if not loaded.others:
             return
         report.notes["annotators"] = f"{', '.join([loaded.annotator, *loaded.others])} (ground truth: {loaded.annotator})"
-        truth = {s.id: s.landmarks for s in report.samples}
-        for name, theirs in loaded.others.items():
-            mre, images = inter_annotator_mre(truth, theirs)
+        for name, (mre, images) in _inter_annotator(report.samples, loaded).items():
             if images:
                 mm = f" = {mre * loaded.pixel_size_mm:.3f} mm" if loaded.pixel_size_mm else ""
                 report.notes[f"inter-annotator MRE ({name} vs {loaded.annotator})"] = (
                     f"{mre:.2f} px{mm} over {images} images (human-level reference)")
+
+
+def _inter_annotator(samples: list[Sample], loaded: Loaded) -> dict[str, tuple[float, int]]:
+    """Each other annotator's (MRE against the ground truth, images compared) on these samples."""
+    truth = {s.id: s.landmarks for s in samples}
+    return {name: inter_annotator_mre(truth, theirs) for name, theirs in loaded.others.items()}
 
 
 def inter_annotator_mre(truth: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> tuple[float, int]:
