@@ -195,11 +195,11 @@ def _print_dry_run(plan, registry) -> None:
     details = describe_cells(plan.cells, registry)
     for cell in plan.cells:
         print(f"  run   {cell.id}  {cell.describe()}  [{details[cell.id]}]")
-    for skipped in grid.skipped:
+    for skipped in plan.skipped:
         print(f"  skip  {skipped.describe()}")
     for note in grid.notes:
         print(f"  note  {note}")
-    print(f"{len(plan.cells)} cells to run, {len(grid.skipped)} combinations skipped")
+    print(f"{len(plan.cells)} cells to run, {len(plan.skipped)} combinations skipped")
 
 
 def _warn_corrupt(folder: Path) -> None:
@@ -307,7 +307,7 @@ def cmd_splits(args) -> int:
 
     from benchsuite.protocol import load_protocol
     from benchsuite.run.cells import Component
-    from benchsuite.run.grid import components, split_table
+    from benchsuite.run.grid import components, dataset_params, split_table
     from benchsuite.splits import splits_rows
 
     registry = _registry(args)
@@ -317,7 +317,7 @@ def cmd_splits(args) -> int:
     if args.splits:
         entry["splits"] = args.splits
     dataset: Component = components(registry, "datasets", [entry], None, [])[0]
-    params = {k: v for k, v in dataset.params.items() if k != "splits"}
+    params = dataset_params(dataset)
     instance = registry.create("datasets", dataset.name, params)
     rows = splits_rows(instance.samples(), protocol.folds, protocol.split_seed, protocol.val_fraction,
                        split_table(registry, dataset, instance), dataset.label)

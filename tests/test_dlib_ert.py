@@ -165,8 +165,8 @@ def test_a_prediction_never_depends_on_the_test_images_annotation(tmp_path, regi
     _, honest = runner.compute_cell(cell, registry)
     split = runner.split_samples
 
-    def moved_test_annotations(dataset, protocol, fold):
-        train, val, test = split(dataset, protocol, fold)
+    def moved_test_annotations(dataset, protocol, fold, table=None):
+        train, val, test = split(dataset, protocol, fold, table)
         return train, val, [dataclasses.replace(s, landmarks=s.landmarks[::-1] * 0.5 + 9) for s in test]
 
     monkeypatch.setattr(runner, "split_samples", moved_test_annotations)

@@ -79,11 +79,14 @@ def test_written_landmarks_read_back_within_a_hundredth_of_a_pixel_and_missing_s
 @pytest.mark.parametrize("format", ["coco", "csv"])
 def test_written_files_name_their_images_relative_to_themselves(tmp_path, dataset, format):
     """Read back with no image folder given: the written image references alone find the images
-    (the TPS and LabelMe readers pair by image name, so they are read with their image folder)."""
+    (the TPS and LabelMe readers pair by image name, so they are read with their image folder).
+    The images lie outside the annotations' folder, so reading them is the user's explicit choice."""
     records, images = dataset
     out = tmp_path / "elsewhere" / "out"
     FolderDataset.write_landmarks(format, records, NAMES, out, images)
-    _assert_same(records, _read_back(out, format, landmark_names=NAMES)[1])
+    with pytest.raises(PluginError, match="outside the dataset folder"):
+        _read_back(out, format, landmark_names=NAMES)
+    _assert_same(records, _read_back(out, format, landmark_names=NAMES, allow_outside=True)[1])
 
 
 def test_labelme_files_written_beside_the_images_open_with_them(tmp_path, dataset):

@@ -19,6 +19,8 @@ from benchsuite.api import PluginError
 from benchsuite.lab import models
 from benchsuite.report.results import CellInfo, Run
 
+FIT_STREAM = 2**32 - 1  # the validation draw of a final fit: a random stream no fold's draw uses
+
 
 def method_cells(run: Run, method: str, dataset: str | None = None) -> list[CellInfo]:
     """The cells of one leaderboard row; one-line errors naming what exists when the row is not there."""
@@ -85,7 +87,7 @@ def refit(run: Run, method: str, out: Path, registry, dataset: str | None = None
     data = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
     samples = {s.id: s for s in data.samples()}
     groups = {s.id: s.group for s in samples.values() if s.group}
-    parts = carve_validation(sorted(samples), protocol.val_fraction, [protocol.split_seed, "fit"], groups)
+    parts = carve_validation(sorted(samples), protocol.val_fraction, [protocol.split_seed, FIT_STREAM], groups)
     train, val = [samples[i] for i in parts.train], [samples[i] for i in parts.val]
     arch_params = dict(cell.architecture.params)
     pretrain = arch_params.pop("pretrain", None)

@@ -109,6 +109,7 @@ class Plan:
 
     grid: grids.Grid
     cells: list[Cell]
+    skipped: list[grids.Skipped] = field(default_factory=list)  # incompatible combinations the filters select
 
     @property
     def name(self) -> str:
@@ -125,7 +126,8 @@ def plan_grid(grid: str | grids.GridSpec = "smoke", *, registry: Registry | None
     lost = filters.unmatched(expanded.cells)
     if lost:
         raise PluginError(f"grid {spec.name!r}: {', '.join(lost)} matches no cell")
-    return Plan(expanded, [c for c in expanded.cells if filters.keeps(c)])
+    return Plan(expanded, [c for c in expanded.cells if filters.keeps(c)],
+                [s for s in expanded.skipped if filters.keeps(s)])
 
 
 def dataset_problems(plan: Plan, registry: Registry) -> list[str]:
@@ -138,11 +140,11 @@ def dataset_problems(plan: Plan, registry: Registry) -> list[str]:
     folds = plan.grid.protocol.folds
     for component in dict.fromkeys(c.dataset for c in plan.cells):
         try:
-            count = len(registry.create("datasets", component.name, component.params).samples())
+            count = len(registry.create("datasets", component.name, grids.dataset_params(component)).samples())
         except PluginError as exc:
             problems.append(f"dataset {component.label}: {exc}")
             continue
-        if count < folds:
+        if count < folds and "splits" not in component.params:  # a split file brings its own folds
             problems.append(f"dataset {component.label}: {count} usable images, fewer than the {folds} folds")
     return problems
 

@@ -94,8 +94,21 @@ class RunStore:
         return self.cells_dir / cell_id
 
     def inspect(self, cell_id: str) -> tuple[dict[str, Any] | None, str | None]:
-        """(record, None) for an intact cell, (None, None) for none at all, (None, why) for a corrupt one."""
+        """(record, None) for an intact cell, (None, None) for none at all, (None, why) for a corrupt one.
+
+        A cell replaced while it is read (another writer swapping in its copy) is read again, so a reader
+        never mistakes the mix of an old cell.json and a new table for corruption.
+        """
         folder = self.cell_dir(cell_id)
+        for _ in range(10):
+            before = _identity(folder)
+            record, problem = self._read_cell(folder)
+            if problem is None or _identity(folder) == before:
+                break
+        return record, problem
+
+    @staticmethod
+    def _read_cell(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
         try:
             record = json.loads((folder / "cell.json").read_bytes())
         except FileNotFoundError:
@@ -252,6 +265,15 @@ class RunStore:
                     shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
                     removed += 1
         return removed
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which directory a path names right now (a swap gives the same name another directory)."""
+    try:
+        stat = folder.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _temporary_cell(name: str) -> str | None:

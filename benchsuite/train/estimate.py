@@ -13,6 +13,7 @@ import torch
 
 from benchsuite.api import extent
 from benchsuite.train import speed
+from benchsuite.run.grid import dataset_params
 from benchsuite.train.networks import build_network
 
 MAX_NETWORKS = 12  # beyond this many distinct networks, a dry run does not time them (it would take too long)
@@ -67,7 +68,7 @@ def _images_per_s(cell, registry) -> float | None:
         encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
         codec = registry.create("codecs", cell.codec.name, cell.codec.params)
         dataset = registry.create("datasets", cell.dataset.name,
-                                  {k: v for k, v in cell.dataset.params.items() if k != "splits"})
+                                  dataset_params(cell.dataset))
         torch.manual_seed(0)
         model = build_network(arch, codec, encoder, len(dataset.landmark_names), cell.protocol.channels)
         small = dataclasses.replace(cell.protocol, batch_size=min(2, cell.protocol.batch_size))
@@ -80,7 +81,7 @@ def _training_images(cell, registry, sizes: dict[str, int]) -> int:
     key = json.dumps(cell.dataset.as_dict(), default=str)
     if key not in sizes:
         dataset = registry.create("datasets", cell.dataset.name,
-                                  {k: v for k, v in cell.dataset.params.items() if k != "splits"})
+                                  dataset_params(cell.dataset))
         sizes[key] = len(dataset.samples())
     folds = cell.protocol.folds
     return max(1, round(sizes[key] * (folds - 1) / folds * (1 - cell.protocol.val_fraction)))

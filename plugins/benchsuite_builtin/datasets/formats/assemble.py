@@ -212,8 +212,14 @@ class _ImageIndex:
         return None
 
     def _outside(self, record: Record) -> str | None:
-        """Why a path-like image reference must not be followed, or None."""
+        """Why a path-like image reference must not be followed, or None.
+
+        An absolute or ``..`` reference is followed only when it lands in one of
+        the folders the user named (the annotations' folder or ``images``).
+        """
         reference = (record.image or "").strip()
+        if record.image_path.exists() and self.found.inside(record.image_path):
+            return None
         if PurePosixPath(reference).is_absolute() or PureWindowsPath(reference).is_absolute() or re.match(
                 r"^([A-Za-z]:|[\\/])", reference):
             return f"image reference {reference!r} is an absolute path, outside the dataset folder"
