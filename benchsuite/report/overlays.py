@@ -196,7 +196,10 @@ class Datasets:
         return self.run.registry.create("datasets", config["name"], config.get("params") or {})
 
     def human_error(self, label: str) -> float | None:
-        """The dataset's inter-annotator error in original pixels, when the dataset is here and knows it."""
+        """The dataset's inter-annotator error in original pixels: as its cells recorded it, else from the dataset
+        when it is here and knows it."""
+        if label in self.run.human_errors:
+            return self.run.human_errors[label]
         try:
             value = self.open(label).human_error()
         except PluginError:

@@ -194,7 +194,7 @@ class Report:
             parts.append(self._test_details(tests, analysis))
         across = analysis.across
         parts.append("<h3>Across datasets</h3>")
-        parts.append(paragraphs([" ".join(significance.across_verdict(across, self.alpha, self.rope, self.unit))],
+        parts.append(paragraphs([" ".join(significance.across_verdict(across, self.alpha, self.rope, across.unit))],
                                 "verdict"))
         if "across" in diagrams:
             parts.append(figure(diagrams["across"], "Critical difference diagram across datasets (datasets as blocks).",
@@ -205,7 +205,7 @@ class Report:
                         paragraphs([significance.friedman_line(across.friedman, self.alpha),
                                     significance.ranks_line(across.friedman), f"CD = {across.cd:.3f} ranks"])]
         if across.bayes is not None and len(across.bayes):
-            details += [paragraphs([significance.QUESTIONS["bayes"], f"ROPE = ±{self.rope:g} {self.unit}"],
+            details += [paragraphs([significance.QUESTIONS["bayes"], f"ROPE = ±{self.rope:g} {across.unit}"],
                                    "question"), grid(*significance.bayes_rows(across))]
         if details:
             parts.append(f"<details><summary>Test details: across datasets</summary>{''.join(details)}</details>")
