@@ -152,14 +152,15 @@ def _train_one_step(subject: Subject, arch, codec, encoder, how: str, networks: 
                 return
             raise
     model = networks[key]
-    before = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
-    subject.expect(before, f"build() {how}", "the network has no trainable parameters")
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    subject.expect(trainable, f"build() {how}", "the network has no trainable parameters")
+    first, parameter = trainable[0]  # registered first: normally the input layer
+    before = parameter.detach().cpu().clone()  # training may move the network to a GPU
     with subject.calling(f"training one step {how}"):
         loop.train(model, codec, inputs.prepare(data, samples[:2], protocol), inputs.prepare(data, samples[2:3],
                    protocol), protocol)
         predicted = loop.predict(model, codec, inputs.prepare(data, samples[3:5], protocol), protocol)
-    first = next(iter(before))  # registered first: normally the input layer
-    subject.expect(not torch.equal(dict(model.named_parameters())[first], before[first]), f"training one step {how}",
+    subject.expect(not torch.equal(parameter.detach().cpu(), before), f"training one step {how}",
                    f"parameter {first} did not change: the loss does not reach the network's input layer")
     subject.expect(predicted.shape == (2, N_LANDMARKS, 2) and np.isfinite(predicted).all(),
                    f"predicting {how}", f"expected finite points of shape (2, {N_LANDMARKS}, 2), got "
