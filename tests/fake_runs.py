@@ -24,7 +24,8 @@ LANDMARKS = ("snout", "eye", "tail")
 def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np.ndarray, image_ids: list[str], *,
                folds: int, rng: np.random.Generator, size=(640, 480), input_size=64, pixel_size_mm=None,
                dataset_name: str | None = None, spec=None, config_extra: dict | None = None,
-               truth: np.ndarray | None = None) -> str:
+               truth: np.ndarray | None = None, cell_id: str | None = None,
+               record_extra: dict | None = None) -> str:
     """One ok cell whose radial error of image i, landmark j is ``errors[i, j]`` (NaN truth where NaN)."""
     architecture, encoder, codec, parameters = spec or METHODS[method]
     n_images, n_landmarks = errors.shape
@@ -37,7 +38,7 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
     table = pd.DataFrame({"image_id": np.repeat(image_ids, n_landmarks), "landmark": np.tile(names, n_images),
                           "x": x.ravel(), "y": y.ravel(), "pred_x": predicted[..., 0].ravel(),
                           "pred_y": predicted[..., 1].ravel(), "width": size[0], "height": size[1]})
-    cell_id = f"{dataset}-{method}-{fold}".replace("+", "_")
+    cell_id = cell_id or f"{dataset}-{method}-{fold}".replace("+", "_")
     config = {"dataset": {"name": dataset_name or dataset, "params": {}},
               "architecture": {"name": architecture, "params": {}},
               "encoder": {"name": encoder, "params": {}} if encoder else None,
@@ -48,6 +49,7 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
                         "test": n_images}, "pixel_size_mm": pixel_size_mm}
     if parameters:
         record["parameters"] = parameters
+    record |= record_extra or {}
     if architecture != "mean-shape":  # trained cells record their speed
         train, bare = rng.uniform(50, 100), 100.0
         record |= {"device": "cpu", "train_seconds": 10.0, "train_images_per_s": train, "bare_images_per_s": bare,
@@ -58,7 +60,7 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
 
 def make_run(root, scales: dict[str, dict[str, float]], folds: int = 3, images_per_fold: int = 8,
              landmarks: int = 3, seed: int = 0, skip: set[tuple[str, str, int]] = frozenset(),
-             pixel_size_mm: dict[str, float] | None = None) -> RunStore:
+             pixel_size_mm: dict[str, float] | None = None, human_error: dict[str, float] | None = None) -> RunStore:
     """A run over ``scales[dataset][method]`` = the method's typical error (pixels) on that dataset.
 
     Each image has a difficulty shared by every method, so the methods' errors
@@ -75,5 +77,6 @@ def make_run(root, scales: dict[str, dict[str, float]], folds: int = 3, images_p
                 noise = rng.gamma(8.0, 1 / 8.0, size=(images_per_fold, landmarks))
                 ids = [f"{dataset}-img{fold}-{i}" for i in range(images_per_fold)]
                 write_cell(store, dataset, method, fold, scale * difficulty[fold] * noise, ids, folds=folds,
-                           rng=rng, pixel_size_mm=(pixel_size_mm or {}).get(dataset))
+                           rng=rng, pixel_size_mm=(pixel_size_mm or {}).get(dataset),
+                           record_extra={"human_error": (human_error or {}).get(dataset)})
     return store

@@ -154,3 +154,14 @@ def test_rectangular_inputs_round_trip(registry, name):
     else:
         assert encoded.shape == (1, 3, 32, 48)  # height × width
         assert (codec.decode(encoded[:, :2], (48, 32)) - points[:, :2]).abs().max() <= 0.5
+
+
+def test_signed_regression_puts_the_input_edges_at_minus_one_and_one(registry):
+    """The beetle paper regresses coordinates in [-1, 1]; decoding inverts it exactly."""
+    codec = registry.create("codecs", "regression", {"coordinates": "signed"})
+    points = torch.tensor([[[-0.5, -0.5], [47.5, 31.5], [10.25, 3.75]]])
+    encoded = codec.encode(points, (48, 32))
+    assert torch.allclose(encoded[0, 0], -torch.ones(2)) and torch.allclose(encoded[0, 1], torch.ones(2))
+    assert torch.allclose(codec.decode(encoded.reshape(1, -1), (48, 32)), points, atol=1e-5)
+    with pytest.raises(PluginError, match="coordinates must be one of unit, signed"):
+        registry.create("codecs", "regression", {"coordinates": "[-1,1]"})

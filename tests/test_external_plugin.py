@@ -55,4 +55,5 @@ def test_grid_runs_the_plugin_architecture(site, tiny_grid, tmp_path):
     assert "2 cells computed" in out.stdout and "| tinynet+gaussian(sigma=2)" in out.stdout
     assert "tinynet takes no encoder" not in out.stdout  # only the dry run lists skips
     dry = _cli(site, "run", "--grid", str(tiny_grid), "--dry-run", "-a", "tinynet")
-    assert "tinynet+resnet18: tinynet takes no encoder" in dry.stdout
+    assert "tinynet+resnet18+gaussian(sigma=2): tinynet takes no encoder" in dry.stdout
+    assert "unet+resnet18" not in dry.stdout  # the filter selects the skipped combinations too

@@ -140,6 +140,18 @@ def test_pretraining_then_fine_tuning_transfers_all_but_a_resized_head_and_is_ca
     assert again["pretrain"]["tensors_reinitialised"] == []  # same landmark count: the head transfers too
 
 
+def test_a_fine_tuned_cell_is_identical_whether_its_pretrained_weights_were_cached(registry, tmp_path):
+    """Fresh pre-training consumes random state a cached load does not; dropout in the fine-tuning would see it."""
+    protocol = load_protocol("smoke", {"input_size": [32, 24], "folds": 2, "epochs": 2, "batch_size": 4})
+    pretrain = {"datasets": [{"name": "synthetic", "n_images": 10, "n_landmarks": 2, "seed": 5}], "epochs": 2}
+    cell = Cell(Component("synthetic", {"n_images": 10, "n_landmarks": 2}),
+                Component("beetle-cnn", {"pretrain": pretrain}), None, Component("regression"), 0, protocol)
+    fresh, first = compute_cell(cell, registry, workdir=tmp_path)
+    cached, second = compute_cell(cell, registry, workdir=tmp_path)
+    assert not fresh["pretrain"]["cached"] and cached["pretrain"]["cached"]
+    assert np.array_equal(first[["pred_x", "pred_y"]].to_numpy(), second[["pred_x", "pred_y"]].to_numpy())
+
+
 def test_pretraining_never_sees_a_test_image_of_the_fold(registry, tmp_path, monkeypatch):
     seen = []
     original = loop.train
@@ -182,3 +194,18 @@ def test_le2018_cpu_trains_end_to_end_on_a_256x192_shaped_input(registry):
     record, table = compute_cell(cell, registry)
     assert record["split"] == {"train": 5, "val": 3, "test": 4}
     assert np.isfinite(table[["pred_x", "pred_y"]].to_numpy()).all()
+
+
+def test_le2018_feeds_pixels_in_zero_one_and_the_beetle_grid_regresses_signed_coordinates(registry, monkeypatch):
+    protocol = load_protocol("le2018")
+    assert protocol.input_scaling == "unit" and protocol.channels == 1
+    images = torch.tensor([[[[0, 255]]]], dtype=torch.uint8)
+    assert torch.equal(loop._normalise(images, protocol), torch.tensor([[[[0.0, 1.0]]]]))
+    standard = loop._normalise(images, load_protocol("kumar2022"))
+    assert standard.min() < 0 < standard.max()  # the default stays standardised
+    from benchsuite.run.grid import expand, load_spec
+
+    grid = expand(load_spec("paper-beetle"), registry)
+    assert {c.codec.params.get("coordinates") for c in grid.cells} == {"signed"}
+    with pytest.raises(PluginError, match="input_scaling"):
+        load_protocol("le2018", {"input_scaling": "0-255"})

@@ -46,13 +46,14 @@ def render(table: pd.DataFrame, fmt: str = "md", metric_label: str = "MRE (px)")
 
 
 def command(folder: Path, registry: Registry, table: str = "summary", fmt: str = "md", alpha: float = 0.05,
-            methods: str | None = None, datasets: str | None = None, plot: str | None = None) -> str:
+            methods: str | None = None, datasets: str | None = None, plot: str | None = None,
+            dagger: str = "wilcoxon", include_stale: bool = False, candidates: bool = False) -> str:
     """The text of one table of a run; with ``plot`` also writes the per-landmark bar chart."""
     from benchsuite.report import tables
 
     if fmt not in FORMATS:
         raise PluginError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
-    run = Run(folder, registry).only(methods, datasets)
+    run = Run(folder, registry, include_stale, candidates).only(methods, datasets)
     if not run.cells:
         raise PluginError(f"{folder}: no completed cell" + (" matches the filters" if methods or datasets else " yet"))
     if plot is not None:
@@ -64,4 +65,31 @@ def command(folder: Path, registry: Registry, table: str = "summary", fmt: str =
         path = per_landmark_bars(summary, Path(plot) if plot else Path(folder) / "plots" / "per-landmark.png",
                                  metric.unit)
         print(f"per-landmark chart written to {path}", file=sys.stderr)
-    return _render(tables.build(run, table, alpha), fmt)
+    return _render(tables.build(run, table, alpha, dagger), fmt) + selection_note(run) + stale_note(run)
+
+
+def selection_note(run: Run) -> str:
+    """Which value each fold's nested selection chose, on validation error alone."""
+    if not run.selections:
+        return ""
+    lines = ["\n\nchosen per fold on validation error (mean radial error of the fold's validation images, px), "
+             "never on test (--candidates shows every candidate's own test scores):"]
+    for s in run.selections:
+        chosen = ", ".join(f"{k} = {v}" for k, v in sorted(s.values.items()))
+        lines.append(f"  {s.dataset} | {s.method} | fold {s.fold}: {chosen} (validation error "
+                     f"{min(s.val_errors.values()):.2f} px among {len(s.val_errors)} candidates)")
+    return "\n".join(lines)
+
+
+def stale_note(run: Run) -> str:
+    """The completed cells of an earlier grid of this run, listed apart: never averaged into a row."""
+    if not run.stale:
+        return ""
+    groups: dict[tuple[str, str], set[int]] = {}
+    for cell in run.stale:
+        groups.setdefault((cell.dataset, cell.method), set()).add(cell.fold)
+    lines = [f"\n\n{len(run.stale)} completed cells belong to an earlier grid of this run and are not shown "
+             "(--include-stale reports them, labelled stale):"]
+    lines += [f"  {dataset} | {method}: folds {', '.join(map(str, sorted(folds)))}"
+              for (dataset, method), folds in sorted(groups.items())]
+    return "\n".join(lines)

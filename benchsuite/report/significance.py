@@ -5,6 +5,20 @@ prediction per image, so per-image errors are paired across methods and the
 images are the blocks. Across datasets the blocks are the datasets and the
 values each method's mean over folds. Only complete methods (all folds) are
 tested; the rest are listed as excluded.
+
+Across datasets, errors are compared in network-input pixels (error / δ, δ =
+original pixels per network-input pixel), not in original pixels. Pixel
+scales differ about tenfold between datasets (2575-px microscopy beside
+640-px video frames): in raw pixels the signed-rank test would weigh the
+large-image datasets most, and a ROPE of 0.5 px would be a twentieth of a
+pixel the network sees on one dataset and half of one on another. Divided by
+δ, every dataset is measured in the pixels the network sees, and the ROPE
+means the same everywhere (0.5: half an input pixel). The alternative, the
+error relative to the same dataset's baseline (a method that ignores the
+image), needs that baseline in every dataset and mixes in how variable each
+dataset's poses are. Metrics in other units (%, input px, unitless) are already comparable
+and used as they are; datasets whose image sizes were not stored (δ
+unknown) are left out of the tests across datasets, and said so.
 """
 from __future__ import annotations
 
@@ -16,6 +30,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
+from benchsuite.api import PluginError
 from benchsuite.report import stats
 from benchsuite.report.results import Run
 from benchsuite.report.scores import best_per_group
@@ -30,9 +45,12 @@ QUESTIONS = {
                  "It ignores training variability."),
     "nadeau": ("Nadeau–Bengio corrected resampled t-test on fold scores: would the difference survive "
                "retraining? Its variance accounts for the folds' overlapping training sets."),
-    "vs_best": ("Not significantly worse than the best (what † marks in the tables): Wilcoxon signed-rank of "
-                "each method against the best, Holm over those comparisons."),
+    "vs_best": ("Not significantly worse than the best (what † marks in the tables by default; `leaderboard "
+                "--dagger nadeau-bengio` marks by the corrected t-test instead): Wilcoxon signed-rank of each method "
+                "against the best, Holm over those comparisons."),
     "across": "Friedman + Nemenyi on per-dataset ranks: does a method rank consistently better across datasets?",
+    "across_values": ("values across datasets: each method's mean over folds in {unit}{why}, so that every dataset "
+                      "weighs the same"),
     "bayes": ("Bayesian signed-rank test with a ROPE (recommended reading): how probable is it that the top-ranked "
               "method is practically better, equivalent, or worse than each other one across datasets?"),
 }
@@ -47,6 +65,13 @@ def paired_matrix(images: pd.DataFrame, dataset: str, methods: list[str]) -> tup
     return complete, len(matrix) - len(complete)
 
 
+DAGGER_TESTS = {  # how † decides "not significantly worse than the best", as the legends say it
+    "wilcoxon": "per-image Wilcoxon signed-rank against the best, Holm",
+    "nadeau-bengio": ("Nadeau–Bengio corrected resampled t-test on fold scores against the best, which accounts for "
+                      "training variability, Holm"),
+}
+
+
 def vs_best(matrix: pd.DataFrame, best: str, alpha: float, higher_is_better: bool) -> pd.DataFrame:
     """Each other method against the best, per image; ``not_worse`` unless significantly worse."""
     others = [m for m in matrix.columns if m != best]
@@ -56,9 +81,29 @@ def vs_best(matrix: pd.DataFrame, best: str, alpha: float, higher_is_better: boo
     return table.drop(columns="b")
 
 
-def not_worse_than_best(images: pd.DataFrame, summary: pd.DataFrame, alpha: float,
-                        higher_is_better: bool) -> pd.Series:
-    """Per summary row: True for each dataset's best complete method and those not significantly worse."""
+def vs_best_corrected(folds: pd.DataFrame, dataset: str, methods: list[str], best: str, ratio: float | None,
+                      alpha: float, higher_is_better: bool) -> pd.DataFrame:
+    """Each other method against the best on fold scores (Nadeau–Bengio), Holm; ``not_worse`` unless worse."""
+    others = [m for m in methods if m != best]
+    tests = [_corrected_t(folds, dataset, m, best, ratio) for m in others]
+    table = pd.DataFrame({"method": others, "t": [t for t, _ in tests], "p": [p for _, p in tests]})
+    table["p_holm"] = stats.holm(table["p"].fillna(1.0)) if len(table) else []
+    worse_direction = table["t"] < 0 if higher_is_better else table["t"] > 0
+    table["not_worse"] = ~((table["p_holm"] < alpha) & worse_direction)
+    return table
+
+
+def not_worse_than_best(images: pd.DataFrame | None, summary: pd.DataFrame, alpha: float, higher_is_better: bool,
+                        test: str = "wilcoxon", folds: pd.DataFrame | None = None,
+                        ratios: dict[str, float] | None = None) -> pd.Series:
+    """Per summary row: True for each dataset's best complete method and those not significantly worse.
+
+    ``test`` is one of :data:`DAGGER_TESTS`: the per-image Wilcoxon needs
+    ``images``, the Nadeau–Bengio test ``folds`` (and the datasets'
+    test/train ``ratios``; 1 / (k - 1) where unknown).
+    """
+    if test not in DAGGER_TESTS:
+        raise PluginError(f"unknown test for † {test!r} (known: {', '.join(DAGGER_TESTS)})")
     result = pd.Series(False, index=summary.index)
     best = best_per_group(summary, higher_is_better)
     for dataset, group in summary[summary["complete"]].groupby("dataset"):
@@ -66,13 +111,23 @@ def not_worse_than_best(images: pd.DataFrame, summary: pd.DataFrame, alpha: floa
         if winners.empty:
             continue
         result[winners.index] = True
-        matrix, _ = paired_matrix(images, dataset, list(group["method"]))
-        if len(group) < 2 or len(matrix) < 2:
+        methods, top = list(group["method"]), winners["method"].iloc[0]
+        if len(group) < 2:
             continue
-        verdict = vs_best(matrix, winners["method"].iloc[0], alpha, higher_is_better).set_index("method")
+        if test == "wilcoxon":
+            if images is None:
+                continue
+            matrix, _ = paired_matrix(images, dataset, methods)
+            if len(matrix) < 2:
+                continue
+            verdict = vs_best(matrix, top, alpha, higher_is_better)
+        else:
+            verdict = vs_best_corrected(folds, dataset, methods, top, (ratios or {}).get(dataset), alpha,
+                                        higher_is_better)
+        not_worse = verdict.set_index("method")["not_worse"]
         for index, method in group["method"].items():
             if not best[index]:
-                result[index] = bool(verdict["not_worse"][method])
+                result[index] = bool(not_worse[method])
     return result
 
 
@@ -139,11 +194,45 @@ def test_train_ratios(run: Run) -> dict[str, float]:
     return {dataset: float(np.mean(values)) for dataset, values in ratios.items()}
 
 
+INPUT_PIXELS = "input px"
+
+
+@dataclass
+class AcrossSummary:
+    """Each method's mean over folds per dataset in a unit shared by all datasets (see the module docstring)."""
+
+    table: pd.DataFrame  # as scores.summarise returns it
+    unit: str
+    excluded: list[str] = field(default_factory=list)  # datasets without δ (image sizes not stored)
+
+
+def across_summary(run: Run, metric) -> AcrossSummary:
+    """The summary the tests across datasets use: per-image values in original pixels divided by the image's δ."""
+    from benchsuite.report.scores import FOLD_COLUMNS, summarise
+
+    scale_free = metric.unit == "px"
+    rows, excluded = [], set()
+    for cell in run.cells:
+        predictions = run.predictions(cell)
+        values = metric.per_image(predictions)
+        if scale_free:
+            values = values / predictions.groupby("image_id")["delta"].first().reindex(values.index)
+            if values.isna().all():
+                excluded.add(cell.dataset)
+        rows.append({"dataset": cell.dataset, "method": cell.method, "fold": cell.fold, "folds": cell.folds,
+                     "score": float(values.mean())})
+    folds = pd.DataFrame(rows, columns=FOLD_COLUMNS[:5])
+    folds = folds[~folds["dataset"].isin(excluded)]
+    return AcrossSummary(summarise(folds, bool(metric.higher_is_better)), INPUT_PIXELS if scale_free else metric.unit,
+                         sorted(excluded))
+
+
 @dataclass
 class AcrossTests:
     methods: list[str]
     datasets: list[str]
     matrix: pd.DataFrame
+    unit: str = ""
     friedman: stats.Friedman | None = None
     posthoc: pd.DataFrame | None = None
     cd: float | None = None
@@ -152,11 +241,11 @@ class AcrossTests:
 
 
 def across_datasets(summary: pd.DataFrame, alpha: float = 0.05, rope: float = 0.5,
-                    higher_is_better: bool = False) -> AcrossTests:
-    """Methods complete on every dataset, compared with the datasets as blocks."""
+                    higher_is_better: bool = False, unit: str = INPUT_PIXELS) -> AcrossTests:
+    """Methods complete on every dataset, compared with the datasets as blocks (``summary`` from across_summary)."""
     complete = summary[summary["complete"]]
     matrix = complete.pivot_table(index="dataset", columns="method", values="mean").dropna(axis=1)
-    tests = AcrossTests(list(matrix.columns), list(matrix.index), matrix)
+    tests = AcrossTests(list(matrix.columns), list(matrix.index), matrix, unit)
     n, k = matrix.shape
     if n < 2 or k < 2:
         tests.warnings.append(f"{n} dataset(s) and {k} method(s) complete on all of them: nothing to test "
@@ -216,6 +305,10 @@ def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, po
                 f"significantly worse: {', '.join(worse) or 'none'}")
     say()
     say(f"== across datasets: {len(across.datasets)} datasets, {len(across.methods)} methods complete on all")
+    why = (" (error / δ, δ = original pixels per network-input pixel: pixel scales differ between datasets)"
+           if across.unit == INPUT_PIXELS else "")
+    unit_text = across.unit or "the metric's own units"
+    say("   " + QUESTIONS["across_values"].format(unit=unit_text, why=why))
     for warning in across.warnings:
         say(f"   WARNING: {warning}")
     if across.friedman is not None:
@@ -228,7 +321,7 @@ def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, po
             say(f"   critical difference diagram: {diagrams['across']}")
     if across.bayes is not None and len(across.bayes):
         say(f"-- {QUESTIONS['bayes']}")
-        say(f"   ROPE = ±{rope:g} {unit}")
+        say(f"   ROPE = ±{rope:g} {across.unit}".rstrip())
         rows = [[r.a, r.b, f"{r.p_a_better:.3f}", f"{r.p_equivalent:.3f}", f"{r.p_b_better:.3f}"]
                 for r in across.bayes.itertuples()]
         say(_indent(tabulate(rows, headers=["A (top-ranked)", "B", "P(A better)", "P(equivalent)", "P(B better)"])))
@@ -257,12 +350,11 @@ def _pairs_table(pairs: pd.DataFrame, unit: str) -> str:
 
 
 def command(folder: Path, registry, metric_spec: str | None = None, alpha: float = 0.05, posthoc: str = "nemenyi",
-            rope: float = 0.5, out: Path | None = None) -> str:
+            rope: float = 0.5, out: Path | None = None, include_stale: bool = False) -> str:
     """Run every test on a run, draw the critical difference diagrams, return the report text."""
-    from benchsuite.api import PluginError
     from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
 
-    run = Run(folder, registry)
+    run = Run(folder, registry, include_stale)
     if not run.cells:
         raise PluginError(f"{folder}: no completed cell yet")
     metric = load_metric(registry, metric_spec)
@@ -273,7 +365,10 @@ def command(folder: Path, registry, metric_spec: str | None = None, alpha: float
     summary = summarise(folds, higher)
     ratios = test_train_ratios(run)
     within = [within_dataset(d, summary, images, folds, ratios, alpha, posthoc, higher) for d in run.datasets]
-    across = across_datasets(summary, alpha, rope, higher)
+    scale_free = across_summary(run, metric)
+    across = across_datasets(scale_free.table, alpha, rope, higher, scale_free.unit)
+    if scale_free.excluded:
+        across.warnings.append(f"left out (image sizes not stored, δ unknown): {', '.join(scale_free.excluded)}")
     out = Path(out) if out else Path(folder) / "stats"
     diagrams = {}
     for tests in within:

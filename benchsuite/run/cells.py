@@ -37,6 +37,13 @@ class Component:
         return hash(json.dumps(self.as_dict(), sort_keys=True, default=str))
 
 
+def _label_without(component: Component, params: set[str]) -> str:
+    """A component's label with the selected parameters shown as chosen on validation."""
+    kept = {k: v for k, v in component.params.items() if k not in params}
+    inner = ",".join([f"{k}={_short(v)}" for k, v in sorted(kept.items())] + [f"{p}=selected" for p in sorted(params)])
+    return f"{component.name}({inner})"
+
+
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"  # 2.0 reads as 2, as the user wrote it
@@ -52,6 +59,8 @@ class Cell:
     fold: int
     protocol: Protocol
     versions: dict[str, str] = field(default_factory=dict, hash=False)  # plugin name -> version
+    select: tuple[str, ...] = field(default=(), compare=False, hash=False)  # chosen on validation, see selection()
+    select_defaults: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # values when unset
 
     @property
     def method(self) -> str:
@@ -79,6 +88,44 @@ class Cell:
     def configuration_id(self) -> str:
         """The identity of the method configuration, the same for all its folds: one leaderboard row."""
         return configuration_id(self.identity())
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "Cell":
+        """The cell a cell.json describes (its ``config``), with its labels: to retrain or reuse its method."""
+        from benchsuite.protocol import protocol_from_identity
+
+        config = record["config"]
+
+        def component(key: str) -> Component | None:
+            part = config.get(key)
+            return Component(part["name"], dict(part.get("params") or {})) if part else None
+
+        dataset = component("dataset")
+        dataset = Component(dataset.name, dataset.params, record.get("dataset"))
+        return cls(dataset, component("architecture"), component("encoder"), component("codec"), int(config["fold"]),
+                   protocol_from_identity(config["protocol"]), dict(config.get("versions") or {}))
+
+    def selection(self) -> tuple[str, str, dict[str, Any]] | None:
+        """For a cell among candidates of a nested selection: (group id, group label, its values of the selected
+        parameters). The group is everything but those parameters (and the fold); None without selection."""
+        if not self.select:
+            return None
+        identity = self.identity()
+        identity.pop("fold")
+        chosen: dict[str, Any] = {}
+        components = {"dataset": self.dataset, "architecture": self.architecture, "encoder": self.encoder,
+                      "codec": self.codec}
+        stripped = {}
+        for entry in self.select:
+            axis, _, param = entry.partition(".")
+            part = identity.get(axis)
+            if part:
+                chosen[entry] = part["params"].get(param, self.select_defaults.get(entry))
+                part["params"] = {k: v for k, v in part["params"].items() if k != param}
+                stripped.setdefault(axis, set()).add(param)
+        labels = [(c.label if not stripped.get(axis) else _label_without(c, stripped[axis]))
+                  for axis, c in components.items() if c is not None and axis != "dataset"]
+        return _digest(identity), "+".join(labels), chosen
 
     def describe(self) -> str:
         return f"{self.dataset.label} | {self.method} | fold {self.fold}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -15,10 +16,12 @@ import pandas as pd
 import torch
 
 from benchsuite.api import PluginError, Sample
+from benchsuite.lab import models
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
 from benchsuite.run import environment
 from benchsuite.run.cells import Cell
+from benchsuite.run.grid import dataset_params, split_table
 from benchsuite.run.store import RunStore
 from benchsuite.splits import split_samples
 from benchsuite.train import inputs, loop, pretraining, speed
@@ -70,52 +73,109 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
 
 
 def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None,
-                 runtime: loop.Runtime | None = None) -> tuple[dict, pd.DataFrame]:
-    """Train, select and predict one cell; return its record and predictions."""
+                 runtime: loop.Runtime | None = None, model_folder: Path | None = None,
+                 on_phase=None) -> tuple[dict, pd.DataFrame]:
+    """Train on the fold's training part, select on its validation part, predict its test part.
+
+    The record holds the validation error (mean radial error in original pixels): the only error a nested
+    selection may choose on. With ``model_folder`` the trained method is kept there (see
+    :mod:`benchsuite.lab.models`) so that it can predict new images later.
+    """
     protocol = cell.protocol
-    dataset = registry.create("datasets", cell.dataset.name, cell.dataset.params)
-    train, val, test = split_samples(dataset, protocol, cell.fold)
+    dataset = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
+    table = split_table(registry, cell.dataset, dataset)
+    train, val, test = split_samples(dataset, protocol, cell.fold, table)
     arch_params = dict(cell.architecture.params)
     pretrain_spec = arch_params.pop("pretrain", None)
     arch = registry.create("architectures", cell.architecture.name, arch_params)
     record = {"split": {"train": len(train), "val": len(val), "test": len(test)},
-              "pixel_size_mm": dataset.pixel_size_mm}
+              "folds": len(table.folds) if table else protocol.folds, "pixel_size_mm": dataset.pixel_size_mm,
+              "human_error": dataset.human_error()}
+    if cell.selection():
+        group, label, chosen = cell.selection()
+        record["selection"] = {"group": group, "label": label, "values": chosen}
+    say = on_phase or (lambda text: None)
     torch.manual_seed(protocol.seed)
-    if not arch.outputs:  # a codec-free method learns from the training and validation images
-        started = time.perf_counter()
-        arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
-        record["train_seconds"] = time.perf_counter() - started
-        predicted = np.asarray(arch.predict([s.id for s in test], dataset.load_image), dtype=np.float64)
-        expected = (len(test), len(dataset.landmark_names), 2)
-        if predicted.shape != expected:
-            raise PluginError(f"architecture {arch.name}: predict() returned shape {predicted.shape}, "
-                              f"expected {expected}")
+    if not arch.outputs:
+        say(f"fitting on {len(train) + len(val)} images")
+        inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
+        predict = fit_codec_free(arch, dataset, train, val, record)
+        if model_folder is not None:
+            models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
     else:
-        encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
-        codec = registry.create("codecs", cell.codec.name, cell.codec.params)
-        model = build_network(arch, codec, encoder, len(dataset.landmark_names), protocol.channels)
-        if pretrain_spec:
-            record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
-                                                           workdir)
-        report = loop.train(model, codec, inputs.training_set(dataset, train, protocol),
-                                inputs.prepare(dataset, val, protocol), protocol, on_epoch,
-                                for_dataset(protocol, dataset), runtime)
-        predicted = loop.predict(model, codec, inputs.prepare(dataset, test, protocol), protocol)
-        bare = speed.bare_images_per_s(model, protocol, runtime)  # after training: both measured warm
-        record |= {
-            "epochs_run": report.epochs_run,
-            "best_epoch": report.best_epoch,
-            "best_val_loss": report.best_val_loss,
-            "train_images_per_s": report.train_images_per_s,
-            "train_seconds": report.train_seconds,
-            "bare_images_per_s": bare,
-            "pipeline_efficiency": report.train_images_per_s / bare,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "device": str(loop.device()),
-        }
+        say(f"training on {len(train)} images, validating on {len(val)}")
+        predict, model = fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record,
+                                      on_epoch, workdir, runtime, say)
+        if model_folder is not None:
+            models.save_network(model_folder, models.describe(cell, dataset.landmark_names), model)
+    say(f"predicting {len(val)} validation and {len(test)} test images")
+    if val:
+        record["val_mre"] = mean_radial_error(val, predict(val))
+    predicted = predict(test)
     if not np.all(np.isfinite(predicted)):
         raise FloatingPointError("the model predicted non-finite coordinates")
     return record, predictions_table(dataset.landmark_names, test, predicted)
+
+
+def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict):
+    """A codec-free method learns from the training and validation images (it has no early stopping)."""
+    started = time.perf_counter()
+    arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
+    record["train_seconds"] = time.perf_counter() - started
+
+    def predict(samples: list[Sample]) -> np.ndarray:
+        predicted = np.asarray(arch.predict([s.id for s in samples], dataset.load_image), dtype=np.float64)
+        expected = (len(samples), len(dataset.landmark_names), 2)
+        if predicted.shape != expected:
+            raise PluginError(f"architecture {arch.name}: predict() returned shape {predicted.shape}, "
+                              f"expected {expected}")
+        return predicted
+
+    return predict
+
+
+def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
+                 on_epoch, workdir, runtime, say=lambda text: None):
+    """Train with early stopping on validation; the network keeps its best-validation weights."""
+    protocol = cell.protocol
+    encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
+    codec = registry.create("codecs", cell.codec.name, cell.codec.params)
+    model = build_network(arch, codec, encoder, len(dataset.landmark_names), protocol.channels)
+    if pretrain_spec:
+        record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
+                                                       workdir, exclude_groups={s.group for s in test if s.group})
+        torch.manual_seed(protocol.seed)  # fine-tuning starts alike whether pre-training ran or was cached
+    val_data = inputs.prepare(dataset, val, protocol)
+    report = loop.train(model, codec, inputs.training_set(dataset, train, protocol), val_data, protocol, on_epoch,
+                        for_dataset(protocol, dataset), runtime)
+    say("measuring the bare network's speed")
+    bare = speed.bare_images_per_s(model, protocol, runtime)  # after training: both measured warm
+    record |= {
+        "epochs_run": report.epochs_run,
+        "best_epoch": report.best_epoch,
+        "best_val_loss": report.best_val_loss,
+        "stopped_by": report.stopped_by,
+        "train_images_per_s": report.train_images_per_s,
+        "train_seconds": report.train_seconds,
+        "bare_images_per_s": bare,
+        "pipeline_efficiency": report.train_images_per_s / bare,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "device": str(loop.device()),
+    }
+
+    def predict(samples: list[Sample]) -> np.ndarray:
+        data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
+        return loop.predict(model, codec, data, protocol)
+
+    return predict, model
+
+
+def mean_radial_error(samples: list[Sample], predicted: np.ndarray) -> float:
+    """Mean over images of each image's mean radial error (original pixels), landmarks without truth left out."""
+    truth = np.stack([s.landmarks for s in samples])
+    distances = np.hypot(*(np.asarray(predicted) - truth).transpose(2, 0, 1))
+    per_image = [np.nanmean(d) for d in distances if np.isfinite(d).any()]
+    return float(np.mean(per_image)) if per_image else float("nan")
 
 
 def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, force: bool = False,
@@ -138,7 +198,8 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
         summary.add(outcome)
         if progress and not in_process and outcome.status in ("done", "failed"):
             progress.cell_finished(outcome.cell, outcome.error)
-    summary.pending = [c for c in todo if c not in {*summary.done, *summary.busy, *[f for f, _ in summary.failed]}]
+    settled = {*summary.done, *summary.busy, *summary.skipped, *[f for f, _ in summary.failed]}
+    summary.pending = [c for c in todo if c not in settled]  # a cell another launcher finished meanwhile is settled
     if progress:
         progress.finish()
     return summary
@@ -157,15 +218,21 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
             progress.cell_started(cell)
         checkpoint = store.checkpoint_path(cell.id)
         runtime = dataclasses.replace(runtime or loop.Runtime(), checkpoint=checkpoint)
-        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime)
-        store.write(cell.id, record, predictions)
+        staging = store.staging(cell.id)
+        model_folder = staging / "model" if runtime.keep_weights else None
+        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime,
+                                                     model_folder)
+        if error is not None and model_folder is not None:
+            shutil.rmtree(model_folder, ignore_errors=True)
+        store.write(cell.id, record, predictions, staging=staging)
         checkpoint.unlink(missing_ok=True)
     if progress:
         progress.cell_finished(cell, error)
     return Outcome(cell, "done" if error is None else "failed", error)
 
 
-def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime):
+def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime,
+                    model_folder: Path | None = None):
     started = time.time()
     record = {"id": cell.id, "configuration_id": cell.configuration_id, "config": cell.identity(),
               "dataset": cell.dataset.label, "method": cell.method,
@@ -173,7 +240,8 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
     record |= environment.describe()
     error = predictions = None
     try:
-        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime)
+        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime,
+                                          model_folder, progress.phase if progress else None)
         record |= extra
     except KeyboardInterrupt:
         raise

@@ -23,14 +23,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from benchsuite.api import PluginError, Sample
+from benchsuite.files import write_atomic
 from benchsuite.splits import split_samples
 from benchsuite.train import inputs, loop
 from benchsuite.train.augment import for_dataset
@@ -72,15 +71,16 @@ def _restricted(samples: list[Sample], indices: list[int]) -> list[Sample]:
     return [dataclasses.replace(s, landmarks=s.landmarks[indices]) for s in samples]
 
 
-def _cache_key(spec: dict[str, Any], cell) -> str:
+def _cache_key(spec: dict[str, Any], cell, exclude_groups: set[str]) -> str:
     identity = cell.identity()
     identity.pop("dataset")  # the target dataset does not change what pre-training learns
     identity["architecture"]["params"] = {k: v for k, v in identity["architecture"]["params"].items() if k != "pretrain"}
-    text = json.dumps({"pretrain": spec, **identity}, sort_keys=True, default=str)
+    text = json.dumps({"pretrain": spec, **identity, **({"exclude_groups": sorted(exclude_groups)}
+                                                         if exclude_groups else {})}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _train(spec, cell, registry, arch, encoder, codec) -> dict[str, torch.Tensor]:
+def _train(spec, cell, registry, arch, encoder, codec, exclude_groups: set[str]) -> dict[str, torch.Tensor]:
     protocol = cell.protocol
     if spec.get("epochs"):
         protocol = dataclasses.replace(protocol, epochs=int(spec["epochs"]))
@@ -89,6 +89,7 @@ def _train(spec, cell, registry, arch, encoder, codec) -> dict[str, torch.Tensor
         indices = _subset(dataset, landmarks)
         n_shared = len(indices)
         train, val, _test = split_samples(dataset, protocol, cell.fold)
+        train, val = ([s for s in part if s.group not in exclude_groups] for part in (train, val))
         train_parts.append(inputs.training_set(dataset, _restricted(train, indices), protocol))
         val_parts.append(inputs.prepare(dataset, _restricted(val, indices), protocol))
     if len({p.landmarks.shape[1] for p in train_parts}) != 1:
@@ -108,21 +109,24 @@ def transfer(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> tuple[in
     return len(fitting), sorted(set(own) - set(fitting))
 
 
-def pretrain_into(model, spec: dict[str, Any], cell, registry, arch, encoder, codec, workdir: Path | None) -> dict:
-    """Pre-train (or reuse cached pre-trained weights) and load them into ``model``."""
+def pretrain_into(model, spec: dict[str, Any], cell, registry, arch, encoder, codec, workdir: Path | None,
+                  exclude_groups: set[str] = frozenset()) -> dict:
+    """Pre-train (or reuse cached pre-trained weights) and load them into ``model``.
+
+    Images of ``exclude_groups`` (the groups of the target's test fold: the same individual imaged for
+    another body part) never enter pre-training.
+    """
     if not isinstance(spec, dict) or set(spec) - _KEYS:
         raise PluginError(f"pretrain must be a table with keys {sorted(_KEYS)}, got {spec!r}")
-    key = _cache_key(spec, cell)
+    key = _cache_key(spec, cell, set(exclude_groups))
     path = Path(workdir) / "pretrained" / f"{key}.pt" if workdir else None
     cached = path is not None and path.is_file()
     if cached:
         state = torch.load(path, map_location="cpu", weights_only=True)
     else:
-        state = _train(spec, cell, registry, arch, encoder, codec)
+        state = _train(spec, cell, registry, arch, encoder, codec, set(exclude_groups))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-            torch.save(state, tmp)
-            os.replace(tmp, path)
+            write_atomic(path, lambda handle: torch.save(state, handle))
     copied, skipped = transfer(model, state)
     return {"key": key, "cached": cached, "tensors_copied": copied, "tensors_reinitialised": skipped}

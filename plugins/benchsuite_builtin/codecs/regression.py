@@ -1,5 +1,6 @@
 """Direct regression: the network outputs N×2 numbers, the landmark
-coordinates normalised to [0, 1] over the network input's extent."""
+coordinates normalised over the network input's extent to [0, 1]
+(``coordinates = "unit"``) or to [−1, 1] (``coordinates = "signed"``, the beetle paper's)."""
 from __future__ import annotations
 
 import torch
@@ -14,17 +15,27 @@ def _extent(size, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(extent(size), dtype=like.dtype, device=like.device)
 
 
+SCALES = ("unit", "signed")
+
+
 class Regression(api.Codec):
     name = "regression"
-    description = "Direct coordinate regression, coordinates normalised to [0, 1], masked MSE loss"
+    description = "Direct coordinate regression, coordinates normalised to [0, 1] (coordinates=signed: [-1, 1]), masked MSE"
     output = "coords"
+
+    def __init__(self, coordinates: str = "unit"):
+        if coordinates not in SCALES:
+            raise api.PluginError(f"codec regression: coordinates must be one of {', '.join(SCALES)}, "
+                                  f"got {coordinates!r}")
+        self.coordinates = coordinates
 
     def out_channels(self, n_landmarks: int) -> int:
         return 2 * n_landmarks
 
     def encode(self, landmarks: torch.Tensor, size) -> torch.Tensor:
-        """Pixel centres at integers: the input's edges are -0.5 and width-0.5 (height-0.5)."""
-        return (landmarks + 0.5) / _extent(size, landmarks)
+        """Pixel centres at integers: the input's edges are -0.5 and width-0.5 (height-0.5), i.e. 0 and 1 (or ±1)."""
+        unit = (landmarks + 0.5) / _extent(size, landmarks)
+        return unit * 2 - 1 if self.coordinates == "signed" else unit
 
     def loss(self, prediction: torch.Tensor, landmarks: torch.Tensor, size: int) -> torch.Tensor:
         target = self.encode(landmarks, size).reshape(prediction.shape)
@@ -33,7 +44,10 @@ class Regression(api.Codec):
         return (error**2).sum() / valid.sum().clamp(min=1)
 
     def decode(self, prediction: torch.Tensor, size: int) -> torch.Tensor:
-        return prediction.reshape(prediction.shape[0], -1, 2) * _extent(size, prediction) - 0.5
+        unit = prediction.reshape(prediction.shape[0], -1, 2)
+        if self.coordinates == "signed":
+            unit = (unit + 1) / 2
+        return unit * _extent(size, prediction) - 0.5
 
 
 @hookimpl

@@ -26,7 +26,8 @@ class ManifestDataset(FolderDataset):
     manifest: ClassVar[dict]
     opens_folders = False  # named datasets take a root, not a path
 
-    def __init__(self, root: str | None = None, annotator: str | None = None, outside: str = "keep"):
+    def __init__(self, root: str | None = None, annotator: str | None = None, outside: str = "keep",
+                 groups: str | None = None):
         manifest = self.manifest
         annotators = list(manifest.get("annotators", []))
         if annotator is not None and annotator not in annotators:
@@ -39,6 +40,7 @@ class ManifestDataset(FolderDataset):
             path=str(self.folder / manifest.get("annotations", "")), format=manifest.get("format"),
             annotator=annotator or (annotators[0] if annotators else None), outside=outside,
             images=str(self.folder / images) if images else None, landmark_names=manifest["landmark_names"],
+            groups=groups or manifest.get("groups"),
         )
 
     @property
