@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator
@@ -272,7 +273,8 @@ class Codec(Plugin):
 
     @abc.abstractmethod
     def decode(self, prediction, size):
-        """Network output to (B, N, 2) landmarks."""
+        """Network output to (B, N, 2) landmarks: a float tensor, finite for any output (predictions that are not
+        finite fail the cell)."""
 
 
 class Metric(Plugin):
@@ -318,8 +320,9 @@ class Metric(Plugin):
 
 class Executor(Plugin):
     """Runs cells somewhere. ``work`` claims, computes and stores one cell by itself (it is picklable
-    unless ``in_process`` is true), so an executor only has to call it, anywhere; ``workdir`` is the run
-    folder, for the executor's own files."""
+    unless ``in_process`` is true), so an executor only has to call it, anywhere; the items are cells
+    (picklable, each with a unique ``id`` and a ``describe()`` line); ``workdir`` is the run folder, for
+    the executor's own files."""
 
     kind: ClassVar[str] = "executors"
     default: ClassVar[bool] = False  # the executor used when a run names none
@@ -346,8 +349,9 @@ _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "decimals": int, "baseline": bool, "opens_folders": bool, "synthetic": bool, "writes": tuple,
     "image_suffixes": tuple, "default": bool,
 }
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # what a registered name may be
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
-_SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}
+SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}
 
 
 def contract_problems(kind: str, cls: Any) -> list[str]:
@@ -367,6 +371,10 @@ def contract_problems(kind: str, cls: Any) -> list[str]:
             problems.append(f"attribute {attr!r} must be {_type_name(kinds)}, got {value!r}")
         elif attr in _ALLOWED and hasattr(base, attr) and value not in (REQUIRED, None) and value not in _ALLOWED[attr]:
             problems.append(f"attribute {attr!r} must be one of {sorted(_ALLOWED[attr])}, got {value!r}")
+    name = getattr(cls, "name", REQUIRED)
+    if isinstance(name, str) and not NAME_PATTERN.fullmatch(name):
+        problems.append(f"attribute 'name' must be letters, digits, '.', '_' or '-' (grid patterns, metric specs "
+                        f"and method labels such as 'arch+encoder+codec' rely on it), got {name!r}")
     for method in sorted(getattr(cls, "__abstractmethods__", ())):
         problems.append(f"missing required method {method}()")
     problems += _signature_problems(base, cls)
@@ -416,13 +424,13 @@ def _declared_problems(kind: str, cls: type) -> list[str]:
     problems = []
     base = BASES[kind]
     if kind == "metrics" and isinstance(cls.scores, frozenset):
-        unknown = cls.scores - set(_SCORE_METHODS)
+        unknown = cls.scores - set(SCORE_METHODS)
         if unknown:
             problems.append(f"attribute 'scores' has unknown levels {sorted(unknown)} (known: image, landmark, fold)")
         if not cls.scores & {"image", "fold"}:
             problems.append("attribute 'scores' must include 'image' or 'fold'")
-        for level in sorted(cls.scores & set(_SCORE_METHODS)):
-            method = _SCORE_METHODS[level]
+        for level in sorted(cls.scores & set(SCORE_METHODS)):
+            method = SCORE_METHODS[level]
             if getattr(cls, method) is getattr(base, method):
                 problems.append(f"declares {level!r} scores but does not implement {method}()")
     if kind == "architectures" and isinstance(cls.outputs, frozenset):

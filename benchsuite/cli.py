@@ -363,6 +363,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_new_plugin(args) -> int:
+    from benchsuite.scaffold import new_plugin
+
+    folder = new_plugin(args.kind, args.name, args.out)
+    print(f"wrote the {args.kind.rstrip('s')} plugin package {args.name!r} in {folder}/; next:")
+    print(f"  cd {folder} && pip install -e '.[test]' && python -m pytest -s   # the conformance kit")
+    print("  then make the reference run for CI as its README.md says")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--strict", action="store_true", help="fail when any plugin is broken")
@@ -499,6 +509,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", default="parquet", choices=("parquet", "csv"), help="file format (default: parquet)")
     p.add_argument("--out", help="the file (default: RUN/export/predictions.parquet or .csv)")
     datasets_cli.add_parser(sub, common)
+
+    p = sub.add_parser("new-plugin", help="write a plugin package to start from: a working example, its "
+                       "conformance test, README, CI workflow")
+    p.add_argument("kind", metavar="KIND", choices=[k[:-1] for k in KINDS] + list(KINDS),
+                   help=f"one of {', '.join(k[:-1] for k in KINDS)}")
+    p.add_argument("name", metavar="NAME", help="the plugin's name: lower-case words joined by '-', e.g. my-net")
+    p.add_argument("--out", metavar="DIR", help="the package folder to create (default: ./benchsuite-NAME); "
+                   "it must not exist")
     return parser
 
 
@@ -509,7 +527,7 @@ def cmd_datasets(args) -> int:
 COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "splits": cmd_splits, "plugins": cmd_plugins, "list": cmd_list,
             "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "leaderboard": cmd_leaderboard,
             "stats": cmd_stats, "compare": cmd_compare, "report": cmd_report, "export": cmd_export,
-            "datasets": cmd_datasets}
+            "datasets": cmd_datasets, "new-plugin": cmd_new_plugin}
 
 
 def main(argv: list[str] | None = None) -> int:
