@@ -145,7 +145,8 @@ def _check_writes(subject: Subject, dataset, names: list[str], samples: list[Sam
         folder = Path(tmp)
         images = {}
         for sample in samples:
-            images[sample.id] = folder / f"{sample.id}.png"
+            images[sample.id] = folder / f"{sample.id}.png"  # an id may name a subfolder (a video's frames)
+            images[sample.id].parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(dataset.load_image(sample.id)).save(images[sample.id])
         for format in subject.cls.writes:
             target = folder / f"out-{format}"

@@ -14,7 +14,7 @@ from benchsuite.testing.tiny import predictions
 
 def check_metric(cls: type, **params: Any) -> list[str]:
     """Every declared score level on a tiny predictions table: types, indexes, purity, determinism; perfect
-    predictions score no worse than noisy ones; distances are not negative; every table column it fills."""
+    predictions score no worse than noisy ones; errors in pixels are not negative; every table column it fills."""
     subject, registry, metric = start("metrics", cls, params)
     if metric is None:
         return subject.notes
@@ -32,8 +32,9 @@ def check_metric(cls: type, **params: Any) -> list[str]:
     subject.expect(better or math.isnan(best) or math.isnan(worst), "higher_is_better",
                    f"perfect predictions score {best:.4g}, noisy ones {worst:.4g}: check higher_is_better "
                    f"({cls.higher_is_better})")
-    if cls.distance and "image" in cls.scores:
-        subject.expect(min(scores["image"]) >= 0, "distance", "is declared but per-image values are negative")
+    if cls.unit in ("px", "input px") and not cls.higher_is_better and "image" in cls.scores:  # an error in pixels
+        values = [v for v in scores["image"] if v is not None]
+        subject.expect(min(values, default=0) >= 0, "per_image()", f"an error in {cls.unit} is negative")
     for table, columns in cls.tables.items():
         labels = []
         for column in columns:
