@@ -63,7 +63,9 @@ def test_tps_skips_curves_and_reads_missing_values(tmp_path):
 def test_tps_reads_tpsdig_negative_coordinates_as_missing_but_keeps_a_point_left_of_the_first_pixel_centre(tmp_path):
     """tpsDig writes a missing landmark as -1 -1 (geomorph's negNA); x = -0.3 is still inside the image."""
     lf.image(tmp_path / "a.png", 20, 10)
-    (tmp_path / "a.tps").write_text("LM=3\r\n-1.00000 -1.00000\r\n-0.30000 4.00000\r\n-2 3\r\nIMAGE=a.png\r\nID=0\r\n")
+    lf.image(tmp_path / "b.png", 20, 10, seed=1)  # the first landmark annotated somewhere: not missing everywhere
+    (tmp_path / "a.tps").write_text("LM=3\r\n-1.00000 -1.00000\r\n-0.30000 4.00000\r\n-2 3\r\nIMAGE=a.png\r\nID=0\r\n"
+                                    "LM=3\r\n1 1\r\n2 2\r\n3 3\r\nIMAGE=b.png\r\nID=1\r\n")
     _, samples = _samples(tmp_path, outside="keep")
     points = samples["a"].landmarks
     assert np.isnan(points[0]).all() and points[1].tolist() == [-0.3, 6] and points[2].tolist() == [-2, 7]
