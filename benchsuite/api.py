@@ -103,6 +103,23 @@ def extent(size) -> tuple[int, int]:
 
 
 ImageLoader = Callable[[str], np.ndarray]  # sample id -> H×W or H×W×C uint8/uint16 array, original pixels
+EpochCallback = Callable[[int, int, float, float], None]  # (epoch, epochs, training loss, validation loss)
+
+
+@dataclass(frozen=True)
+class Training:
+    """What the core gives a codec-free method that trains networks (one declaring ``takes_training``).
+
+    ``protocol`` is the cell's :class:`benchsuite.protocol.Protocol` (input size, epochs, optimiser, budget,
+    augmentation). ``validation`` names the samples among those given to ``fit`` that form the validation
+    part: drawn from the fold's training part only, they are the only ones early stopping and any other
+    choice may look at. ``on_epoch`` reports progress like the core's own training loop.
+    """
+
+    protocol: Any
+    validation: frozenset[str] = frozenset()
+    on_epoch: EpochCallback | None = None
+    flip_permutation: tuple[int, ...] | None = None  # landmark order after a horizontal flip (the dataset's pairs)
 
 
 # --- the kinds -------------------------------------------------------------------------------
@@ -190,18 +207,23 @@ class Architecture(Plugin):
     implements :meth:`build`; one without (``frozenset()``) is codec-free and
     implements :meth:`fit` and :meth:`predict` instead, and :meth:`save` /
     :meth:`load` so a fitted method can be kept and used on new images.
+    A codec-free method that trains networks declares ``takes_training``:
+    its ``fit`` then also gets ``training=`` a :class:`Training` (the
+    protocol, which samples are validation, a progress callback).
     """
 
     kind: ClassVar[str] = "architectures"
     encoder: ClassVar[str] = REQUIRED  # "required" | "none"
     outputs: ClassVar[frozenset[str]] = REQUIRED
+    takes_training: ClassVar[bool] = False  # codec-free: fit() accepts training=Training(...)
 
     def build(self, *, in_channels: int, out_channels: int, output: str, encoder: Encoder | None):
         """The torch module: (B, in_channels, H, W) -> heatmaps (B, C, H, W) or coordinates (B, C)."""
         raise PluginError(f"architecture {self.name} is codec-free: it has no network to build")
 
     def fit(self, samples: list[Sample], load_image: ImageLoader, threads: int = 1) -> None:
-        """Codec-free: learn from annotated images (training plus validation part of a fold)."""
+        """Codec-free: learn from annotated images (training plus validation part of a fold; with
+        ``takes_training`` also ``training=``, which says which of them are validation)."""
         raise PluginError(f"architecture {self.name} is a network: it is trained through a codec")
 
     def predict(self, sample_ids: list[str], load_image: ImageLoader) -> np.ndarray:
@@ -223,10 +245,20 @@ class Codec(Plugin):
 
     All coordinates here are in network-input pixels and tensors live on the
     training device; ``size`` is the network input (see :func:`extent`).
+
+    Optional: a codec declaring ``takes_region`` has ``decode`` accept
+    ``region=``, a (B, 4) integer tensor of the first and last pixel
+    (x0, y0, x1, y1) of each input that shows the image (outside it lies the
+    letterbox padding), and decodes inside it only; the core clamps every
+    codec's decoded points to it in any case. :meth:`flat_output` gives the
+    trivial output a loss may settle in (all-zero heatmaps), so that the core
+    can flag a network whose validation loss is no better than that output's.
     """
 
     kind: ClassVar[str] = "codecs"
     output: ClassVar[str] = REQUIRED  # "heatmap" or "coords": what the network must produce
+    takes_region: ClassVar[bool] = False  # decode() accepts region=(B, 4) first and last image pixel per input
+    collapsed_above: ClassVar[float] = 0.9  # validation loss over flat_output()'s above this: the network collapsed
 
     @abc.abstractmethod
     def out_channels(self, n_landmarks: int) -> int:
@@ -242,7 +274,13 @@ class Codec(Plugin):
 
     @abc.abstractmethod
     def decode(self, prediction, size):
-        """Network output to (B, N, 2) landmarks."""
+        """Network output to (B, N, 2) landmarks (with ``takes_region``: also ``region=None``, see above)."""
+
+    def flat_output(self, prediction):
+        """The flat output a network can collapse to (all-zero heatmaps), shaped like ``prediction``: a
+        network whose validation loss is not clearly below this output's has learnt nothing about where
+        the landmarks are. None (the default): the codec's loss has no such output."""
+        return None
 
 
 class Metric(Plugin):
@@ -315,6 +353,7 @@ _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
     "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "distance": bool, "tables": dict,
     "decimals": int, "opens_folders": bool, "synthetic": bool, "writes": tuple, "default": bool,
+    "takes_region": bool, "takes_training": bool, "collapsed_above": (int, float),
 }
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
 _SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}
@@ -403,7 +442,23 @@ def _declared_problems(kind: str, cls: type) -> list[str]:
                 problems.append(f"is {what} but does not implement {method}()")
     if kind == "datasets" and cls.writes and cls.write_landmarks.__func__ is base.write_landmarks.__func__:
         problems.append("declares formats in 'writes' but does not implement write_landmarks()")
+    if kind == "codecs" and cls.takes_region is True and not _accepts(cls.decode, "region"):
+        problems.append("declares takes_region but decode() does not accept parameter 'region'")
+    if kind == "architectures" and cls.takes_training is True:
+        if cls.outputs:
+            problems.append("declares takes_training but is a network (trained by the core through a codec)")
+        elif not _accepts(cls.fit, "training"):
+            problems.append("declares takes_training but fit() does not accept parameter 'training'")
     return problems
+
+
+def _accepts(method, parameter: str) -> bool:
+    """Whether ``method`` takes ``parameter`` as a keyword (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == parameter and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD for p in params)
 
 
 @dataclass

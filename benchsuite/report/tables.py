@@ -15,7 +15,9 @@
 Scores are means ± sample std over folds. Bold marks the best complete
 method of each dataset; † marks a method not significantly worse than it
 (paired per-image Wilcoxon against the best, Holm, α). Incomplete methods are
-shown with their folds, never bolded, ranked or tested.
+shown with their folds, never bolded, ranked or tested. ‡ marks a method whose
+network collapsed (near-flat heatmaps, ``"collapsed": true`` in cell.json) on
+at least one fold.
 """
 from __future__ import annotations
 
@@ -50,6 +52,25 @@ class Scores:
         return table
 
 
+COLLAPSED = "‡"
+
+
+def collapsed_folds(run: Run) -> dict[tuple[str, str], int]:
+    """How many folds of each (dataset, method) trained a network that collapsed to near-flat heatmaps."""
+    counts: dict[tuple[str, str], int] = {}
+    for cell in run.cells:
+        if cell.record.get("collapsed"):
+            counts[(cell.dataset, cell.method)] = counts.get((cell.dataset, cell.method), 0) + 1
+    return counts
+
+
+def _collapse_notes(counts: dict) -> list[str]:
+    if not counts:
+        return []
+    return [f"{COLLAPSED}: the network collapsed on some folds (its validation loss was no better than a flat "
+            "output's, e.g. all-zero heatmaps; \"collapsed\" in cell.json): those folds' predictions are guesses"]
+
+
 def _notes(metric, alpha: float, tested: bool = True) -> list[str]:
     notes = [f"{metric.description}; a fold's score is the mean over its test images, shown as mean ± sample "
              "std over folds"]
@@ -59,10 +80,12 @@ def _notes(metric, alpha: float, tested: bool = True) -> list[str]:
     return notes
 
 
-def _score_entry(row, digits: int = 2, folds: bool = True) -> Entry:
+def _score_entry(row, digits: int = 2, folds: bool = True, collapsed: bool = False) -> Entry:
     text = mean_std(row.mean, row.std, digits)
     if not row.complete and folds:
         text += f" ({row.folds_done}/{row.folds} folds)"
+    if collapsed:
+        text += f" {COLLAPSED}"
     return Entry(text, bold=bool(getattr(row, "best", False)),
                  dagger=bool(getattr(row, "not_worse", False)) and not getattr(row, "best", False))
 
@@ -70,11 +93,14 @@ def _score_entry(row, digits: int = 2, folds: bool = True) -> Entry:
 def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Table:
     scores = Scores(run, load_metric(run.registry, metric_spec))
     table = scores.marked(alpha)
+    collapsed = collapsed_folds(run)
+    table["collapsed_folds"] = [collapsed.get((d, m), 0) for d, m in zip(table.dataset, table.method)]
     unit = scores.metric.unit
     rows = []
     for row in table.itertuples():
         folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
-        rows.append([Entry(row.dataset), Entry(row.method), _score_entry(row, folds=False),
+        method = row.method + (f" {COLLAPSED}" if row.collapsed_folds else "")
+        rows.append([Entry(row.dataset), Entry(method), _score_entry(row, folds=False),
                      Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
                      Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
     label = f"{scores.metric.name.upper()} ({unit})" if unit else scores.metric.name
@@ -82,6 +108,7 @@ def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Ta
                "missing landmarks"]
     notes = _notes(scores.metric, alpha) + ["median, P90: over all out-of-fold test images, each image once",
                                             "missing landmarks: without ground truth, excluded from every score"]
+    notes += _collapse_notes(collapsed)
     return Table(f"Leaderboard: {run.name}", headers, rows, table, notes)
 
 
@@ -117,15 +144,17 @@ def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_ki
     table["kind"] = [_kind_label(m, c) for m, c in zip(table.method, table.codec)] if by_kind else ""
     columns = list(dict.fromkeys(table.sort_values("architecture_label")["architecture_label"]))
     params = {a: _millions(table[table.architecture_label == a]["parameters"].dropna()) for a in columns}
+    collapsed = collapsed_folds(subset)
+    table["collapsed_folds"] = [collapsed.get((d, m), 0) for d, m in zip(table.dataset, table.method)]
     rows = []
     for (dataset, kind), group in table.groupby(["dataset", "kind"], sort=True):
-        cells = {r.architecture_label: _score_entry(r) for r in group.itertuples()}
+        cells = {r.architecture_label: _score_entry(r, collapsed=bool(r.collapsed_folds)) for r in group.itertuples()}
         rows.append([Entry(dataset)] + ([Entry(kind)] if by_kind else []) +
                     [cells.get(a, Entry("—")) for a in columns])
     headers = ["dataset"] + (["codec"] if by_kind else []) + [a + params[a] for a in columns]
     data = table[["dataset", "kind", "architecture_label", "method", "parameters", "mean", "std", "folds_done", "folds",
-                  "complete", "best", "not_worse"]].rename(columns={"architecture_label": "architecture"})
-    return Table(title, headers, rows, data, _notes(scores.metric, alpha))
+                  "complete", "best", "not_worse", "collapsed_folds"]].rename(columns={"architecture_label": "architecture"})
+    return Table(title, headers, rows, data, _notes(scores.metric, alpha) + _collapse_notes(collapsed))
 
 
 def heatmap(run: Run, alpha: float = 0.05) -> Table:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchsuite import api
 from benchsuite.api import PluginError, Sample
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
@@ -23,7 +24,7 @@ from benchsuite.run.grid import dataset_params, split_table
 from benchsuite.run.store import RunStore
 from benchsuite.splits import split_samples
 from benchsuite.train import inputs, loop, pretraining, speed
-from benchsuite.train.augment import for_dataset
+from benchsuite.train.augment import flip_permutation, for_dataset
 from benchsuite.train.networks import build_network
 
 
@@ -34,6 +35,7 @@ class Outcome:
     cell: Cell
     status: str  # done | failed | busy (another process holds it) | skipped (already complete)
     error: str | None = None
+    warning: str | None = None  # done, but the result is suspect (e.g. the network collapsed)
 
 
 @dataclass
@@ -91,7 +93,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
         record["selection"] = {"group": group, "label": label, "values": chosen}
     torch.manual_seed(protocol.seed)
     if not arch.outputs:
-        predict = _fit_codec_free(arch, dataset, train, val, record)
+        predict = _fit_codec_free(arch, dataset, train, val, record, protocol, on_epoch)
     else:
         predict = _fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record, on_epoch,
                                workdir, runtime)
@@ -103,10 +105,17 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     return record, predictions_table(dataset.landmark_names, test, predicted)
 
 
-def _fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict):
-    """A codec-free method learns from the training and validation images (it has no early stopping)."""
+def _fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict, protocol, on_epoch):
+    """A codec-free method learns from the training and validation images; one that trains networks
+    (``takes_training``) is told which are validation, for its early stopping, and gets the protocol."""
     started = time.perf_counter()
-    arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
+    if arch.takes_training:
+        pairs = dataset.flip_pairs
+        training = api.Training(protocol, frozenset(s.id for s in val), on_epoch,
+                                flip_permutation(dataset.landmark_names, pairs) if pairs else None)
+        arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads(), training=training)
+    else:
+        arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
     record["train_seconds"] = time.perf_counter() - started
 
     def predict(samples: list[Sample]) -> np.ndarray:
@@ -146,12 +155,26 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": str(loop.device()),
     }
+    if report.best_val_flat is not None:
+        record["val_loss_over_flat"] = report.best_val_flat
+        record["collapsed"] = bool(report.best_val_flat > codec.collapsed_above)
+        record["collapsed_above"] = float(codec.collapsed_above)
 
     def predict(samples: list[Sample]) -> np.ndarray:
         data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
         return loop.predict(model, codec, data, protocol)
 
     return predict
+
+
+def collapse_warning(record: dict) -> str | None:
+    """The warning a collapsed network's cell gets on the progress output, or None."""
+    if not record.get("collapsed"):
+        return None
+    return (f"the network collapsed: its validation loss is {record['val_loss_over_flat']:.2f} × that of a flat "
+            f"output (all-zero heatmaps; collapsed above {record['collapsed_above']:g}), so its predictions are "
+            "close to guesses; try a loss that leaves the plateau (codec loss = \"adaptive-wing\" or "
+            "\"weighted-mse\") or the integral codec")
 
 
 def mean_radial_error(samples: list[Sample], predicted: np.ndarray) -> float:
@@ -181,7 +204,7 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
     for outcome in executor.map(work, todo, store.root):
         summary.add(outcome)
         if progress and not in_process and outcome.status in ("done", "failed"):
-            progress.cell_finished(outcome.cell, outcome.error)
+            progress.cell_finished(outcome.cell, outcome.error, outcome.warning)
     summary.pending = [c for c in todo if c not in {*summary.done, *summary.busy, *[f for f, _ in summary.failed]}]
     if progress:
         progress.finish()
@@ -204,9 +227,10 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
         record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime)
         store.write(cell.id, record, predictions)
         checkpoint.unlink(missing_ok=True)
+    warning = collapse_warning(record)
     if progress:
-        progress.cell_finished(cell, error)
-    return Outcome(cell, "done" if error is None else "failed", error)
+        progress.cell_finished(cell, error, warning)
+    return Outcome(cell, "done" if error is None else "failed", error, warning)
 
 
 def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime):
