@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import numbers
 
-import torch
-
 from benchsuite import api
 from benchsuite.api import PluginError, extent
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
 
 from . import decoding
+
+torch = lazy_import("torch")
 
 
 def _valid(landmarks: torch.Tensor) -> torch.Tensor:
