@@ -214,7 +214,7 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
     record = {"id": cell.id, "configuration_id": cell.configuration_id, "config": cell.identity(),
               "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
-    record |= environment.describe()
+    record |= environment.describe() | environment.use_cpus()  # threads: the CPUs this process was given
     error = predictions = None
     try:
         extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime)

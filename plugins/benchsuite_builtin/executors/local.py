@@ -10,16 +10,16 @@ import os
 from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+from benchsuite.run import environment
 
 
 def _init_worker(slots, n_gpus: int, threads: int) -> None:
-    """Give this worker its own GPU (before CUDA starts) or its share of the CPU cores."""
+    """Give this worker its own GPU (before CUDA starts) and its share of the CPU cores (before torch starts:
+    the cell then keeps to it, see :func:`benchsuite.run.environment.cpu_limits`)."""
     slot = slots.get()
     if n_gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % n_gpus)
-    import torch
-
-    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 class Local(api.Executor):
@@ -46,7 +46,7 @@ class Local(api.Executor):
         slots = context.Queue()
         for slot in range(self.jobs):
             slots.put(slot)
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        threads = max(1, environment.usable_cpus() // self.jobs)
         with concurrent.futures.ProcessPoolExecutor(
             self.jobs, mp_context=context, initializer=_init_worker, initargs=(slots, self.gpus, threads)
         ) as pool:
