@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import socket
 import time
@@ -134,15 +135,17 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
     val_data = inputs.prepare(dataset, val, protocol)
     report = loop.train(model, codec, inputs.training_set(dataset, train, protocol), val_data, protocol, on_epoch,
                         for_dataset(protocol, dataset), runtime)
-    bare = speed.bare_images_per_s(model, protocol, runtime)  # after training: both measured warm
+    compute = json.dumps([c and c.as_dict() for c in (cell.architecture, cell.encoder, cell.codec)], default=str)
+    bare = speed.bare_images_per_s(model, codec, len(dataset.landmark_names), protocol, runtime, compute)
+    ceiling, efficiency = speed.pipeline_efficiency(report.train_images_per_s, report.fastest_epoch_images_per_s, bare)
     record |= {
         "epochs_run": report.epochs_run,
         "best_epoch": report.best_epoch,
         "best_val_loss": report.best_val_loss,
         "train_images_per_s": report.train_images_per_s,
         "train_seconds": report.train_seconds,
-        "bare_images_per_s": bare,
-        "pipeline_efficiency": report.train_images_per_s / bare,
+        "bare_images_per_s": ceiling,
+        "pipeline_efficiency": efficiency,
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": str(loop.device()),
     }
@@ -225,4 +228,6 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
         error = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc()
     record |= {"status": "ok" if error is None else "failed", "error": error, "wall_seconds": time.time() - started}
+    if "train_seconds" in record:  # the rest is reading, preparing, validating, predicting
+        record["train_share"] = record["train_seconds"] / record["wall_seconds"]
     return record, predictions, error
