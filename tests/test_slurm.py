@@ -2,25 +2,18 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
+from conftest import slurm_up
 
 from benchsuite.run.grid import expand, load_spec
 from benchsuite.run.store import RunStore
 
-
-def _slurm_up() -> bool:
-    if shutil.which("sinfo") is None:
-        return False
-    return subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
-
-
 pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="no Slurm cluster (start one with ../shared/slurm/start-slurm.sh)")]
+              pytest.mark.skipif(not slurm_up(), reason="no Slurm cluster (start one with ../shared/slurm/start-slurm.sh)")]
 
 
 def _command(grid, results, *extra):

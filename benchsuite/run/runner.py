@@ -5,6 +5,7 @@ import dataclasses
 import functools
 import json
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -16,6 +17,7 @@ import pandas as pd
 import torch
 
 from benchsuite.api import PluginError, Sample
+from benchsuite.lab import models
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
 from benchsuite.run import environment
@@ -72,11 +74,13 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
 
 
 def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None,
-                 runtime: loop.Runtime | None = None) -> tuple[dict, pd.DataFrame]:
+                 runtime: loop.Runtime | None = None, model_folder: Path | None = None,
+                 on_phase=None) -> tuple[dict, pd.DataFrame]:
     """Train on the fold's training part, select on its validation part, predict its test part.
 
     The record holds the validation error (mean radial error in original pixels): the only error a nested
-    selection may choose on.
+    selection may choose on. With ``model_folder`` the trained method is kept there (see
+    :mod:`benchsuite.lab.models`) so that it can predict new images later.
     """
     protocol = cell.protocol
     dataset = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
@@ -86,16 +90,26 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     pretrain_spec = arch_params.pop("pretrain", None)
     arch = registry.create("architectures", cell.architecture.name, arch_params)
     record = {"split": {"train": len(train), "val": len(val), "test": len(test)},
-              "folds": len(table.folds) if table else protocol.folds, "pixel_size_mm": dataset.pixel_size_mm}
+              "folds": len(table.folds) if table else protocol.folds, "pixel_size_mm": dataset.pixel_size_mm,
+              "human_error": dataset.human_error()}
     if cell.selection():
         group, label, chosen = cell.selection()
         record["selection"] = {"group": group, "label": label, "values": chosen}
+    say = on_phase or (lambda text: None)
     torch.manual_seed(protocol.seed)
     if not arch.outputs:
-        predict = _fit_codec_free(arch, dataset, train, val, record)
+        say(f"fitting on {len(train) + len(val)} images")
+        inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
+        predict = fit_codec_free(arch, dataset, train, val, record)
+        if model_folder is not None:
+            models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
     else:
-        predict = _fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record, on_epoch,
-                               workdir, runtime)
+        say(f"training on {len(train)} images, validating on {len(val)}")
+        predict, model = fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record,
+                                      on_epoch, workdir, runtime, say)
+        if model_folder is not None:
+            models.save_network(model_folder, models.describe(cell, dataset.landmark_names), model)
+    say(f"predicting {len(val)} validation and {len(test)} test images")
     if val:
         record["val_mre"] = mean_radial_error(val, predict(val))
     predicted = predict(test)
@@ -104,7 +118,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     return record, predictions_table(dataset.landmark_names, test, predicted)
 
 
-def _fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict):
+def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict):
     """A codec-free method learns from the training and validation images (it has no early stopping)."""
     started = time.perf_counter()
     arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
@@ -121,8 +135,8 @@ def _fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], recor
     return predict
 
 
-def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
-                 on_epoch, workdir, runtime):
+def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
+                 on_epoch, workdir, runtime, say=lambda text: None):
     """Train with early stopping on validation; the network keeps its best-validation weights."""
     protocol = cell.protocol
     encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
@@ -135,6 +149,7 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
     val_data = inputs.prepare(dataset, val, protocol)
     report = loop.train(model, codec, inputs.training_set(dataset, train, protocol), val_data, protocol, on_epoch,
                         for_dataset(protocol, dataset), runtime)
+    say("measuring the bare network's speed")
     compute = json.dumps([c and c.as_dict() for c in (cell.architecture, cell.encoder, cell.codec)], default=str)
     bare = speed.bare_images_per_s(model, codec, len(dataset.landmark_names), protocol, runtime, compute)
     ceiling, efficiency = speed.pipeline_efficiency(report.train_images_per_s, report.fastest_epoch_images_per_s, bare)
@@ -142,6 +157,7 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
         "epochs_run": report.epochs_run,
         "best_epoch": report.best_epoch,
         "best_val_loss": report.best_val_loss,
+        "stopped_by": report.stopped_by,
         "train_images_per_s": report.train_images_per_s,
         "train_seconds": report.train_seconds,
         "bare_images_per_s": ceiling,
@@ -154,7 +170,7 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
         data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
         return loop.predict(model, codec, data, protocol)
 
-    return predict
+    return predict, model
 
 
 def mean_radial_error(samples: list[Sample], predicted: np.ndarray) -> float:
@@ -185,7 +201,8 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
         summary.add(outcome)
         if progress and not in_process and outcome.status in ("done", "failed"):
             progress.cell_finished(outcome.cell, outcome.error)
-    summary.pending = [c for c in todo if c not in {*summary.done, *summary.busy, *[f for f, _ in summary.failed]}]
+    settled = {*summary.done, *summary.busy, *summary.skipped, *[f for f, _ in summary.failed]}
+    summary.pending = [c for c in todo if c not in settled]  # a cell another launcher finished meanwhile is settled
     if progress:
         progress.finish()
     return summary
@@ -204,23 +221,31 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
             progress.cell_started(cell)
         checkpoint = store.checkpoint_path(cell.id)
         runtime = dataclasses.replace(runtime or loop.Runtime(), checkpoint=checkpoint)
-        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime)
-        store.write(cell.id, record, predictions)
+        staging = store.staging(cell.id)
+        model_folder = staging / "model" if runtime.keep_weights else None
+        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime,
+                                                     model_folder)
+        if error is not None and model_folder is not None:
+            shutil.rmtree(model_folder, ignore_errors=True)
+        store.write(cell.id, record, predictions, staging=staging)
         checkpoint.unlink(missing_ok=True)
     if progress:
         progress.cell_finished(cell, error)
     return Outcome(cell, "done" if error is None else "failed", error)
 
 
-def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime):
+def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime,
+                    model_folder: Path | None = None):
     started = time.time()
-    record = {"id": cell.id, "configuration_id": cell.configuration_id, "config": cell.identity(),
+    record = {"id": cell.id, "run": store.root.name, "configuration_id": cell.configuration_id,
+              "config": cell.identity(),
               "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
     record |= environment.describe() | environment.use_cpus()  # threads: the CPUs this process was given
     error = predictions = None
     try:
-        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime)
+        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime,
+                                          model_folder, progress.phase if progress else None)
         record |= extra
     except KeyboardInterrupt:
         raise

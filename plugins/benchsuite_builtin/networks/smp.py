@@ -12,6 +12,14 @@ smp = lazy_import("segmentation_models_pytorch")
 heads = lazy_import(".heads", __package__)
 
 
+def smp_name(encoder: api.Encoder, architecture: str) -> str:
+    """The name smp builds the encoder by; an encoder smp does not know cannot take an smp decoder."""
+    if not encoder.smp_name:
+        raise api.PluginError(f"{architecture} builds its encoder with segmentation-models-pytorch, and encoder "
+                              f"{encoder.name} has no smp_name; use it with an architecture that calls encoder.build()")
+    return encoder.smp_name
+
+
 class SmpUnet(api.Architecture):
     name = "smp-unet"
     description = "U-Net decoder (segmentation-models-pytorch) on any encoder; heatmaps at input resolution"
@@ -24,7 +32,7 @@ class SmpUnet(api.Architecture):
 
     def build(self, *, in_channels, out_channels, output, encoder):
         model = smp.Unet(
-            encoder.smp_name,
+            smp_name(encoder, self.name),
             encoder_weights=None,
             encoder_depth=self.encoder_depth,
             decoder_channels=self.decoder_channels,
@@ -56,6 +64,9 @@ class SmpFpn(api.Architecture):
 
     def __init__(self, encoder_depth: int = 5, pyramid_channels: int = 256, segmentation_channels: int = 128,
                  dropout: float = 0.2):
+        if encoder_depth != 5:  # smp's FPN upsamples as if from five stages: fewer give heatmaps larger than the input
+            raise api.PluginError(f"smp-fpn: encoder_depth must be 5 (segmentation-models-pytorch's FPN decoder "
+                                  f"assumes five encoder stages), got {encoder_depth}")
         self.encoder_depth = encoder_depth
         self.pyramid_channels = pyramid_channels
         self.segmentation_channels = segmentation_channels
@@ -63,7 +74,7 @@ class SmpFpn(api.Architecture):
 
     def build(self, *, in_channels, out_channels, output, encoder):
         model = smp.FPN(
-            encoder.smp_name,
+            smp_name(encoder, self.name),
             encoder_weights=None,
             encoder_depth=self.encoder_depth,
             decoder_pyramid_channels=self.pyramid_channels,
@@ -89,7 +100,7 @@ class SmpDeepLabV3Plus(api.Architecture):
 
     def build(self, *, in_channels, out_channels, output, encoder):
         model = smp.DeepLabV3Plus(
-            encoder.smp_name,
+            smp_name(encoder, self.name),
             encoder_weights=None,
             encoder_depth=self.encoder_depth,
             encoder_output_stride=self.output_stride,
