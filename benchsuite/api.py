@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import inspect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator
@@ -71,7 +72,7 @@ class Problem:
     severity: str = ERROR
 
     def line(self) -> str:
-        return f"{self.where}: {self.message}"
+        return one_line(f"{self.where}: {self.message}")
 
 
 @dataclass
@@ -92,6 +93,15 @@ class CheckReport:
     @property
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity != ERROR]
+
+
+def one_line(text: str) -> str:
+    """Text that prints as one line whatever it quotes: line breaks escaped, undecodable bytes shown as escapes."""
+    try:  # a file name's undecodable bytes came in as surrogates: show them as the bytes they were (\xff)
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def extent(size) -> tuple[int, int]:
@@ -152,6 +162,7 @@ class Dataset(Plugin):
     opens_folders: ClassVar[bool] = False  # takes ``path`` (and ``format``) parameters: a user's own folder
     synthetic: ClassVar[bool] = False  # generates images; takes n_images, n_landmarks, min_size, max_size, channels
     writes: ClassVar[tuple[str, ...]] = ()  # annotation formats :meth:`write_landmarks` produces
+    image_suffixes: ClassVar[tuple[str, ...]] = ()  # image files :meth:`read_image_file` reads (".png", ...)
 
     @abc.abstractmethod
     def samples(self) -> list[Sample]:
@@ -160,6 +171,10 @@ class Dataset(Plugin):
     @abc.abstractmethod
     def load_image(self, sample_id: str) -> np.ndarray:
         """H×W (grayscale) or H×W×C uint8/uint16 array of the original image."""
+
+    def image_path(self, sample_id: str) -> Path | None:
+        """The image file of a sample, when it is one (exports refer to it: tpsDig's IMAGE=, LabelMe's imagePath)."""
+        return None
 
     def image_key(self, sample_id: str) -> str | None:
         """A digest of the image file's content, so prepared inputs can be cached across runs; None: no caching."""
@@ -174,13 +189,26 @@ class Dataset(Plugin):
         raise PluginError(f"dataset {self.name} has nothing to fetch")
 
     def human_error(self) -> float | None:
-        """The inter-annotator mean radial error in original pixels (a human reference), when known."""
+        """The inter-annotator mean radial error in original pixels, when known: recorded in each cell.json and
+        shown in the leaderboards as a human reference row beside the headline metric, never ranked."""
         return None
 
     @classmethod
+    def read_image_file(cls, path: Path) -> np.ndarray:
+        """An image file as :meth:`load_image` returns images (new images to predict, outside any dataset)."""
+        raise PluginError(f"dataset {cls.name} reads no image files")
+
+    @classmethod
     def write_landmarks(cls, format: str, records: list[Sample], landmark_names: list[str], path: Path,
-                        images: dict[str, Path]) -> list[Path]:
-        """Write landmarks in one of the :attr:`writes` formats, for the lab's annotation tool; the files written."""
+                        images: dict[str, Path], *, overwrite: bool = False, annotator: str | None = None) -> list[Path]:
+        """Write landmarks in one of the :attr:`writes` formats into the folder ``path``, so a lab can open and
+        correct them in its annotation tool; returns the files written.
+
+        ``records`` hold landmarks in original pixels (NaN where missing); ``images`` maps each record's id
+        to its image file, which the written files name. Nothing is written outside ``path``, and an
+        existing file is a :class:`PluginError` unless ``overwrite``. ``annotator`` names who made the
+        landmarks where a format records it (DeepLabCut's scorer, the ``CollectedData_<scorer>`` file).
+        """
         raise PluginError(f"dataset {cls.name} writes no annotation format")
 
 
@@ -216,6 +244,9 @@ class Architecture(Plugin):
     encoder: ClassVar[str] = REQUIRED  # "required" | "none"
     outputs: ClassVar[frozenset[str]] = REQUIRED
     takes_training: ClassVar[bool] = False  # codec-free: fit() accepts training=Training(...)
+    # A floor every method must beat: it predicts without looking at the image (the mean shape). The tables
+    # flag a method whose mean error on a dataset is worse than that dataset's baseline.
+    baseline: ClassVar[bool] = False
 
     def build(self, *, in_channels: int, out_channels: int, output: str, encoder: Encoder | None):
         """The torch module: (B, in_channels, H, W) -> heatmaps (B, C, H, W) or coordinates (B, C)."""
@@ -274,7 +305,8 @@ class Codec(Plugin):
 
     @abc.abstractmethod
     def decode(self, prediction, size):
-        """Network output to (B, N, 2) landmarks (with ``takes_region``: also ``region=None``, see above)."""
+        """Network output to (B, N, 2) landmarks: a float tensor, finite for any output (predictions that are not
+        finite fail the cell). With ``takes_region``, also ``region=None`` (see above)."""
 
     def flat_output(self, prediction):
         """The flat output a network can collapse to (all-zero heatmaps), shaped like ``prediction``: a
@@ -303,7 +335,6 @@ class Metric(Plugin):
     unit: ClassVar[str] = REQUIRED  # "px", "input px", "%", "" (unitless)
     scores: ClassVar[frozenset[str]] = frozenset({"image"})
     headline: ClassVar[bool] = False  # the default metric of leaderboards, statistics and comparisons
-    distance: ClassVar[bool] = False  # values are distances, comparable with published errors in the same convention
     tables: ClassVar[dict[str, tuple[dict[str, Any], ...]]] = {}
     decimals: ClassVar[int] = 2
 
@@ -327,8 +358,9 @@ class Metric(Plugin):
 
 class Executor(Plugin):
     """Runs cells somewhere. ``work`` claims, computes and stores one cell by itself (it is picklable
-    unless ``in_process`` is true), so an executor only has to call it, anywhere; ``workdir`` is the run
-    folder, for the executor's own files."""
+    unless ``in_process`` is true), so an executor only has to call it, anywhere; the items are cells
+    (picklable, each with a unique ``id`` and a ``describe()`` line); ``workdir`` is the run folder, for
+    the executor's own files."""
 
     kind: ClassVar[str] = "executors"
     default: ClassVar[bool] = False  # the executor used when a run names none
@@ -351,12 +383,14 @@ assert tuple(BASES) == KINDS
 # Members whose type is checked at registration (class attributes with a fixed type).
 _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
-    "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "distance": bool, "tables": dict,
-    "decimals": int, "opens_folders": bool, "synthetic": bool, "writes": tuple, "default": bool,
-    "takes_region": bool, "takes_training": bool, "collapsed_above": (int, float),
+    "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "tables": dict,
+    "decimals": int, "baseline": bool, "opens_folders": bool, "synthetic": bool, "writes": tuple,
+    "image_suffixes": tuple, "default": bool, "takes_region": bool, "takes_training": bool,
+    "collapsed_above": (int, float),
 }
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # what a registered name may be
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
-_SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}
+SCORE_METHODS = {"image": "per_image", "landmark": "per_landmark", "fold": "fold_score"}
 
 
 def contract_problems(kind: str, cls: Any) -> list[str]:
@@ -376,6 +410,10 @@ def contract_problems(kind: str, cls: Any) -> list[str]:
             problems.append(f"attribute {attr!r} must be {_type_name(kinds)}, got {value!r}")
         elif attr in _ALLOWED and hasattr(base, attr) and value not in (REQUIRED, None) and value not in _ALLOWED[attr]:
             problems.append(f"attribute {attr!r} must be one of {sorted(_ALLOWED[attr])}, got {value!r}")
+    name = getattr(cls, "name", REQUIRED)
+    if isinstance(name, str) and not NAME_PATTERN.fullmatch(name):
+        problems.append(f"attribute 'name' must be letters, digits, '.', '_' or '-' (grid patterns, metric specs "
+                        f"and method labels such as 'arch+encoder+codec' rely on it), got {name!r}")
     for method in sorted(getattr(cls, "__abstractmethods__", ())):
         problems.append(f"missing required method {method}()")
     problems += _signature_problems(base, cls)
@@ -425,13 +463,13 @@ def _declared_problems(kind: str, cls: type) -> list[str]:
     problems = []
     base = BASES[kind]
     if kind == "metrics" and isinstance(cls.scores, frozenset):
-        unknown = cls.scores - set(_SCORE_METHODS)
+        unknown = cls.scores - set(SCORE_METHODS)
         if unknown:
             problems.append(f"attribute 'scores' has unknown levels {sorted(unknown)} (known: image, landmark, fold)")
         if not cls.scores & {"image", "fold"}:
             problems.append("attribute 'scores' must include 'image' or 'fold'")
-        for level in sorted(cls.scores & set(_SCORE_METHODS)):
-            method = _SCORE_METHODS[level]
+        for level in sorted(cls.scores & set(SCORE_METHODS)):
+            method = SCORE_METHODS[level]
             if getattr(cls, method) is getattr(base, method):
                 problems.append(f"declares {level!r} scores but does not implement {method}()")
     if kind == "architectures" and isinstance(cls.outputs, frozenset):
@@ -449,6 +487,8 @@ def _declared_problems(kind: str, cls: type) -> list[str]:
             problems.append("declares takes_training but is a network (trained by the core through a codec)")
         elif not _accepts(cls.fit, "training"):
             problems.append("declares takes_training but fit() does not accept parameter 'training'")
+    if kind == "datasets" and cls.image_suffixes and cls.read_image_file.__func__ is base.read_image_file.__func__:
+        problems.append("declares 'image_suffixes' but does not implement read_image_file()")
     return problems
 
 

@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from benchsuite import __version__
-from benchsuite.api import KINDS, PluginError
+from benchsuite.api import KINDS, PluginError, one_line
+from benchsuite.files import storage_message
 from benchsuite.lab import datasets as datasets_cli
 from benchsuite.lab.datasets import folder_component
 from benchsuite.plugins import load_registry
@@ -80,13 +81,38 @@ def _filters(args):
                       codecs=args.codec)
 
 
-def _settings(args) -> dict:
+def _settings(args, spec=None, registry=None) -> dict:
+    """--set and --folds, and --budget spread evenly over the grid's network cells as each one's max_minutes."""
     from benchsuite.protocol import parse_assignments
 
     settings = parse_assignments(args.set)
     if args.folds is not None:
         settings["folds"] = args.folds
+    if getattr(args, "budget", None):
+        from benchsuite.run.launch import plan_grid
+
+        minutes = parse_duration(args.budget)
+        plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=settings)
+        networks = [c for c in plan.cells if registry.get("architectures", c.architecture.name).cls.outputs]
+        if networks:
+            settings["max_minutes"] = round(minutes / len(networks), 3)
     return settings
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``20m``, ``2h``, ``1h30m`` or a plain number of minutes, in minutes."""
+    import re
+
+    match = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*", text)
+    if text.strip().replace(".", "", 1).isdigit():
+        return float(text)
+    if not match or not any(match.groups()):
+        raise PluginError(f"--budget must be a duration like 90s, 20m, 2h or 1h30m, got {text!r}")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = 60 * hours + minutes + seconds / 60
+    if total <= 0:
+        raise PluginError(f"--budget must be positive, got {text!r}")
+    return total
 
 
 def _spec_with_own_folders(args, registry):
@@ -94,8 +120,11 @@ def _spec_with_own_folders(args, registry):
     from benchsuite.run import grid as grids
     from benchsuite.run.launch import with_split_file
 
-    spec = grids.load_spec(args.grid)
+    for value in args.dataset:
+        if ("/" in value or value.startswith(".")) and not Path(value).exists():
+            raise PluginError(f"-d {value}: no such folder or file")
     own = [c for c in (folder_component(d, registry) for d in args.dataset) if c]
+    spec = grids.load_spec(args.grid or ("lab" if own else "smoke"))
     if own:
         spec.axes["datasets"] = own
         args.dataset = [d for d in args.dataset if not folder_component(d, registry)]
@@ -106,22 +135,27 @@ def _spec_with_own_folders(args, registry):
 
 def cmd_run(args) -> int:
     from benchsuite.report.leaderboard import fold_scores, render, summarise
-    from benchsuite.run.launch import plan_grid, run_grid
+    from benchsuite.run.launch import dataset_problems, plan_grid, run_grid, run_name_from
     from benchsuite.run.progress import make_progress
     from benchsuite.train.loop import Runtime
 
     registry = _registry(args)
     spec, own = _spec_with_own_folders(args, registry)
     if args.dry_run:
-        _print_dry_run(plan_grid(spec, registry=registry, filters=_filters(args), settings=_settings(args)))
-        return 0
+        plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=_settings(args, spec, registry))
+        _print_dry_run(plan, registry)
+        problems = dataset_problems(plan, registry)
+        for problem in problems:
+            print(f"benchsuite: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE if problems else 0
     options = {key: _literal(value) for key, value in parse_assignments(args.executor_option).items()}
     if args.jobs is not None:
         options["jobs"] = args.jobs
-    run_name = args.run or (own[0]["label"] if len(own) == 1 and args.grid == "smoke" else None)
-    runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every)
+    run_name = args.run if args.run is not None else (run_name_from(own[0]["label"]) if len(own) == 1 else None)
+    runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every,
+                      keep_weights=args.keep_weights)
     result = run_grid(spec, results=args.results, run=run_name, registry=registry, filters=_filters(args),
-                      settings=_settings(args), executor=args.executor, executor_options=options, force=args.force,
+                      settings=_settings(args, spec, registry), executor=args.executor, executor_options=options, force=args.force,
                       change_grid=args.change_grid, runtime=runtime, progress=make_progress())
     summary, store = result.summary, result.store
     print(f"\n{len(summary.done)} cells computed, {len(summary.skipped)} already complete (skipped), "
@@ -136,6 +170,10 @@ def cmd_run(args) -> int:
     if not scores.empty:
         print()
         print(render(summarise(scores)))
+        name = store.root.name
+        print(f"\nnext: benchsuite stats {name}   (which differences are significant)\n"
+              f"      benchsuite report {name}  (one HTML page with tables, statistics and predictions drawn)\n"
+              f"      benchsuite fit {name} METHOD  (keep the winner; then benchsuite predict to landmark new images)")
     return 0 if result.ok else EXIT_FAILED_CELLS
 
 
@@ -149,24 +187,37 @@ def _literal(text: str):
         return text
 
 
-def _print_dry_run(plan) -> None:
+def _print_dry_run(plan, registry) -> None:
+    from benchsuite.train.estimate import describe_cells
+
     grid = plan.grid
     print(f"grid {grid.spec.name}: protocol {grid.protocol.name}, {grid.protocol.folds} folds")
+    details = describe_cells(plan.cells, registry)
     for cell in plan.cells:
-        print(f"  run   {cell.id}  {cell.describe()}")
-    for skipped in grid.skipped:
+        print(f"  run   {cell.id}  {cell.describe()}  [{details[cell.id]}]")
+    for skipped in plan.skipped:
         print(f"  skip  {skipped.describe()}")
     for note in grid.notes:
         print(f"  note  {note}")
-    print(f"{len(plan.cells)} cells to run, {len(grid.skipped)} combinations skipped")
+    print(f"{len(plan.cells)} cells to run, {len(plan.skipped)} combinations skipped")
+
+
+def _warn_corrupt(folder: Path) -> None:
+    """One line per cell that reports leave out because its files are damaged."""
+    from benchsuite.run.store import RunStore
+
+    for cell_id, problem in RunStore(folder).corrupt().items():
+        print(f"benchsuite: warning: {folder / 'cells' / cell_id}: corrupt ({problem}), left out; the next run "
+              "recomputes it", file=sys.stderr)
 
 
 def cmd_leaderboard(args) -> int:
     from benchsuite.report.leaderboard import command
 
     folder = _run_folder(args)
+    _warn_corrupt(folder)
     print(command(folder, _registry(args), args.table, args.format, args.alpha, args.method, args.dataset, args.plot,
-                  include_stale=args.include_stale, candidates=args.candidates))
+                  args.dagger, include_stale=args.include_stale, candidates=args.candidates))
     return 0
 
 
@@ -174,6 +225,7 @@ def cmd_stats(args) -> int:
     from benchsuite.report.significance import command
 
     folder = _run_folder(args)
+    _warn_corrupt(folder)
     print(command(folder, _registry(args), args.metric, args.alpha, args.posthoc, args.rope, args.out,
                   include_stale=args.include_stale))
     return 0
@@ -189,17 +241,86 @@ def cmd_compare(args) -> int:
     return code
 
 
+def cmd_report(args) -> int:
+    """One self-contained HTML page with the run's tables, tests, charts and predictions."""
+    from benchsuite.report import page
+
+    folder = _run_folder(args)
+    out, figures = page.write(folder, _registry(args), Path(args.out) if args.out else folder / "report.html",
+                              args.alpha, args.rope, Path(args.figures) if args.figures else None)
+    print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    if args.figures:
+        print(f"{len(figures)} figures written under {args.figures}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    """Every prediction of a run as one tidy table."""
+    from benchsuite.report.export import export
+
+    out, rows = export(_run_folder(args), args.to, Path(args.out) if args.out else None)
+    print(f"{rows} predictions written to {out}")
+    return 0
+
+
 def cmd_status(args) -> int:
     """Which cells of a run are complete, failed, being computed, or not started."""
     from benchsuite.run.launch import run_status
 
     status = run_status(_run_folder(args))
-    print(f"run {status.folder} (grid {status.grid}): {status.total} cells")
+    print(f"run {status.folder} (grid {status.grid}): {status.total} cells, {status.disk_bytes / 1e6:.1f} MB on disk "
+          f"({status.model_bytes / 1e6:.1f} MB of kept models)")
     for state, ids in status.states.items():
         print(f"  {state:<12} {len(ids)}")
     for cell_id, error in status.errors.items():
-        print(f"  failed {cell_id}: {error}")
+        state = "corrupt" if cell_id in status.states["corrupt"] else "failed"
+        print(f"  {state} {cell_id}: {error}")
     return 0 if status.complete else EXIT_FAILED_CELLS
+
+
+def cmd_fit(args) -> int:
+    """Keep a leaderboard's method as a model folder: refitted on all images, or its fold models as an ensemble."""
+    from benchsuite.lab import fit
+    from benchsuite.run.launch import load_run
+    from benchsuite.run.progress import make_progress
+
+    registry = _registry(args)
+    run = load_run(args.run, results=args.results, registry=registry)
+    out = Path(args.out or f"{_safe_name(args.method)}-model")
+    if args.from_folds:
+        info = fit.from_folds(run, args.method, out, args.dataset)
+        print(f"model folder {out}: the {len(info.members)} fold models of {args.method!r} as an ensemble")
+    else:
+        progress = make_progress()
+        info = fit.refit(run, args.method, out, registry, args.dataset, on_epoch=progress.epoch)
+        print(f"model folder {out}: {args.method!r} trained on {info.data['trained_on']['train']} images "
+              f"(+{info.data['trained_on']['val']} for validation)")
+    print(f"next: benchsuite predict {out} IMAGES... --to tps|dlc|labelme|coco|csv")
+    return 0
+
+
+def _safe_name(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-.") or "model"
+
+
+def cmd_predict(args) -> int:
+    """Landmarks for new images in the lab's own annotation format; errors too where they are annotated."""
+    from benchsuite.lab import predict
+
+    registry = _registry(args)
+    advance, stop = predict.progress_bar()
+    try:
+        result = predict.predict(Path(args.model), [Path(p) for p in args.images], registry, advance,
+                                 note=lambda text: print(f"note: {text}", file=sys.stderr))
+    finally:
+        stop()
+    files = predict.write(result, registry, args.to, Path(args.out or "predictions"))
+    print(f"{len(result.samples)} images predicted; written: {', '.join(map(str, files[:3]))}"
+          + (f" and {len(files) - 3} more" if len(files) > 3 else ""))
+    report = predict.error_report(result)
+    if report:
+        print(report)
+    return 0
 
 
 def cmd_splits(args) -> int:
@@ -208,7 +329,7 @@ def cmd_splits(args) -> int:
 
     from benchsuite.protocol import load_protocol
     from benchsuite.run.cells import Component
-    from benchsuite.run.grid import components, split_table
+    from benchsuite.run.grid import components, dataset_params, split_table
     from benchsuite.splits import splits_rows
 
     registry = _registry(args)
@@ -218,7 +339,7 @@ def cmd_splits(args) -> int:
     if args.splits:
         entry["splits"] = args.splits
     dataset: Component = components(registry, "datasets", [entry], None, [])[0]
-    params = {k: v for k, v in dataset.params.items() if k != "splits"}
+    params = dataset_params(dataset)
     instance = registry.create("datasets", dataset.name, params)
     rows = splits_rows(instance.samples(), protocol.folds, protocol.split_seed, protocol.val_fraction,
                        split_table(registry, dataset, instance), dataset.label)
@@ -271,6 +392,16 @@ def cmd_floor(args) -> int:
     return 0
 
 
+def cmd_new_plugin(args) -> int:
+    from benchsuite.scaffold import new_plugin
+
+    folder = new_plugin(args.kind, args.name, args.out)
+    print(f"wrote the {args.kind.rstrip('s')} plugin package {args.name!r} in {folder}/; next:")
+    print(f"  cd {folder} && pip install -e '.[test]' && python -m pytest -s   # the conformance kit")
+    print("  then make the reference run for CI as its README.md says")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--strict", action="store_true", help="fail when any plugin is broken")
@@ -286,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="architectures: count parameters for N landmarks (default: 25)")
 
     p = sub.add_parser("run", parents=[common], help="run a grid of cells")
-    p.add_argument("--grid", default="smoke", help="named grid, 'all', or FILE.toml (default: smoke)")
+    p.add_argument("--grid", help="named grid, 'all', or FILE.toml (default: lab with -d FOLDER, else smoke)")
     p.add_argument("-d", "--dataset", action="append", default=[],
                    help="glob filter on dataset names, or a folder of your own images + landmarks (repeatable)")
     p.add_argument("-a", "--architecture", action="append", default=[], help="glob filter on architecture names "
@@ -294,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-e", "--encoder", action="append", default=[], help="glob filter on encoder names (repeatable)")
     p.add_argument("-c", "--codec", action="append", default=[], help="glob filter on codec names (repeatable)")
     p.add_argument("--folds", type=int, help="number of folds (overrides the protocol)")
+    p.add_argument("--budget", metavar="DURATION", help="total training time for the grid's network cells, "
+                   "e.g. 2h or 90m, spread evenly (each cell stops at its share with its best-validation weights)")
     p.add_argument("--splits", metavar="FILE.csv", help="your own split for the datasets: image,fold or image,part "
                    "or image,fold,part (e.g. another run's splits.csv)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a protocol setting")
@@ -307,6 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mixed precision and channels_last (default: on for a GPU, off on a CPU)")
     p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
                    help="checkpoint long cells this often (default: 300)")
+    p.add_argument("--keep-weights", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep each finished cell's trained model for fit --from-folds and predict (default: on)")
     p.add_argument("--force", action="store_true", help="recompute cells that are already complete")
     p.add_argument("--dry-run", action="store_true", help="list the cells and skipped combinations, run nothing")
 
@@ -329,6 +464,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a protocol setting, "
                    "e.g. input_size=192")
     p.add_argument("--splits", help=argparse.SUPPRESS)
+    p = sub.add_parser("fit", parents=[common], help="keep a leaderboard's method as a model for new images")
+    p.add_argument("run", help="run name or folder")
+    p.add_argument("method", help="the method's label as the leaderboard shows it")
+    p.add_argument("-d", "--dataset", help="the dataset's label, when the method ran on several")
+    p.add_argument("--out", help="model folder to create (default: <method>-model)")
+    p.add_argument("--from-folds", action="store_true",
+                   help="package the k fold models as an ensemble instead of training on all images")
+
+    p = sub.add_parser("predict", parents=[common], help="landmark new images with a model folder, for proofreading")
+    p.add_argument("model", help="a model folder made by benchsuite fit")
+    p.add_argument("images", nargs="+", help="image files or folders (an annotated folder also gets its errors)")
+    p.add_argument("--to", required=True, help="tps, dlc, labelme, coco or csv: the format your annotation tool opens")
+    p.add_argument("--out", help="folder to write the files into (default: ./predictions)")
 
     p = sub.add_parser("splits", parents=[common], help="the folds a run would use, as CSV (dataset, image, fold, part)")
     p.add_argument("dataset", metavar="DATASET|PATH", help="a registered dataset name or a folder of your own")
@@ -348,6 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "correlation or ranking (default: summary)")
     p.add_argument("--format", default="md", choices=formats)
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the † markers (default: 0.05)")
+    p.add_argument("--dagger", default="wilcoxon", choices=("wilcoxon", "nadeau-bengio"),
+                   help="the test behind † (not significantly worse than the best): per-image Wilcoxon on these "
+                        "trained models, or the Nadeau-Bengio corrected t-test on fold scores, which accounts for "
+                        "training variability (default: wilcoxon)")
     p.add_argument("-m", "--method", help="glob filter on method labels")
     p.add_argument("-d", "--dataset", help="glob filter on dataset labels")
     p.add_argument("--candidates", action="store_true",
@@ -363,7 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--posthoc", default="nemenyi", choices=("nemenyi", "conover"), help="post-hoc after Friedman")
     p.add_argument("--rope", type=float, default=0.5,
-                   help="region of practical equivalence for the Bayesian test, metric units (default: 0.5)")
+                   help="region of practical equivalence of the Bayesian test across datasets, in network-input "
+                        "pixels (error / δ) for errors in pixels, else in the metric's units (default: 0.5, half an "
+                        "input pixel)")
     p.add_argument("--out", help="folder for the CD diagrams (default: RUN/stats)")
 
     p = sub.add_parser("compare", parents=[common], help="two leaderboards side by side; a regression gate")
@@ -376,7 +530,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fail-worse", type=float, metavar="PIXELS",
                    help="exit 1 when a method of B is significantly worse than in A by more than PIXELS")
     p.add_argument("--format", default="md", choices=formats)
+
+    p = sub.add_parser("report", parents=[common], help="one self-contained HTML page: tables, tests, charts, "
+                       "predictions")
+    p.add_argument("run", help="run name or folder")
+    p.add_argument("--out", help="the HTML file (default: RUN/report.html)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
+    p.add_argument("--rope", type=float, default=0.5,
+                   help="region of practical equivalence for the Bayesian test, metric units (default: 0.5)")
+    p.add_argument("--figures", metavar="DIR", help="also write the prediction overlays as PNG files under DIR")
+
+    p = sub.add_parser("export", parents=[common], help="every prediction of a run as one tidy table")
+    p.add_argument("run", help="run name or folder")
+    p.add_argument("--to", default="parquet", choices=("parquet", "csv"), help="file format (default: parquet)")
+    p.add_argument("--out", help="the file (default: RUN/export/predictions.parquet or .csv)")
     datasets_cli.add_parser(sub, common)
+
+    p = sub.add_parser("new-plugin", help="write a plugin package to start from: a working example, its "
+                       "conformance test, README, CI workflow")
+    p.add_argument("kind", metavar="KIND", choices=[k[:-1] for k in KINDS] + list(KINDS),
+                   help=f"one of {', '.join(k[:-1] for k in KINDS)}")
+    p.add_argument("name", metavar="NAME", help="the plugin's name: lower-case words joined by '-', e.g. my-net")
+    p.add_argument("--out", metavar="DIR", help="the package folder to create (default: ./benchsuite-NAME); "
+                   "it must not exist")
     return parser
 
 
@@ -384,8 +560,10 @@ def cmd_datasets(args) -> int:
     return datasets_cli.command(args, _registry(args))
 
 
-COMMANDS = {"splits": cmd_splits, "plugins": cmd_plugins, "list": cmd_list, "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "floor": cmd_floor, "leaderboard": cmd_leaderboard,
-            "stats": cmd_stats, "compare": cmd_compare, "datasets": cmd_datasets}
+COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "splits": cmd_splits, "plugins": cmd_plugins, "list": cmd_list,
+            "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "floor": cmd_floor, "leaderboard": cmd_leaderboard,
+            "stats": cmd_stats, "compare": cmd_compare, "report": cmd_report, "export": cmd_export,
+            "datasets": cmd_datasets, "new-plugin": cmd_new_plugin}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,7 +571,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except PluginError as exc:
-        print(f"benchsuite: error: {exc}", file=sys.stderr)
+        print(f"benchsuite: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a full disk, a read-only or locked-down folder: one line, no traceback
+        message = storage_message(exc)
+        if message is None:
+            raise
+        print(f"benchsuite: error: {one_line(message)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("benchsuite: interrupted; completed cells are kept, re-run to resume", file=sys.stderr)

@@ -101,6 +101,28 @@ class Registry:
         """The parameters that identify an instance: checked, typed like the defaults, defaults left out."""
         return canonical_params(self.get(kind, name).cls, params, f"{kind[:-1]} {name}", drop_defaults=True)
 
+    def including(self, kind: str, cls: type, plugin: str = "(not installed)", version: str = "?") -> "Registry":
+        """This registry plus one class that no entry point registered (a plugin package's own tests, before it
+        is installed); the class must fulfil its contract, and its name must be free or already this class's."""
+        problems = contract_problems(kind, cls)
+        if problems:
+            raise PluginError(f"{kind[:-1]} {getattr(cls, 'name', cls)!r} breaks the contract: {'; '.join(problems)}")
+        current = self._entries[kind].get(cls.name)
+        if current is not None and current.cls is cls:
+            return self
+        if current is not None and _same_place(current.cls, cls):  # its module imported a second time
+            plugin, version = current.plugin, current.version
+            current = None
+        holders = [current] if current is not None else self.conflicts.get((kind, cls.name), [])
+        if holders:
+            who = " and ".join(f"plugin {r.plugin!r} ({r.distribution or '?'} {r.version}, {r.cls.__module__})"
+                               for r in holders)
+            raise PluginError(f"{kind[:-1]} name {cls.name!r} is already registered by {who}: with both installed "
+                              "neither can be used; choose another name")
+        entries = {k: dict(v) for k, v in self._entries.items()}
+        entries[kind][cls.name] = Registered(kind, cls.name, cls, plugin, version, _describe(cls), "")
+        return Registry(self.plugins, entries, self.conflicts)
+
     @property
     def broken(self) -> list[PluginInfo]:
         return [p for p in self.plugins if p.broken]
@@ -117,6 +139,10 @@ def _conflict_text(kind: str, name: str, registrations: list[Registered]) -> str
     who = " and ".join(f"plugin {r.plugin!r} ({r.distribution or '?'} {r.version}, {r.cls.__module__})"
                        for r in registrations)
     return f"{kind[:-1]} {name!r} is registered twice, by {who}: uninstall one of them to use it"
+
+
+def _same_place(one: type, other: type) -> bool:
+    return (one.__module__, one.__qualname__) == (other.__module__, other.__qualname__)
 
 
 def _describe(cls) -> str:

@@ -1,14 +1,19 @@
 """Named protocol presets (``benchsuite/protocols/*.toml``) plus overrides.
 
 A protocol fixes everything about how a cell is trained and evaluated that
-is not the method itself, so it is part of every cell's identity.
+is not the method itself, so it is part of every cell's identity. A grid's
+``protocol`` is a preset's name or, given as such, the path of the user's
+own ``FILE.toml``; nothing else is read. Every value is checked for its
+type and range when the protocol is loaded, before a run writes anything.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from benchsuite.api import PluginError
@@ -18,7 +23,7 @@ from benchsuite.api import PluginError
 class Protocol:
     name: str
     description: str = ""
-    input_size: int | tuple[int, int] = 256  # a square's side, or [width, height]
+    input_size: int | tuple[int, int] | str = 256  # a square's side, [width, height], or "auto" (from the images)
     channels: int = 3  # 1 = grayscale, 3 = RGB
     folds: int = 5
     split_seed: int = 0
@@ -43,6 +48,7 @@ class Protocol:
     hflip: float = 0.0  # flip probability; needs the dataset's left/right landmark pairs
     channel_shift: int = 0  # >0: 3 extra copies, a constant in [1, channel_shift] added to one RGB channel
     channel_split: bool = False  # 3 extra grayscale copies, one per RGB channel
+    max_minutes: float = 0.0  # time budget per cell's training (0: none); stops with the best-validation weights
     input_scaling: str = "standard"  # standard: (x - 0.45) / 0.225 from [0, 1]; unit: pixels in [0, 1] as they are
 
     def identity(self) -> dict[str, Any]:
@@ -60,31 +66,100 @@ def preset_names() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
-def _preset(name: str) -> dict[str, Any]:
+def _preset(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
     """A preset's values; ``base = "other"`` inherits another preset's and overrides some."""
-    path = resources.files("benchsuite") / "protocols" / f"{name}.toml"
-    if not path.is_file():
-        raise PluginError(f"unknown protocol {name!r} (known: {', '.join(preset_names())})")
-    values = tomllib.loads(path.read_text())
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"protocol must be a preset name or a FILE.toml, got {name!r}")
+    if name in seen:
+        raise PluginError(f"protocol {name!r}: base presets form a loop ({' -> '.join((*seen, name))})")
+    if name.endswith(".toml"):  # the user's own file, named as a path
+        path = Path(name)
+        if not path.is_file():
+            raise PluginError(f"{name!r}: protocol file not found")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    elif name in preset_names():
+        text = (resources.files("benchsuite") / "protocols" / f"{name}.toml").read_text()
+    else:
+        raise PluginError(f"unknown protocol {name!r} (presets: {', '.join(preset_names())}; or give a FILE.toml)")
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PluginError(f"{name!r}: not valid TOML: {exc}") from None
     base = values.pop("base", None)
-    return (_preset(base) if base else {}) | values
+    return (_preset(base, (*seen, name)) if base else {}) | values
 
 
-_CHOICES = {"input_scaling": ("standard", "unit")}
+def protocol_from_identity(identity: dict[str, Any]) -> Protocol:
+    """The protocol a cell.json's ``config.protocol`` records (settings this version does not know are refused)."""
+    values = dict(identity)
+    name = values.pop("name", "recorded")
+    if isinstance(values.get("input_size"), list):
+        values["input_size"] = tuple(values["input_size"])
+    unknown = set(values) - set(_FIELDS)
+    if unknown:
+        raise PluginError(f"recorded protocol {name!r} has settings this version does not know: {sorted(unknown)}")
+    return Protocol(name=name, **values)
+
+
 
 
 def load_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protocol:
-    """The preset ``name`` with ``overrides`` applied (type-checked)."""
+    """The preset ``name`` with ``overrides`` applied, type- and range-checked."""
     values = _preset(name) | dict(overrides or {})
-    for key, allowed in _CHOICES.items():
-        if key in values and values[key] not in allowed:
-            raise PluginError(f"protocol setting {key!r} must be one of {', '.join(allowed)}, got {values[key]!r}")
-    return Protocol(name=name, **{key: _coerce(key, value) for key, value in values.items()})
+    protocol = Protocol(name=name, **{key: _coerce(key, value) for key, value in values.items()})
+    problem = range_problem(protocol)
+    if problem:
+        raise PluginError(f"protocol {name!r}: {problem}")
+    return protocol
+
+
+MAX_FOLDS = 10_000  # more folds than this is a typo, not leave-one-out
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+LR_SCHEDULES = ("plateau", "linear")
+INPUT_SCALINGS = ("standard", "unit")
+
+
+def range_problem(p: Protocol) -> str | None:
+    """The first setting outside its allowed range, as one line; None when all are fine."""
+    side = min(p.input_size) if isinstance(p.input_size, tuple) else 8 if p.input_size == "auto" else p.input_size
+    checks = [
+        (p.epochs >= 1, f"epochs must be at least 1, got {p.epochs}"),
+        (2 <= p.folds <= MAX_FOLDS, (f"folds must be between 2 and {MAX_FOLDS} (and at most the number of "
+                                     f"images), got {p.folds}")),
+        (0 < p.val_fraction < 1, f"val_fraction must be between 0 and 1 (exclusive), got {p.val_fraction}"),
+        (math.isfinite(p.lr) and p.lr > 0, f"lr must be a finite number > 0, got {p.lr}"),
+        (p.batch_size >= 1, f"batch_size must be at least 1, got {p.batch_size}"),
+        (side >= 8, f"input_size must be at least 8 pixels, got {p.input_size}"),
+        (p.channels in (1, 3), f"channels must be 1 or 3, got {p.channels}"),
+        (p.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {p.optimizer!r}"),
+        (p.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {p.lr_schedule!r}"),
+        (p.input_scaling in INPUT_SCALINGS,
+         f"input_scaling must be one of {', '.join(INPUT_SCALINGS)}, got {p.input_scaling!r}"),
+        (math.isfinite(p.max_minutes) and p.max_minutes >= 0,
+         f"max_minutes must be 0 (no budget) or a positive number of minutes, got {p.max_minutes}"),
+        (p.patience >= 0, f"patience must be at least 0, got {p.patience}"),
+        (p.lr_patience >= 0, f"lr_patience must be at least 0, got {p.lr_patience}"),
+        (0 < p.lr_factor < 1, f"lr_factor must be between 0 and 1 (exclusive), got {p.lr_factor}"),
+        (math.isfinite(p.lr_end) and p.lr_end >= 0, f"lr_end must be a finite number >= 0, got {p.lr_end}"),
+        (0 <= p.momentum <= 1, f"momentum must be between 0 and 1, got {p.momentum}"),
+        (p.momentum_end == -1 or 0 <= p.momentum_end <= 1,
+         f"momentum_end must be -1 or between 0 and 1, got {p.momentum_end}"),
+        (math.isfinite(p.weight_decay) and p.weight_decay >= 0, f"weight_decay must be >= 0, got {p.weight_decay}"),
+        (0 <= p.hflip <= 1, f"hflip is a probability: between 0 and 1, got {p.hflip}"),
+        (0 <= p.rotate_deg <= 180, f"rotate_deg must be between 0 and 180, got {p.rotate_deg}"),
+        (0 <= p.scale < 1, f"scale must be at least 0 and below 1, got {p.scale}"),
+        (0 <= p.translate <= 1, f"translate must be between 0 and 1, got {p.translate}"),
+        (p.channel_shift >= 0, f"channel_shift must be at least 0, got {p.channel_shift}"),
+        (p.seed >= 0 and p.split_seed >= 0, f"seeds must be at least 0, got seed {p.seed}, split_seed {p.split_seed}"),
+    ]
+    return next((message for ok, message in checks if not ok), None)
 
 
 def _coerce(key: str, value: Any) -> Any:
     if key not in _FIELDS or key == "name":
         raise PluginError(f"unknown protocol setting {key!r} (known: {', '.join(sorted(_FIELDS))})")
+    if key == "input_size" and value == "auto":
+        return value
     if key == "input_size" and isinstance(value, (list, tuple)):
         if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
             raise PluginError(f"protocol setting 'input_size' must be an int or [width, height], got {value!r}")

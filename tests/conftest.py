@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
+import shutil
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -11,6 +14,8 @@ import pytest
 from benchsuite.plugins import load_registry
 
 REPO = Path(__file__).resolve().parent.parent
+# pytest on a plugin package's tests as its own CI runs them, none of this repository's configuration: + ROOTDIR
+PYTEST_ALONE = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir"]
 
 TINY_GRID = """
 description = "tests: seconds on a CPU"
@@ -63,3 +68,10 @@ def registry_with(root: Path, strict: bool = False):
         return load_registry(strict=strict, entry_points=installed + extra)
     finally:
         sys.path.remove(str(root))
+
+
+def slurm_up() -> bool:
+    """A Slurm cluster answers here (.ci/run starts a single-node one)."""
+    if shutil.which("sinfo") is None:
+        return False
+    return subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0

@@ -24,19 +24,27 @@ LANDMARKS = ("snout", "eye", "tail")
 def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np.ndarray, image_ids: list[str], *,
                folds: int, rng: np.random.Generator, size=(640, 480), input_size=64, pixel_size_mm=None,
                dataset_name: str | None = None, spec=None, config_extra: dict | None = None,
-               truth: np.ndarray | None = None, cell_id: str | None = None) -> str:
-    """One ok cell whose radial error of image i, landmark j is ``errors[i, j]`` (NaN truth where NaN)."""
+               truth: np.ndarray | None = None, names: list[str] | None = None, cell_id: str | None = None,
+               record_extra: dict | None = None) -> str:
+    """One ok cell whose radial error of image i, landmark j is ``errors[i, j]`` (NaN truth where NaN).
+
+    ``size`` is every image's (width, height), or one per image.
+    """
     architecture, encoder, codec, parameters = spec or METHODS[method]
     n_images, n_landmarks = errors.shape
     truth = truth if truth is not None else rng.uniform(50, 400, size=(n_images, n_landmarks, 2))
     angle = rng.uniform(0, 2 * np.pi, size=(n_images, n_landmarks))
     predicted = truth + np.stack([np.cos(angle), np.sin(angle)], axis=-1) * np.nan_to_num(errors)[..., None]
-    names = list(LANDMARKS[:n_landmarks]) if n_landmarks <= len(LANDMARKS) else [f"L{j}" for j in range(n_landmarks)]
+    if names is None:
+        names = list(LANDMARKS[:n_landmarks]) if n_landmarks <= len(LANDMARKS) else [f"L{j}" for j in
+                                                                                     range(n_landmarks)]
+    sizes = np.broadcast_to(np.asarray(size), (n_images, 2))
     x, y = truth[..., 0].copy(), truth[..., 1].copy()
     x[np.isnan(errors)] = y[np.isnan(errors)] = np.nan
     table = pd.DataFrame({"image_id": np.repeat(image_ids, n_landmarks), "landmark": np.tile(names, n_images),
                           "x": x.ravel(), "y": y.ravel(), "pred_x": predicted[..., 0].ravel(),
-                          "pred_y": predicted[..., 1].ravel(), "width": size[0], "height": size[1]})
+                          "pred_y": predicted[..., 1].ravel(), "width": np.repeat(sizes[:, 0], n_landmarks),
+                          "height": np.repeat(sizes[:, 1], n_landmarks)})
     cell_id = cell_id or f"{dataset}-{method}-{fold}".replace("+", "_")
     config = {"dataset": {"name": dataset_name or dataset, "params": {}},
               "architecture": {"name": architecture, "params": {}},
@@ -48,6 +56,7 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
                         "test": n_images}, "pixel_size_mm": pixel_size_mm}
     if parameters:
         record["parameters"] = parameters
+    record |= record_extra or {}
     if architecture != "mean-shape":  # trained cells record their speed
         train, bare = rng.uniform(50, 100), 100.0
         record |= {"device": "cpu", "train_seconds": 10.0, "train_images_per_s": train, "bare_images_per_s": bare,
@@ -58,7 +67,7 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
 
 def make_run(root, scales: dict[str, dict[str, float]], folds: int = 3, images_per_fold: int = 8,
              landmarks: int = 3, seed: int = 0, skip: set[tuple[str, str, int]] = frozenset(),
-             pixel_size_mm: dict[str, float] | None = None) -> RunStore:
+             pixel_size_mm: dict[str, float] | None = None, human_error: dict[str, float] | None = None) -> RunStore:
     """A run over ``scales[dataset][method]`` = the method's typical error (pixels) on that dataset.
 
     Each image has a difficulty shared by every method, so the methods' errors
@@ -75,5 +84,33 @@ def make_run(root, scales: dict[str, dict[str, float]], folds: int = 3, images_p
                 noise = rng.gamma(8.0, 1 / 8.0, size=(images_per_fold, landmarks))
                 ids = [f"{dataset}-img{fold}-{i}" for i in range(images_per_fold)]
                 write_cell(store, dataset, method, fold, scale * difficulty[fold] * noise, ids, folds=folds,
-                           rng=rng, pixel_size_mm=(pixel_size_mm or {}).get(dataset))
+                           rng=rng, pixel_size_mm=(pixel_size_mm or {}).get(dataset),
+                           record_extra={"human_error": (human_error or {}).get(dataset)})
+    return store
+
+
+SYNTHETIC = {"n_images": 12, "n_landmarks": 3, "min_size": 48, "max_size": 96}
+
+
+def make_synthetic_run(root, registry, scales: dict[str, float], folds: int = 2, params: dict | None = None,
+                       seed: int = 0, skip: set[tuple[str, int]] = frozenset(), label: str = "synthetic") -> RunStore:
+    """A run on the ``synthetic`` dataset whose images can be loaded: its true landmarks, ids and sizes, predictions
+    off by ``scales[method]`` pixels on average. ``skip`` leaves out (method, fold) cells."""
+    params = dict(SYNTHETIC, **(params or {}))
+    dataset = registry.create("datasets", "synthetic", params)
+    samples = dataset.samples()
+    store = RunStore(root)
+    rng = np.random.default_rng(seed)
+    chunks = np.array_split(np.arange(len(samples)), folds)
+    difficulty = rng.gamma(4.0, 0.25, size=(len(samples), len(dataset.landmark_names)))
+    for method, scale in scales.items():
+        for fold, chunk in enumerate(chunks):
+            if (method, fold) in skip:
+                continue
+            test = [samples[i] for i in chunk]
+            errors = scale * difficulty[chunk] * rng.gamma(8.0, 1 / 8.0, size=difficulty[chunk].shape)
+            write_cell(store, label, method, fold, errors, [s.id for s in test], folds=folds, rng=rng,
+                       size=[s.size for s in test], truth=np.stack([s.landmarks for s in test]),
+                       names=list(dataset.landmark_names), dataset_name="synthetic",
+                       config_extra={"dataset": {"name": "synthetic", "params": params}})
     return store

@@ -74,3 +74,13 @@ def tps_folder(root: Path, n: int = 4, size=(40, 30), landmarks: int = 3) -> Pat
         blocks.append((f"img{i}.png", [(5 + i + 3 * k, 5 + 2 * k) for k in range(landmarks)]))
     tps(root / "landmarks.tps", blocks)
     return root
+
+
+def two_annotator_folder(root: Path, n: int = 2, size=(30, 30)) -> Path:
+    """pictures/<i>.png annotated twice (LabelMe): by_ann and by_bob, who puts landmark a 5 px off (3, 4)."""
+    for i in range(n):
+        image(root / "pictures" / f"{i}.png", *size, seed=i)
+        a = (10 + i % 5, 10)
+        labelme(root / "by_ann" / f"{i}.json", [("a", *a), ("b", 20, 20)], size, f"{i}.png")
+        labelme(root / "by_bob" / f"{i}.json", [("a", a[0] + 3, a[1] + 4), ("b", 20, 20)], size, f"{i}.png")
+    return root

@@ -1,75 +1,14 @@
-"""Architectures: every pair the grid accepts trains and predicts, sizes match the papers,
-weights come from local files only."""
+"""Architectures: sizes match the papers, weights come from local files only, parameters are checked.
+Every architecture training one step with every codec the grid pairs it with: tests/test_conformance.py."""
 from __future__ import annotations
 
 import pytest
 import torch
 
+from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.cli import main
-from benchsuite.run.grid import codec_incompatibility
 from benchsuite.train.model_size import parameter_count
-
-BUILTIN = {"smp-models", "unet", "fcn", "resnet-models", "hrnet", "beetle-cnn"}
-
-SIZE, BATCH, N = 64, 2, 3  # 64: a stride-32 network's last map is 2×2, so batch norm sees 8 values
-# the smallest variant where a network has one; everything else at its defaults (the papers' sizes)
-SMALL = {"hrnet": {"variant": "hrnet_w18_small"}}
-NETWORKS = ["unet", "fcn8", "resnet50-upsampling", "hrnet", "smp-unet", "smp-fpn", "smp-deeplabv3plus",
-            "unet-regression", "resnet50-regression", "beetle-cnn", "fc-regression"]
-WITH_ENCODER = {"smp-unet", "smp-fpn", "smp-deeplabv3plus", "fc-regression"}
-# (architecture, encoder, encoder parameters): a named encoder where one is taken, the generic timm path once
-CASES = [(name, "resnet18" if name in WITH_ENCODER else None, {}) for name in NETWORKS]
-CASES.append(("smp-fpn", "smp", {"smp_name": "tu-resnet10t"}))
-
-
-def _one_step(model, codec, in_channels):
-    """One SGD step with the codec's loss; the gradient must reach the first layer."""
-    torch.manual_seed(0)
-    x = torch.randn(BATCH, in_channels, SIZE, SIZE)
-    landmarks = torch.tensor([[[5.3, 7.7], [40.0, 12.5], [float("nan")] * 2],
-                              [[15.2, 55.1], [3.0, 28.4], [60.6, 1.2]]])
-    model.train()
-    model.zero_grad()
-    loss = codec.loss(model(x), landmarks, SIZE)
-    assert torch.isfinite(loss)
-    loss.backward()
-    first = next(model.parameters())
-    assert first.grad is not None and first.grad.abs().sum() > 0, "the loss does not reach the first layer"
-    torch.optim.SGD(model.parameters(), lr=1e-3).step()
-    model.eval()
-    with torch.no_grad():
-        output = model(x)
-    if codec.output == "heatmap":
-        assert output.shape == (BATCH, N, SIZE, SIZE), "heatmaps must come out at input resolution"
-    return output
-
-
-def test_the_networks_listed_here_are_all_the_registered_ones(registry):
-    assert set(NETWORKS) == {e.name for e in registry.entries("architectures") if e.cls.outputs
-                             and e.plugin in BUILTIN}
-
-
-@pytest.mark.parametrize("name, encoder_name, encoder_params", CASES, ids=[f"{a}+{e}" if e else a for a, e, _ in CASES])
-def test_each_codec_the_grid_accepts_trains_one_step_and_predicts_finite_points(registry, name, encoder_name,
-                                                                               encoder_params):
-    cls = registry.get("architectures", name).cls
-    assert (cls.encoder == "required") == (encoder_name is not None)
-    encoder = registry.get("encoders", encoder_name).cls(**encoder_params) if encoder_name else None
-    codecs = [c.cls for c in registry.entries("codecs") if codec_incompatibility(cls, c.cls) is None]
-    assert codecs
-    in_channels = 1  # grayscale, as the smoke and le2018 protocols: the first layer is not the stock RGB one
-    model = None
-    for codec_cls in codecs:  # heatmap codecs share the output layer size: one network, a step with each
-        codec = codec_cls()
-        if model is None:
-            model = cls(**SMALL.get(name, {})).build(in_channels=in_channels, out_channels=codec.out_channels(N),
-                                                     output=codec.output, encoder=encoder)
-        output = _one_step(model, codec, in_channels)
-        for decode in ("argmax", "dark") if codec.output == "heatmap" else (None,):
-            decoder = codec_cls(decode=decode) if decode else codec
-            points = decoder.decode(output, SIZE)
-            assert points.shape == (BATCH, N, 2) and torch.isfinite(points).all(), (codec.name, decode)
 
 
 @pytest.mark.parametrize("name, channels, landmarks, paper_millions", [
@@ -157,3 +96,24 @@ def test_unet_refuses_input_sides_that_are_not_a_multiple_of_16(registry):
     with pytest.raises(PluginError, match="multiple of 16"):
         model(torch.zeros(1, 1, 40, 40))
     assert model(torch.zeros(1, 1, 48, 48)).shape == (1, 2, 48, 48)
+
+
+def test_smp_fpn_refuses_an_encoder_depth_its_decoder_cannot_take(registry):
+    """smp's FPN upsamples as if from five stages: depth 3 gave heatmaps four times the input's size."""
+    with pytest.raises(PluginError, match="encoder_depth must be 5"):
+        registry.create("architectures", "smp-fpn", {"encoder_depth": 3})
+
+
+def test_smp_decoders_refuse_an_encoder_that_smp_does_not_know(registry):
+    class OwnEncoder(api.Encoder):
+        name = "own"
+        description = "not an smp encoder"
+
+        def build(self, in_channels, depth=5):
+            raise AssertionError("not called")
+
+    for name in ("smp-unet", "smp-fpn", "smp-deeplabv3plus"):
+        with pytest.raises(PluginError, match=f"{name} builds its encoder with segmentation-models-pytorch, and "
+                                              "encoder own has no smp_name"):
+            registry.create("architectures", name).build(in_channels=1, out_channels=3, output="heatmap",
+                                                        encoder=OwnEncoder())

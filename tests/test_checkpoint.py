@@ -54,3 +54,45 @@ def test_resumed_training_equals_uninterrupted_training(registry, tmp_path):
     assert resumed.best_val_loss == pytest.approx(reference.best_val_loss, rel=1e-6)
     for key, value in model.state_dict().items():
         assert torch.allclose(value.float(), expected[key].float(), atol=1e-6), key
+
+
+class _Payload:
+    """A pickle that creates a marker file when unpickled (what a planted checkpoint would do)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_planted_checkpoint_runs_no_code_is_set_aside_and_training_starts_afresh(registry, tmp_path, capsys):
+    protocol, data, model, codec = _setup(registry)
+    torch.manual_seed(1)
+    reference = loop.train(model, codec, data, data, protocol)
+    marker, checkpoint = tmp_path / "pwned", tmp_path / "cell.ckpt"
+    torch.save({"format": loop.CHECKPOINT_FORMAT, "state": _Payload(marker)}, checkpoint)
+    protocol, data, model, codec = _setup(registry)
+    torch.manual_seed(1)
+    resumed = loop.train(model, codec, data, data, protocol, runtime=loop.Runtime(checkpoint=checkpoint))
+    assert not marker.exists()
+    assert (resumed.best_epoch, resumed.epochs_run) == (reference.best_epoch, reference.epochs_run)
+    assert resumed.best_val_loss == pytest.approx(reference.best_val_loss, rel=1e-6)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{checkpoint}: unusable checkpoint" in err[0] and "training restarts" in err[0]
+    aside = [p.name for p in tmp_path.iterdir() if p.name.startswith("cell.ckpt.rejected-")]
+    assert len(aside) == 1 and not checkpoint.exists()  # kept as evidence, never loaded again
+
+
+def test_a_checkpoint_of_another_model_is_set_aside_not_half_applied(registry, tmp_path, capsys):
+    protocol, data, model, codec = _setup(registry)
+    torch.manual_seed(1)
+    reference = loop.train(model, codec, data, data, protocol)
+    checkpoint = tmp_path / "cell.ckpt"
+    other = torch.nn.Linear(2, 2)
+    torch.save({"format": loop.CHECKPOINT_FORMAT, "state": {}, "model": other.state_dict()}, checkpoint)
+    protocol, data, model, codec = _setup(registry)
+    torch.manual_seed(1)
+    resumed = loop.train(model, codec, data, data, protocol, runtime=loop.Runtime(checkpoint=checkpoint))
+    assert resumed.best_val_loss == pytest.approx(reference.best_val_loss, rel=1e-6)
+    assert "unusable checkpoint" in capsys.readouterr().err

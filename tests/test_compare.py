@@ -104,42 +104,50 @@ def test_published_leaderboards_load_and_use_the_registered_names(registry, name
     assert not keys.duplicated().any()
 
 
-def test_the_fish_paper_is_marked_with_its_rmse_convention():
+def test_the_fish_papers_errors_are_compared_with_the_metric_its_code_computed():
     paper = published.load(PUBLISHED / "kumar2022-fish")
-    distances = paper.scores[paper.scores.metric == "mre"]
-    assert (distances.convention == "radial/sqrt2").all()
-    assert any("√2" in note for note in paper.notes)
+    errors = paper.scores[paper.scores.table.isin(["Table 1", "Table 2", "Table 4"])]
+    assert len(errors) == 33 and (errors.metric == "coordinate-rmse").all()
+    assert "convention" not in paper.scores.columns
     table4 = paper.scores[(paper.scores.table == "Table 4") & (paper.scores.dataset == "zebrafish")]
     assert table4.set_index(["architecture", "codec"]).loc[("unet", "exponential"), "mean"] == 11.29
 
 
+def test_published_leaderboards_cite_the_papers_not_internal_files():
+    for name in ("kumar2022-fish", "le2018-beetle"):
+        text = (PUBLISHED / name / "leaderboard.toml").read_text()
+        assert "seed" not in text.lower() and "DESIGN" not in text and "shared/" not in text
+
+
 def _fish_run(root: Path) -> Path:
+    """Radial errors 8, 16 and 20 px on every image: mean radial 14.67, the fish code's RMSE √(720 / 6) = 10.95."""
     store = RunStore(root)
     rng = np.random.default_rng(0)
+    errors = np.tile([8.0, 16.0, 20.0], (4, 1))
     for fold in range(5):
         ids = [f"z{fold}-{i}" for i in range(4)]
-        write_cell(store, "zebrafish", "unet+exponential", fold, np.full((4, 3), 16.0), ids, folds=5, rng=rng,
+        write_cell(store, "zebrafish", "unet+exponential", fold, errors, ids, folds=5, rng=rng,
                    spec=("unet", None, "exponential", 31e6), size=(2575, 1932), input_size=256)
-        write_cell(store, "zebrafish", "unet+gaussian", fold, np.full((4, 3), 20.0), ids, folds=5, rng=rng,
+        write_cell(store, "zebrafish", "unet+gaussian", fold, 1.25 * errors, ids, folds=5, rng=rng,
                    spec=("unet", None, "gaussian", 31e6), size=(2575, 1932), input_size=256)
     return store.root
 
 
-def test_compare_with_the_fish_paper_converts_its_convention(tmp_path, capsys):
+def test_compare_with_the_fish_paper_is_like_for_like_and_unconverted(tmp_path, capsys):
     code, out = _compare(capsys, PUBLISHED / "kumar2022-fish", _fish_run(tmp_path / "ours"), "--format", "csv")
     data = pd.read_csv(io.StringIO(out)).set_index(["table", "method", "metric"])
-    assert code == 0
-    row = data.loc[("Table 4", "unet+exponential", "mre")]
-    assert row.published_mean == 11.29 and row.published_as_radial == pytest.approx(11.29 * math.sqrt(2))
-    assert row.our_mean == pytest.approx(16.0) and row.difference == pytest.approx(16.0 - 11.29 * math.sqrt(2))
+    assert code == 0 and "published_as_radial" not in data.columns
+    row = data.loc[("Table 4", "unet+exponential", "coordinate-rmse")]
+    assert row.published_mean == 11.29 and row.our_mean == pytest.approx(math.sqrt(120))
+    assert row.difference == pytest.approx(math.sqrt(120) - 11.29)  # the radial error × √2 would have said -1.3 px
     assert data.loc[("Table 5 (text)", "unet+exponential", "hit-rate(threshold=2,unit=delta)")].our_mean == 100.0
-    assert ("Table 1", "unet+gaussian", "mre") not in data.index  # the baseline does not match a U-Net
-    assert data.loc[("Table 4", "unet+gaussian", "mre")].published_mean == 13.43
+    assert ("Table 1", "unet+gaussian", "coordinate-rmse") not in data.index  # the baseline does not match a U-Net
+    assert data.loc[("Table 4", "unet+gaussian", "coordinate-rmse")].published_mean == 13.43
 
 
-def test_compare_states_both_conventions(tmp_path, capsys):
+def test_compare_names_the_metric_of_every_published_number(tmp_path, capsys):
     code, out = _compare(capsys, _fish_run(tmp_path / "ours"), PUBLISHED / "kumar2022-fish")
-    assert "radial/sqrt2" in out and "mean radial (Euclidean) error" in out
+    assert "coordinate-rmse: Root mean square coordinate error" in out and "√2" not in out.split("published:")[0]
     assert "published rows have no matching dataset and method" in out
 
 

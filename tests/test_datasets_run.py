@@ -52,6 +52,18 @@ def test_a_grid_entry_names_a_path_and_a_format(tmp_path, capsys):
     assert set(table.landmark) == {"L1", "L2", "L3"} and table.image_id.str.startswith("img").all()
 
 
+def test_a_second_annotator_is_recorded_and_shown_as_the_human_reference(tmp_path, capsys):
+    folder = lf.two_annotator_folder(tmp_path / "xrays", n=6)
+    grid = _grid(tmp_path, f'{{ name = "folder", path = "{folder}" }}')
+    assert main(["run", "--grid", grid, "--results", str(tmp_path / "results"), "--run", "r", "-a", "mean-shape"]) == 0
+    records = list(RunStore(tmp_path / "results" / "r").records())
+    assert len(records) == 2 and all(r["human_error"] == pytest.approx(2.5) for r in records)
+    capsys.readouterr()
+    assert main(["leaderboard", str(tmp_path / "results" / "r")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if "human" in line)
+    assert "| 2.50 " in row and "**" not in row
+
+
 def test_dash_d_with_a_folder_replaces_the_grids_datasets(tmp_path, capsys):
     folder = lf.tps_folder(tmp_path / "my wings", n=4)
     assert main(["run", "--grid", _grid(tmp_path), "-d", str(folder), "--dry-run"]) == 0

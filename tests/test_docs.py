@@ -4,7 +4,7 @@ from __future__ import annotations
 from conftest import REPO
 
 from benchsuite import hookspecs
-from benchsuite.api import KINDS
+from benchsuite.api import BASES, KINDS, Plugin
 
 README = (REPO / "README.md").read_text()
 
@@ -65,3 +65,33 @@ def test_every_folder_and_module_in_the_readme_layout_exists():
                         f"README layout lists {name} in {folder}/, which has no such module"
                     checked += 1
     assert checked > 40
+
+
+PLUGIN_DOCS = (REPO / "docs" / "plugins.md").read_text()
+
+
+def _section(heading: str) -> str:
+    """The text under a ``### `Name`...`` heading of docs/plugins.md, up to the next heading."""
+    start = PLUGIN_DOCS.index(f"### `{heading}`")
+    end = PLUGIN_DOCS.find("\n#", start + 1)
+    return PLUGIN_DOCS[start:end if end > 0 else None]
+
+
+def test_every_hook_is_documented_in_the_plugin_guide():
+    for hook in (name for name in dir(hookspecs) if name.startswith("register_")):
+        assert f"`{hook}(register)`" in PLUGIN_DOCS, f"docs/plugins.md does not document the hook {hook}"
+
+
+def test_every_public_member_of_every_base_class_is_documented():
+    """Introspected from benchsuite.api: a member added to a base class without documentation fails here."""
+    for base in [Plugin, *BASES.values()]:
+        section = _section(base.__name__)
+        members = {name for name in [*vars(base), *vars(base).get("__annotations__", {})] if not name.startswith("_")}
+        for member in sorted(members):
+            assert f"`{member}`" in section or f"`{member}(" in section, \
+                f"docs/plugins.md does not document {base.__name__}.{member} in its section"
+
+
+def test_readme_sends_plugin_authors_to_the_guide():
+    section = README.split("## Write a plugin", 1)[1].split("\n## ", 1)[0]
+    assert "docs/plugins.md" in section and "benchsuite new-plugin" in section and "benchsuite.testing" in section

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+from conftest import PYTEST_ALONE, REPO
 
 
 @pytest.fixture(scope="module")
@@ -18,9 +18,21 @@ def site(tmp_path_factory):
     return target
 
 
+def _env(site) -> dict:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+
+
 def _cli(site, *args):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
-    return subprocess.run([sys.executable, "-m", "benchsuite.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run([sys.executable, "-m", "benchsuite.cli", *args], capture_output=True, text=True,
+                          env=_env(site))
+
+
+def test_the_installed_package_passes_its_own_tests_with_the_conformance_kit(site, tmp_path):
+    """Its tests call benchsuite.testing.check_architecture: contract, one training step per codec, cell ids."""
+    out = subprocess.run([*PYTEST_ALONE, str(tmp_path), str(REPO / "plugins" / "benchsuite-tinynet" / "tests")],
+                         capture_output=True, text=True, env=_env(site), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "2 passed" in out.stdout
 
 
 def test_installed_plugin_is_listed(site):
@@ -43,4 +55,5 @@ def test_grid_runs_the_plugin_architecture(site, tiny_grid, tmp_path):
     assert "2 cells computed" in out.stdout and "| tinynet+gaussian(sigma=2)" in out.stdout
     assert "tinynet takes no encoder" not in out.stdout  # only the dry run lists skips
     dry = _cli(site, "run", "--grid", str(tiny_grid), "--dry-run", "-a", "tinynet")
-    assert "tinynet+resnet18: tinynet takes no encoder" in dry.stdout
+    assert "tinynet+resnet18+gaussian(sigma=2): tinynet takes no encoder" in dry.stdout
+    assert "unet+resnet18" not in dry.stdout  # the filter selects the skipped combinations too

@@ -53,9 +53,20 @@ def test_a_lone_annotation_file_finds_the_images_in_a_sibling_folder(tmp_path):
 
 def test_tps_skips_curves_and_reads_missing_values(tmp_path):
     lf.image(tmp_path / "a.png", 20, 20)
-    (tmp_path / "a.tps").write_text("LM=2\r\n1 2\r\nNA NA\r\nCURVES=1\r\nPOINTS=2\r\n5 5\r\n6 6\r\nIMAGE=a.png\r\n")
+    lf.image(tmp_path / "b.png", 20, 20)  # a landmark missing in every image would be an error of its own
+    (tmp_path / "a.tps").write_text("LM=2\r\n1 2\r\nNA NA\r\nCURVES=1\r\nPOINTS=2\r\n5 5\r\n6 6\r\nIMAGE=a.png\r\n"
+                                    "LM=2\r\n3 4\r\n5 6\r\nIMAGE=b.png\r\n")
     _, samples = _samples(tmp_path)
     assert np.isnan(samples["a"].landmarks[1]).all() and samples["a"].landmarks[0].tolist() == [1, 18]
+
+
+def test_tps_reads_tpsdig_negative_coordinates_as_missing_but_keeps_a_point_left_of_the_first_pixel_centre(tmp_path):
+    """tpsDig writes a missing landmark as -1 -1 (geomorph's negNA); x = -0.3 is still inside the image."""
+    lf.image(tmp_path / "a.png", 20, 10)
+    (tmp_path / "a.tps").write_text("LM=3\r\n-1.00000 -1.00000\r\n-0.30000 4.00000\r\n-2 3\r\nIMAGE=a.png\r\nID=0\r\n")
+    _, samples = _samples(tmp_path, outside="keep")
+    points = samples["a"].landmarks
+    assert np.isnan(points[0]).all() and points[1].tolist() == [-0.3, 6] and points[2].tolist() == [-2, 7]
 
 
 # --- DeepLabCut ---------------------------------------------------------------
@@ -105,9 +116,12 @@ def test_dlc_h5_without_pytables_says_what_to_install(tmp_path):
 
 def test_coco_visibility_zero_is_missing_and_names_come_from_the_category(tmp_path):
     lf.image(tmp_path / "images" / "m1.jpg", 32, 24)
+    lf.image(tmp_path / "images" / "m2.jpg", 32, 24)  # a landmark missing in every image would be an error
     lf.coco(tmp_path / "keypoints.json", ["nose", "ear", "tail"],
-            [{"id": 7, "file_name": "m1.jpg", "width": 32, "height": 24}],
-            [{"id": 1, "image_id": 7, "category_id": 1, "keypoints": [3, 4, 2, 0, 0, 0, 10, 11, 1]}])
+            [{"id": 7, "file_name": "m1.jpg", "width": 32, "height": 24},
+             {"id": 8, "file_name": "m2.jpg", "width": 32, "height": 24}],
+            [{"id": 1, "image_id": 7, "category_id": 1, "keypoints": [3, 4, 2, 0, 0, 0, 10, 11, 1]},
+             {"id": 2, "image_id": 8, "category_id": 1, "keypoints": [3, 4, 2, 5, 6, 2, 10, 11, 1]}])
     dataset, samples = _samples(tmp_path)
     assert dataset.landmark_names == ["nose", "ear", "tail"]
     points = samples["m1"].landmarks
@@ -157,10 +171,19 @@ def test_several_annotator_folders_make_an_annotator_parameter(tmp_path):
     assert default.notes["annotators"] == "by_ann, by_bob (ground truth: by_ann)"
     # 5 px on landmark a, 0 on b: 2.5 px per image
     assert default.notes["inter-annotator MRE (by_bob vs by_ann)"].startswith("2.50 px over 2 images")
+    assert FolderDataset(str(tmp_path)).human_error() == pytest.approx(2.5)  # the reports' human reference
+    assert FolderDataset(str(tmp_path / "by_ann"), images=str(tmp_path / "pictures")).human_error() is None
     _, bob = _samples(tmp_path, annotator="bob")
     assert bob["1"].landmarks[0].tolist() == [13, 14]
     with pytest.raises(PluginError, match="annotator 'carol' not found"):
         FolderDataset(str(tmp_path), annotator="carol").samples()
+
+
+def test_human_error_is_the_inter_annotator_mre_and_none_with_one_annotator(tmp_path):
+    folder = lf.two_annotator_folder(tmp_path / "two", n=3)
+    assert FolderDataset(str(folder)).human_error() == pytest.approx(2.5)  # 5 px on a, 0 on b
+    assert FolderDataset(str(folder), annotator="bob").human_error() == pytest.approx(2.5)
+    assert FolderDataset(str(lf.tps_folder(tmp_path / "one"))).human_error() is None
 
 
 def test_inter_annotator_mre_skips_landmarks_missing_on_either_side():
@@ -174,7 +197,8 @@ def test_inter_annotator_mre_skips_landmarks_missing_on_either_side():
 
 def test_wide_csv_with_named_columns_and_semicolons(tmp_path):
     lf.image(tmp_path / "p.bmp", 20, 20)
-    (tmp_path / "marks.csv").write_text("file;snout_x;snout_y;eye_x;eye_y\np.bmp;1;2;;\n")
+    lf.image(tmp_path / "q.bmp", 20, 20)  # a landmark missing in every image would be an error
+    (tmp_path / "marks.csv").write_text("file;snout_x;snout_y;eye_x;eye_y\np.bmp;1;2;;\nq.bmp;1;2;3;4\n")
     dataset, samples = _samples(tmp_path)
     assert dataset.landmark_names == ["snout", "eye"]
     assert samples["p"].landmarks[0].tolist() == [1, 2] and np.isnan(samples["p"].landmarks[1]).all()

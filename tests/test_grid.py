@@ -106,3 +106,46 @@ def test_a_label_names_an_entry_without_changing_its_identity(tmp_path, registry
     plain = expand(load_spec(str(path)), registry).cells
     assert [c.id for c in labelled] == [c.id for c in plain]
     assert labelled[0].describe().startswith("fish |") and plain[0].describe().startswith("synthetic(n_images=20) |")
+
+
+def test_an_explicit_methods_list_runs_exactly_those_combinations(tmp_path, registry):
+    path = tmp_path / "methods.toml"
+    path.write_text('''protocol = "smoke"
+datasets = ["synthetic"]
+methods = [
+    { architecture = "mean-shape" },
+    { architecture = { name = "smp-unet", encoder_depth = 3 }, encoder = "resnet18", codec = { name = "exponential", sigma = 3 } },
+    { architecture = { name = "fc-regression", encoder_depth = 3 }, encoder = "resnet18", codec = "regression" },
+]
+''')
+    grid = expand(load_spec(str(path)), registry)
+    methods = {(c.architecture.name, c.encoder and c.encoder.name, c.codec and c.codec.name) for c in grid.cells}
+    assert methods == {("mean-shape", None, None), ("smp-unet", "resnet18", "exponential"),
+                       ("fc-regression", "resnet18", "regression")}
+    path.write_text(path.read_text() + 'codecs = ["gaussian"]\n')
+    with pytest.raises(PluginError, match="either methods or the architectures"):
+        load_spec(str(path))
+
+
+@pytest.mark.parametrize("sizes,expected", [
+    ([(632, 480)] * 5, (224, 192)),  # the fly wings: about 3 original pixels per input pixel
+    ([(1935, 2400)] * 3, (320, 384)),  # the X-rays: capped at 384, portrait kept
+    ([(100, 80)], (128, 128)),  # small images: at least 128
+])
+def test_an_automatic_input_follows_the_images_sizes(sizes, expected):
+    from benchsuite.run.grid import auto_input_size
+
+    assert auto_input_size(sizes) == expected
+
+
+def test_the_lab_grid_is_the_default_for_a_folder_and_its_dry_run_details_each_cell(tmp_path, capsys):
+    from landmark_files import tps_folder
+
+    from benchsuite.cli import main
+
+    data = tps_folder(tmp_path / "wings", n=6, size=(632, 480))
+    assert main(["run", "-d", str(data), "--dry-run", "-a", "mean-shape", "-a", "smp-unet", "--budget", "30m"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("grid lab:")
+    assert "input 224×192" in out and "budget 6 min" in out and "from scratch" in out  # 30 min over 5 network cells
+    assert "codec-free" in out and " min here" in out

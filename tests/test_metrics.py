@@ -39,6 +39,19 @@ def test_radial_error_is_euclidean(registry):
     assert load_metric(registry, "mre").per_image(table).tolist() == [5.0]
 
 
+def test_coordinate_rmse_is_the_fish_papers_per_image_root_mean_square(registry):
+    """The fish paper's code: sqrt(mean over an image's landmarks of (dx² + dy²) / 2), then the mean over images."""
+    rows = [("a", "p", 3.0, 0.0), ("a", "q", 0.0, 4.0), ("a", "r", 12.0, 0.0), ("a", "s", np.nan, 0.0),
+            ("b", "p", 1.0, 1.0), ("b", "q", 1.0, 1.0), ("b", "r", 1.0, 1.0), ("b", "s", 1.0, 1.0)]
+    table = pd.DataFrame([dict(image_id=i, landmark=l, x=10.0 if dx == dx else np.nan, y=20.0, pred_x=10.0 + (dx if
+                               dx == dx else 5.0), pred_y=20.0 + dy) for i, l, dx, dy in rows])
+    metric = load_metric(registry, "coordinate-rmse")
+    assert not metric.higher_is_better and metric.unit == "px"
+    expected = [math.sqrt((9 + 16 + 144) / 3 / 2), 1.0]  # landmark s of image a has no truth
+    assert metric.per_image(table).tolist() == pytest.approx(expected)
+    assert load_metric(registry, "mre").per_image(table).tolist() == pytest.approx([19 / 3, math.sqrt(2)])
+
+
 def test_mre_input_divides_by_delta(registry):
     table = _table([[12.75, 25.5]], delta=12.75)
     assert load_metric(registry, "mre-input").per_image(table).tolist() == [1.5]
@@ -79,15 +92,50 @@ def test_metric_specs_parse_names_and_parameters():
         parse_metric("bad metric!")
 
 
-def test_coordinate_agreement_matches_scikit_learns_documented_examples(registry):
-    """sklearn's r2_score and explained_variance_score docstrings: y_true = [3, -0.5, 2, 7],
-    y_pred = [2.5, 0.0, 2, 8] give r² = 0.948... and explained variance = 0.957..."""
-    table = pd.DataFrame({"image_id": ["a", "b"], "landmark": ["p", "p"], "x": [3.0, -0.5], "y": [2.0, 7.0],
-                          "pred_x": [2.5, 0.0], "pred_y": [2.0, 8.0]})
-    assert load_metric(registry, "r2").fold_score(table) == pytest.approx(0.9486081370449679)
-    assert load_metric(registry, "explained-variance").fold_score(table) == pytest.approx(0.9571734475374732)
-    expected = np.corrcoef([3, -0.5, 2, 7], [2.5, 0.0, 2, 8])[0, 1]
+def _coordinate_table(truth, predicted):
+    """Images × landmarks × (x, y) arrays as a predictions table."""
+    truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
+    images, landmarks = truth.shape[:2]
+    return pd.DataFrame({"image_id": np.repeat([f"i{i}" for i in range(images)], landmarks),
+                         "landmark": np.tile([f"L{j}" for j in range(landmarks)], images),
+                         "x": truth[..., 0].ravel(), "y": truth[..., 1].ravel(),
+                         "pred_x": predicted[..., 0].ravel(), "pred_y": predicted[..., 1].ravel()})
+
+
+def test_coordinate_agreement_is_per_coordinate_like_scikit_learns_uniform_average(registry):
+    """scikit-learn's multi-output example: y_true = [[0.5, 1], [-1, 1], [7, -6]], y_pred = [[0, 2], [-1, 2],
+    [8, -5]] (three images, one landmark: the columns are its x and y). explained_variance_score with
+    multioutput="uniform_average" is documented as 0.983...; r² per column is 1 - 1.25 / 36.1667 and
+    1 - 3 / 32.6667, averaged; Pearson's r likewise."""
+    table = _coordinate_table([[[0.5, 1]], [[-1, 1]], [[7, -6]]], [[[0, 2]], [[-1, 2]], [[8, -5]]])
+    assert load_metric(registry, "explained-variance").fold_score(table) == pytest.approx(0.98387, abs=1e-5)
+    assert load_metric(registry, "r2").fold_score(table) == pytest.approx(
+        (1 - 1.25 / (36 + 1 / 6) + 1 - 3 / (32 + 2 / 3)) / 2)
+    expected = (np.corrcoef([0.5, -1, 7], [0, -1, 8])[0, 1] + 1.0) / 2  # y: prediction = truth + 1 exactly
     assert load_metric(registry, "pearson").fold_score(table) == pytest.approx(expected)
+
+
+def test_a_mean_shape_that_ignores_the_image_explains_nothing(registry):
+    """Landmarks far apart make pooled coordinates correlate perfectly with any shape-like guess; per coordinate,
+    the training images' mean shape explains none of the test images' variation."""
+    rng = np.random.default_rng(0)
+    layout = np.array([[100.0, 200.0], [400.0, 150.0], [700.0, 260.0], [380.0, 330.0]])  # a fish's landmarks
+    train, test = (layout + rng.normal(0, 15, size=(n, 4, 2)) for n in (40, 12))
+    table = _coordinate_table(test, np.broadcast_to(train.mean(axis=0), test.shape))
+    assert load_metric(registry, "r2").fold_score(table) == pytest.approx(0, abs=0.2)
+    assert load_metric(registry, "explained-variance").fold_score(table) == pytest.approx(0, abs=1e-9)
+    assert math.isnan(load_metric(registry, "pearson").fold_score(table))  # a constant has no correlation
+    good = _coordinate_table(test, test + rng.normal(0, 3, size=test.shape))
+    assert load_metric(registry, "r2").fold_score(good) > 0.8
+
+
+def test_coordinate_agreement_skips_missing_truth_and_coordinates_without_spread(registry):
+    truth = np.array([[[1.0, 5.0], [10.0, 0.0]], [[2.0, 5.0], [20.0, 0.0]], [[4.0, 5.0], [np.nan, np.nan]]])
+    predicted = truth.copy()
+    predicted[..., 0] += [[0.5, 1.0], [-0.5, -1.0], [0.0, 99.0]]
+    table = _coordinate_table(truth, np.nan_to_num(predicted))
+    # L0.x: 1 - 0.5 / 4.667; L1.x over its two images with truth: 1 - 2 / 50; y is constant: left out
+    assert load_metric(registry, "r2").fold_score(table) == pytest.approx((1 - 0.5 / (14 / 3) + 1 - 2 / 50) / 2)
 
 
 def test_explained_variance_forgives_a_constant_offset_and_r2_does_not(registry):

@@ -8,8 +8,10 @@ import sys
 import textwrap
 
 import pytest
+from benchsuite_builtin.codecs.regression import Regression
 from conftest import REPO, make_plugin_package, registry_with
 
+from benchsuite import api
 from benchsuite.api import KINDS, PluginError
 
 
@@ -148,6 +150,31 @@ def test_a_class_breaking_the_contract_is_rejected_with_its_member_and_the_rest_
     assert "codec 'no-decode' (NoDecode)" in text and "missing required method decode()" in text
     assert "codec 'wrong-loss' (WrongLoss)" in text and "loss() must accept parameter 'landmarks'" in text
     assert "codec 'duck' (NotACodec)" in text and "does not derive from benchsuite.api.Codec" in text
+
+
+def test_a_name_the_command_line_cannot_use_is_rejected():
+    """Names go into glob patterns, metric specs (name(k=v)) and method labels (arch+encoder+codec)."""
+    def metric(name):
+        return type("Named", (api.Metric,), {"name": name, "description": "d", "higher_is_better": False,
+                                             "unit": "px", "per_image": lambda self, predictions: None})
+
+    for bad in ("my net", "net*", "a+b", "hit(2)", "", "-x"):
+        assert any("attribute 'name' must be letters" in p for p in api.contract_problems("metrics", metric(bad)))
+    assert api.contract_problems("metrics", metric("hit-rate_2.0")) == []
+
+
+def _extra_codec(name: str) -> type:
+    return type("Extra", (Regression,), {"name": name, "description": "d"})
+
+
+def test_a_registry_including_a_class_not_installed_refuses_a_taken_name(registry):
+    """How the conformance kit tests a plugin before it is installed."""
+    extra = _extra_codec("extra-codec")
+    assert registry.including("codecs", extra).get("codecs", "extra-codec").cls is extra
+    assert "extra-codec" not in registry.names("codecs")  # the installed registry is left alone
+    with pytest.raises(PluginError, match="codec name 'gaussian' is already registered by plugin 'heatmap'"):
+        registry.including("codecs", _extra_codec("gaussian"))
+    assert registry.including("codecs", registry.get("codecs", "gaussian").cls) is registry
 
 
 def test_parameters_are_checked_against_the_plugin_signature(registry):

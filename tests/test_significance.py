@@ -1,13 +1,16 @@
 """`benchsuite stats`: the tests run on the right data, say what they answer, draw CD diagrams."""
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
-from fake_runs import make_run
+from fake_runs import make_run, write_cell
 
 from benchsuite.cli import main
 from benchsuite.report import significance, stats
 from benchsuite.report.results import Run
 from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
+from benchsuite.run.store import RunStore
 
 SCALES = {
     "fishA": {"unet+gaussian": 2.0, "fcn8+gaussian": 2.02, "unet-regression+regression": 6.0, "mean-shape": 30.0},
@@ -92,3 +95,46 @@ def test_across_datasets_with_one_dataset_tests_nothing(scores):
 def test_stats_of_a_missing_run_is_a_clear_error(tmp_path, capsys):
     assert main(["stats", "nope", "--results", str(tmp_path)]) == 2
     assert "no results" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def scales_apart(tmp_path_factory):
+    """Six datasets, half photographed at 640 px (δ = 10 original px per input px), half at 64 px (δ = 1); fcn8
+    errs 0.2 input px more than unet everywhere: 2 px on the large images, 0.2 px on the small ones."""
+    store = RunStore(tmp_path_factory.mktemp("scales") / "run")
+    rng = np.random.default_rng(0)
+    for d in range(6):
+        delta = 10.0 if d % 2 else 1.0
+        for method, error in (("unet+gaussian", 1.0 + 0.1 * d), ("fcn8+gaussian", 1.2 + 0.1 * d),
+                              ("mean-shape", 5.0)):
+            for fold in range(2):
+                ids = [f"d{d}-{fold}-{i}" for i in range(4)]
+                write_cell(store, f"d{d}", method, fold, np.full((4, 3), error * delta), ids, folds=2, rng=rng,
+                           size=(int(64 * delta), int(48 * delta)), input_size=64)
+    return store.root
+
+
+def test_across_datasets_compares_errors_in_network_input_pixels(scales_apart, registry):
+    """Raw pixels would let the large images dominate, and a ROPE of 0.5 px would mean 0.05 input px there."""
+    summary = significance.across_summary(Run(scales_apart, registry), load_metric(registry, "mre"))
+    assert summary.unit == "input px" and not summary.excluded
+    means = summary.table.set_index(["dataset", "method"])["mean"]
+    assert means[("d1", "fcn8+gaussian")] == pytest.approx(1.3) and means[("d0", "fcn8+gaussian")] == pytest.approx(1.2)
+    across = significance.across_datasets(summary.table, rope=0.5)
+    bayes = across.bayes.set_index("b")
+    assert bayes.loc["fcn8+gaussian", "p_equivalent"] > 0.9  # 0.2 input px apart everywhere: within the ROPE
+
+
+def test_stats_states_the_rope_in_input_pixels(scales_apart, tmp_path, capsys):
+    assert main(["stats", str(scales_apart), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "ROPE = ±0.5 input px" in out and "error / δ" in out
+
+
+def test_across_datasets_leaves_out_datasets_without_image_sizes(tmp_path, registry):
+    store = RunStore(tmp_path / "run")
+    rows = pd.DataFrame([dict(image_id="i", landmark="a", x=0.0, y=0.0, pred_x=3.0, pred_y=4.0)])
+    store.write("z", {"id": "z", "status": "ok", "dataset": "old", "method": "m", "fold": 0,
+                      "config": {"protocol": {"folds": 1}}}, rows)
+    summary = significance.across_summary(Run(store, registry), load_metric(registry, "mre"))
+    assert summary.excluded == ["old"] and summary.table.empty

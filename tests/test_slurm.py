@@ -2,25 +2,18 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
+from conftest import slurm_up
 
 from benchsuite.run.grid import expand, load_spec
 from benchsuite.run.store import RunStore
 
-
-def _slurm_up() -> bool:
-    if shutil.which("sinfo") is None:
-        return False
-    return subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
-
-
 pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not _slurm_up(), reason="no Slurm cluster (start one with ../shared/slurm/start-slurm.sh)")]
+              pytest.mark.skipif(not slurm_up(), reason="no Slurm cluster (start one with ../shared/slurm/start-slurm.sh)")]
 
 
 def _command(grid, results, *extra):
@@ -48,6 +41,8 @@ def test_grid_runs_as_a_job_array(tiny_grid, tmp_path, registry):
     records = list(RunStore(tmp_path / "r").records())
     assert sorted(r["id"] for r in records) == _expected(tiny_grid, registry, architectures="mean-shape")
     assert all(r["status"] == "ok" for r in records)
+    # one CPU per task (the default cpus_per_task): one thread, though Slurm does not pin the task to a core
+    assert {r["threads"] for r in records} == {1} and {r["cpu_limits"]["slurm"] for r in records} == {1}
 
 
 def test_launcher_can_exit_and_a_later_run_collects(tiny_grid, tmp_path, registry):

@@ -15,6 +15,7 @@ import pytest
 from scipy import stats as st
 
 from benchsuite.report import stats
+from benchsuite.report.plots import pyplot
 
 DEMSAR_COLUMNS = ["C4.5", "C4.5+m", "C4.5+cf", "C4.5+m+cf"]
 DEMSAR_AUC = [  # Table 6; higher is better
@@ -151,3 +152,18 @@ def test_cd_diagram_is_a_png(tmp_path, demsar):
     ranks = stats.average_ranks(demsar, higher_is_better=True)
     path = stats.cd_diagram(ranks, stats.posthoc(demsar), tmp_path / "cd.png", "Demšar Table 6")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cd_diagram_draws_the_critical_difference_as_a_bar_from_the_best_rank(demsar):
+    ranks = stats.average_ranks(demsar, higher_is_better=True)
+    cd = stats.nemenyi_cd(4, 14)
+    figure = stats.cd_figure(ranks, stats.posthoc(demsar), "Demšar Table 6", cd=cd)
+    ax = figure.axes[0]
+    above = [line.get_xdata() for line in ax.lines if min(line.get_ydata()) > 0.5]  # over the rank axis (y = 0)
+    assert any(np.allclose(x, [ranks.min(), ranks.min() + cd]) for x in above)  # Demšar's CD = 1.25 ranks
+    assert f"CD = {cd:.2f}" in [t.get_text() for t in ax.texts] and round(cd, 2) == 1.25
+    top = ax.get_ylim()[1]
+    assert all(max(line.get_ydata()) < top for line in ax.lines)  # drawn inside the axes, not clipped
+    bare = stats.cd_figure(ranks, stats.posthoc(demsar), "no bar").axes[0]
+    assert not [line for line in bare.lines if min(line.get_ydata()) > 0.5]
+    pyplot().close("all")

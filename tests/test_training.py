@@ -133,3 +133,15 @@ def test_evaluate_compares_the_validation_loss_with_the_flat_outputs(registry):
     assert loop.evaluate(flat, codec, data, protocol, torch.device("cpu"))[1] == pytest.approx(1.0)
     regression = registry.create("codecs", "regression")
     assert loop.evaluate(_Replay(torch.zeros(3, 4)), regression, data, protocol, torch.device("cpu"))[1] is None
+
+
+def test_a_time_budget_stops_training_with_the_best_weights_and_says_so(registry):
+    protocol = load_protocol("smoke", {"input_size": 32, "epochs": 1000, "patience": 1000, "batch_size": 4,
+                                       "max_minutes": 0.0001})
+    dataset = registry.create("datasets", "synthetic", {"n_images": 8, "n_landmarks": 2, "min_size": 40,
+                                                        "max_size": 50})
+    data = inputs.prepare(dataset, dataset.samples(), protocol)
+    model = registry.create("architectures", "fc-regression", {"encoder_depth": 3}).build(
+        in_channels=1, out_channels=4, output="coords", encoder=registry.create("encoders", "resnet18"))
+    report = loop.train(model, registry.create("codecs", "regression"), data, data, protocol)
+    assert report.stopped_by == "budget" and 1 <= report.epochs_run < 1000 and report.best_epoch >= 1

@@ -1,20 +1,28 @@
-"""``benchsuite datasets check PATH|NAME`` and ``benchsuite datasets fetch NAME``.
+"""``benchsuite datasets check PATH|NAME [--draw N]`` and ``benchsuite datasets fetch NAME``.
 
 The core knows no file format: a PATH is handed to the dataset plugin that
 declares ``opens_folders`` (parameter ``path``), a NAME to that dataset, both
 through the registry. A dataset's ``check()`` returns a
 :class:`benchsuite.api.CheckReport`; its ``fetch(progress)`` obtains the files. ``check`` prints the summary and the warnings on stdout,
-each error on one line on stderr, and exits 1 when there was any error.
+each error on one line on stderr, and exits 1 when there was any error. With
+``--draw`` it also draws a few images with their landmarks numbered and
+named, to see a wrong convention (a y axis counted from the bottom, swapped
+landmarks) before spending hours of training on it.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from benchsuite.api import PluginError
+import numpy as np
+
+from benchsuite.api import CheckReport, PluginError
 from benchsuite.lab.checks import render
+from benchsuite.report.plots import filename
 
 EXIT_ERRORS = 1
+DRAWN = 6  # images drawn by --draw without a number
+DRAWN_SIDE = 800  # longest side of a drawing, in pixels
 
 
 def add_parser(sub, common) -> None:
@@ -27,6 +35,10 @@ def add_parser(sub, common) -> None:
     check.add_argument("--outside", help="points outside the image: keep (warn), missing, or error")
     check.add_argument("--root", help="folder holding a named dataset's files (default: its usual place)")
     check.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="another dataset parameter")
+    check.add_argument("--draw", nargs="?", type=int, const=DRAWN, metavar="N",
+                       help=f"also draw N images (default {DRAWN}) with their landmarks numbered and named: a flipped "
+                       "y axis or swapped landmarks show before any training")
+    check.add_argument("--out", metavar="DIR", help="folder for the drawings (default: ./<dataset>-annotations)")
     fetch = actions.add_parser("fetch", parents=[common], help="download a named dataset, or say where its files go")
     fetch.add_argument("name", help="a registered dataset name")
     fetch.add_argument("--root", help="folder to put it in (default: $BENCHSUITE_DATA or ~/.local/share/benchsuite/datasets)")
@@ -57,7 +69,34 @@ def _check(args, registry) -> int:
     print(render(report))
     for problem in report.errors:
         print(f"benchsuite: error: {problem.line()}", file=sys.stderr)
+    if args.draw is not None:
+        if args.draw < 1:
+            raise PluginError(f"--draw {args.draw}: draw at least one image")
+        label = Path(target).name if name != target else target
+        folder = Path(args.out) if args.out else Path(f"{filename(label)}-annotations")
+        written = draw(dataset, report, args.draw, folder)
+        print(f"{len(written)} images drawn with their landmarks in {folder}: {', '.join(p.name for p in written)}")
     return EXIT_ERRORS if report.errors else 0
+
+
+def draw(dataset, report: CheckReport, count: int, folder: Path) -> list[Path]:
+    """``count`` usable images spread over the dataset, each with its landmarks numbered and named, as PNG files."""
+    from benchsuite.report.overlays import draw_landmarks, png_bytes
+    from benchsuite.report.plots import save
+
+    samples = report.samples
+    picks = sorted({round(i) for i in np.linspace(0, len(samples) - 1, min(count, len(samples)))}) if samples else []
+    written = []
+    for index in picks:
+        sample = samples[index]
+        try:
+            image = dataset.load_image(sample.id)
+        except PluginError as exc:
+            print(f"benchsuite: error: {exc}", file=sys.stderr)
+            continue
+        picture = draw_landmarks(image, report.landmark_names, sample.landmarks, longest=DRAWN_SIDE, numbered=True)
+        written.append(save(png_bytes(picture), folder / f"{filename(sample.id)}.png"))
+    return written
 
 
 def _fetch(args, registry) -> int:

@@ -10,8 +10,10 @@ Wilcoxon on the per-image differences minus the threshold).
 
 A published side is aligned on the names in cell.json (see
 ``report.published``) and has only means and stds, so no paired test is
-possible there; each side's error convention is printed, and a value in the
-other side's convention where the conversion is known.
+possible there. Each published number names the metric of ours that computes
+what the paper computed, and is set beside our value of that metric as it is:
+no conversion factor between error conventions (those hold per landmark at
+best, never for means over images).
 """
 from __future__ import annotations
 
@@ -25,13 +27,12 @@ from scipy import stats as st
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.report import published as pub
-from benchsuite.report.render import Entry, Table, mean_std, number, render
+from benchsuite.report.render import Entry, Table, mean_std, render
 from benchsuite.report.results import Run
 from benchsuite.report.scores import fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.stats import wilcoxon
 
 EXIT_WORSE = 1
-RUN_CONVENTION = "radial"
 
 
 @dataclass
@@ -83,8 +84,8 @@ def compare_runs(a: Run, b: Run, metric_spec: str | None = None, alpha: float = 
     unit = metric.unit
     headers = ["dataset", "method", f"A {metric.name} ({unit})", f"B {metric.name} ({unit})", "B − A", "paired images",
                "p (Wilcoxon)", "verdict"]
-    notes = [f"A: {a.store.root} (run; {pub.CONVENTIONS[RUN_CONVENTION][0]}, original pixels)",
-             f"B: {b.store.root} (run; {pub.CONVENTIONS[RUN_CONVENTION][0]}, original pixels)",
+    notes = [f"A: {a.store.root} (run)", f"B: {b.store.root} (run)",
+             f"{metric.name}: {metric.description}",
              f"scores: mean ± std over folds; p: two-sided paired Wilcoxon signed-rank on the per-image "
              f"{metric.name} of the images both runs predicted; α = {alpha:g}"]
     if fail_worse is not None:
@@ -128,46 +129,37 @@ def _verdict(sa, sb, worsening: float, n: int, p: float, p_gate: float, alpha: f
 
 
 def compare_published(paper: pub.Published, run: Run, paper_is_a: bool) -> Comparison:
-    """The paper's numbers beside ours wherever dataset and method match; no paired test is possible."""
+    """The paper's numbers beside ours, in the same metric, wherever dataset and method match; no paired test."""
     rows, data = [], []
     cache: dict[tuple[str, bool], pd.DataFrame] = {}
+    metrics: dict[str, object] = {}
     unmatched = 0
     for _, row in paper.scores.iterrows():
         methods = sorted({(c.dataset, c.method) for c in run.cells if pub.matches(row, c)})
         if not methods:
             unmatched += 1
             continue
+        metric = metrics.setdefault(row["metric"], load_metric(run.registry, row["metric"]))
         ours = _run_scores(run, row["metric"], bool(row["landmark"]), cache)
         for dataset, method in methods:
             key = (dataset, method, row["landmark"]) if row["landmark"] else (dataset, method)
             mine = ours.loc[key] if key in ours.index else None
-            metric = load_metric(run.registry, row["metric"])
-            theirs_as_ours = _convert(row, metric)
-            diff = (_get(mine, "mean") - theirs_as_ours) * (1 if paper_is_a else -1)
-            digits = metric.decimals
-            paper_entry = Entry(mean_std(row["mean"], row["std"], digits))
-            converted = Entry(number(theirs_as_ours, digits) if theirs_as_ours != row["mean"] else "=")
-            our_entry = Entry(_score(mine, digits))
-            sides = [paper_entry, converted, our_entry] if paper_is_a else [our_entry, paper_entry, converted]
+            diff = (_get(mine, "mean") - float(row["mean"])) * (1 if paper_is_a else -1)
+            sides = [Entry(mean_std(row["mean"], row["std"], metric.decimals)), Entry(_score(mine, metric.decimals))]
             rows.append([Entry(row["table"]), Entry(dataset), Entry(row["label"]), Entry(method),
-                         Entry(row["metric"]), Entry(row["landmark"] or "all")] + sides +
-                        [Entry(f"{diff:+.2f}" if diff == diff else "—"), Entry(row["convention"])])
+                         Entry(row["metric"]), Entry(row["landmark"] or "all")] + (sides if paper_is_a else sides[::-1])
+                        + [Entry(f"{diff:+.2f}" if diff == diff else "—")])
             data.append({"table": row["table"], "dataset": dataset, "published_method": row["label"],
                          "method": method, "metric": row["metric"], "landmark": row["landmark"],
                          "published_mean": row["mean"], "published_std": row["std"],
-                         "published_convention": row["convention"], "published_as_radial": theirs_as_ours,
-                         "our_mean": _get(mine, "mean"), "our_std": _get(mine, "std"),
-                         "difference": diff})
-    paper_cols = [f"{'A' if paper_is_a else 'B'}: {paper.name} (published)", "published as radial"]
-    our_cols = [f"{'B' if paper_is_a else 'A'}: {run.name} (ours)"]
+                         "our_mean": _get(mine, "mean"), "our_std": _get(mine, "std"), "difference": diff})
+    sides = [f"{'A' if paper_is_a else 'B'}: {paper.name} (published)", f"{'B' if paper_is_a else 'A'}: {run.name} (ours)"]
     headers = (["table", "dataset", "published method", "our method", "metric", "landmark"]
-               + (paper_cols + our_cols if paper_is_a else our_cols + paper_cols) + ["B − A", "published convention"])
+               + (sides if paper_is_a else sides[::-1]) + ["B − A"])
     notes = [f"published: {paper.citation}", f"  {paper.description}"] + [f"  {n}" for n in paper.notes]
-    notes += [f"conventions: ours is the {pub.CONVENTIONS[RUN_CONVENTION][0]} in original pixels (mre) or in "
-              "network-input pixels (mre-input); " + "; ".join(f"{k}: {v[0]}" for k, v in pub.CONVENTIONS.items()),
-              "'published as radial' converts the published distance to a radial error where the convention says "
-              "how (×√2 for radial/√2); B − A uses it",
-              "published numbers carry no per-image predictions: no paired test is possible, read differences "
+    notes += ["each published number is set beside ours in the metric that computes what the paper computed, "
+              "unconverted:"] + [f"  {name}: {metric.description}" for name, metric in sorted(metrics.items())]
+    notes += ["published numbers carry no per-image predictions: no paired test is possible, read differences "
               "against the stds",
               f"{unmatched} published rows have no matching dataset and method in {run.name}"]
     title = f"Compare {paper.name if paper_is_a else run.name} (A) with {run.name if paper_is_a else paper.name} (B)"
@@ -187,14 +179,6 @@ def _run_scores(run: Run, spec: str, per_landmark: bool, cache: dict) -> pd.Data
             table = summarise(fold_scores(run, metric), metric.higher_is_better)
             cache[(spec, per_landmark)] = table.set_index(["dataset", "method"])
     return cache[(spec, per_landmark)]
-
-
-def _convert(row: pd.Series, metric) -> float:
-    """The published value in our convention (radial), where the metric is a distance and the factor known."""
-    factor = pub.CONVENTIONS[row["convention"]][1]
-    if metric.distance and factor:
-        return float(row["mean"]) * factor
-    return float(row["mean"])
 
 
 def _get(row, key: str) -> float:

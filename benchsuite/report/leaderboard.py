@@ -47,7 +47,7 @@ def render(table: pd.DataFrame, fmt: str = "md", metric_label: str = "MRE (px)")
 
 def command(folder: Path, registry: Registry, table: str = "summary", fmt: str = "md", alpha: float = 0.05,
             methods: str | None = None, datasets: str | None = None, plot: str | None = None,
-            include_stale: bool = False, candidates: bool = False) -> str:
+            dagger: str = "wilcoxon", include_stale: bool = False, candidates: bool = False) -> str:
     """The text of one table of a run; with ``plot`` also writes the per-landmark bar chart."""
     from benchsuite.report import tables
 
@@ -65,7 +65,7 @@ def command(folder: Path, registry: Registry, table: str = "summary", fmt: str =
         path = per_landmark_bars(summary, Path(plot) if plot else Path(folder) / "plots" / "per-landmark.png",
                                  metric.unit)
         print(f"per-landmark chart written to {path}", file=sys.stderr)
-    return _render(tables.build(run, table, alpha), fmt) + selection_note(run) + stale_note(run)
+    return _render(tables.build(run, table, alpha, dagger), fmt) + selection_note(run) + stale_note(run)
 
 
 def selection_note(run: Run) -> str:

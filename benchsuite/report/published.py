@@ -1,11 +1,11 @@
 """Published leaderboards: a paper's reported numbers, comparable with our runs.
 
 A published leaderboard is a folder (``results/published/<name>/``) holding
-``leaderboard.toml`` (name, citation, what the numbers are, the paper's
-error convention, notes) and ``scores.csv`` with one row per reported number:
+``leaderboard.toml`` (name, citation, what the numbers are, notes) and
+``scores.csv`` with one row per reported number:
 
     table, dataset, architecture, encoder, codec, match, label, metric, landmark,
-    mean, std, folds, convention, unit, note
+    mean, std, folds, unit, note
 
 Matching to a run is explicit, on the names in cell.json: ``dataset`` is a
 registered dataset name, ``architecture``/``codec``/``encoder`` registered
@@ -13,12 +13,14 @@ names (an empty codec means a codec-free baseline, an empty encoder any
 encoder), and ``match`` extra conditions on the cell's config, separated by
 spaces: ``path=value``, ``path=*`` (set and truthy) or ``path=-`` (unset or
 falsy), e.g. ``architecture.params.pretrain=*``. ``metric`` is a metric spec
-(``mre``, ``hit-rate(threshold=2,unit=delta)``); ``landmark``, when given, is
-the 1-based landmark number in the paper's (and the dataset's) order.
+(``mre``, ``hit-rate(threshold=2,unit=delta)``): the metric of ours that
+computes what the paper computed, so both numbers are compared as they are,
+never converted (a paper's own error gets its own metric plugin).
+``landmark``, when given, is the 1-based landmark number in the paper's
+(and the dataset's) order.
 """
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +32,7 @@ from benchsuite.report.results import CellInfo
 
 MANIFEST = "leaderboard.toml"
 COLUMNS = ["table", "dataset", "architecture", "encoder", "codec", "match", "label", "metric", "landmark", "mean",
-           "std", "folds", "convention", "unit", "note"]
-
-# How each side computed its error; the factor turns a value into the mean radial (Euclidean) error.
-CONVENTIONS = {
-    "radial": ("mean radial (Euclidean) error", 1.0),
-    "radial/sqrt2": ("'RMSE' per landmark = sqrt((dx²+dy²)/2) = radial error / √2", math.sqrt(2)),
-    "ratio": ("a ratio or percentage, no distance convention", None),
-}
+           "std", "folds", "unit", "note"]
 
 
 @dataclass
@@ -66,9 +61,6 @@ def load(folder: Path) -> Published:
         raise PluginError(f"{folder}: scores lack columns {sorted(missing)}")
     for column in ("mean", "std", "folds"):
         scores[column] = pd.to_numeric(scores[column].replace("", None), errors="coerce")
-    unknown = set(scores["convention"]) - set(CONVENTIONS)
-    if unknown:
-        raise PluginError(f"{folder}: unknown conventions {sorted(unknown)} (known: {', '.join(CONVENTIONS)})")
     return Published(folder, manifest.get("name", folder.name), manifest.get("citation", ""),
                      manifest.get("description", ""), list(manifest.get("notes", [])), scores[COLUMNS])
 

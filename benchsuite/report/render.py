@@ -24,6 +24,7 @@ class Entry:
     text: str
     bold: bool = False
     dagger: bool = False
+    flags: str = ""  # footnote marks (see report.flags), after the text and any dagger
 
 
 @dataclass
@@ -35,8 +36,14 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
 
+def _fixed(value: float, digits: int) -> str:
+    """``value`` with ``digits`` decimals; no minus sign on a value that rounds to zero (-0.0000)."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def number(value: float, digits: int = 2) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else _fixed(value, digits)
 
 
 def mean_std(mean: float, std: float, digits: int = 2) -> str:
@@ -44,8 +51,8 @@ def mean_std(mean: float, std: float, digits: int = 2) -> str:
     if mean is None or math.isnan(mean):
         return "—"
     if std is None or math.isnan(std):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+        return _fixed(mean, digits)
+    return f"{_fixed(mean, digits)} ± {_fixed(std, digits)}"
 
 
 def render(table: Table, fmt: str = "md") -> str:
@@ -72,13 +79,13 @@ def render(table: Table, fmt: str = "md") -> str:
 def _md(entry: Entry) -> str:
     text = entry.text.replace("|", "\\|")
     text = f"**{text}**" if entry.bold and text else text
-    return text + ("†" if entry.dagger else "")
+    return text + ("†" if entry.dagger else "") + entry.flags
 
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "±": r"$\pm$", "δ": r"$\delta$", "σ": r"$\sigma$", "²": r"$^2$", "—": "--", "†": r"$^\dagger$", "‡": r"$^\ddagger$",
-                  "≈": r"$\approx$", "×": r"$\times$", "√": r"$\surd$"}
+                  "±": r"$\pm$", "δ": r"$\delta$", "σ": r"$\sigma$", "²": r"$^2$", "—": "--", "†": r"$^\dagger$",
+                  "≈": r"$\approx$", "×": r"$\times$", "√": r"$\surd$", "‡": r"$^\ddagger$", "§": r"\S{}", "¶": r"\P{}"}
 
 
 def latex_escape(text: str) -> str:
@@ -88,10 +95,10 @@ def latex_escape(text: str) -> str:
 def _latex(entry: Entry) -> str:
     text = latex_escape(entry.text)
     text = rf"\textbf{{{text}}}" if entry.bold and text else text
-    return text + (r"$^\dagger$" if entry.dagger else "")
+    return text + (r"$^\dagger$" if entry.dagger else "") + latex_escape(entry.flags)
 
 
 def _html(entry: Entry) -> str:
     text = html.escape(entry.text)
     text = f"<b>{text}</b>" if entry.bold and text else text
-    return text + ("&dagger;" if entry.dagger else "")
+    return text + ("&dagger;" if entry.dagger else "") + html.escape(entry.flags)

@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import fnmatch
 import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -116,6 +117,7 @@ class Run:
             cells, self.selections = select_on_validation(cells)
         self.cells = _distinct_labels(cells)
         self._predictions: dict[str, pd.DataFrame] = {}
+        self.unfiltered = self  # what where() and only() started from: judgements on the whole run use it
 
     @property
     def name(self) -> str:
@@ -125,7 +127,8 @@ class Run:
         """The same run restricted to the cells ``keep`` accepts (sharing the predictions cache)."""
         subset = copy.copy(self)
         subset.cells = [c for c in self.cells if keep(c)]
-        subset.__dict__.pop("methods", None)
+        for cached in ("methods", "human_errors"):
+            subset.__dict__.pop(cached, None)
         return subset
 
     def only(self, methods: str | None = None, datasets: str | None = None) -> "Run":
@@ -152,11 +155,22 @@ class Run:
             folds_done = len({c.fold for c in cells})
             rows.append({"dataset": dataset, "method": method, "dataset_name": first.dataset_name,
                          "architecture": first.architecture, "encoder": first.encoder, "codec": first.codec,
-                         "output": self.codec_output(first.codec), "parameters": max(params) if params else None,
+                         "output": self.codec_output(first.codec), "baseline": self.is_baseline(first.architecture),
+                         "parameters": max(params) if params else None,
                          "folds_done": folds_done, "folds": first.folds, "complete": folds_done >= first.folds})
-        columns = ["dataset", "method", "dataset_name", "architecture", "encoder", "codec", "output", "parameters",
-                   "folds_done", "folds", "complete"]
+        columns = ["dataset", "method", "dataset_name", "architecture", "encoder", "codec", "output", "baseline",
+                   "parameters", "folds_done", "folds", "complete"]
         return pd.DataFrame(rows, columns=columns)
+
+    @cached_property
+    def human_errors(self) -> dict[str, float]:
+        """Each dataset's inter-annotator mean radial error (original pixels) as its cells recorded it, where known."""
+        found: dict[str, float] = {}
+        for cell in self.cells:
+            value = cell.record.get("human_error")
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                found.setdefault(cell.dataset, float(value))
+        return found
 
     def codec_output(self, codec: str | None) -> str | None:
         """"heatmap" or "coords" as the codec plugin declares it; None for a codec-free baseline."""
@@ -166,6 +180,13 @@ class Run:
             return self.registry.get("codecs", codec).cls.output
         except PluginError:
             return "unknown"
+
+    def is_baseline(self, architecture: str | None) -> bool:
+        """Whether the architecture plugin declares itself a baseline (an architecture not installed is not one)."""
+        try:
+            return bool(architecture) and bool(self.registry.get("architectures", architecture).cls.baseline)
+        except PluginError:
+            return False
 
     def landmark_order(self, dataset: str) -> list[str]:
         """The dataset's landmark names in their stored order (the dataset's own order)."""

@@ -177,20 +177,30 @@ def bayesian_signed_rank(a, b, rope: float, higher_is_better: bool = False, nsam
                                                                                      float(right))
 
 
-def cd_diagram(ranks: pd.Series, pvalues: pd.DataFrame, path: Path, title: str, alpha: float = 0.05) -> Path:
-    """A critical difference diagram (scikit-posthocs) as PNG: methods joined by a bar do not differ."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def cd_figure(ranks: pd.Series, pvalues: pd.DataFrame, title: str, alpha: float = 0.05, cd: float | None = None):
+    """A critical difference diagram (scikit-posthocs): methods joined by a bar do not differ; with ``cd``, the
+    Nemenyi critical difference drawn as a bar of that many ranks above the axis (Demšar 2006)."""
     import scikit_posthocs as sp
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.35 * len(ranks)))
+    from benchsuite.report.plots import pyplot
+
+    fig, ax = pyplot().subplots(figsize=(8, 1.6 + 0.35 * len(ranks)))
     sp.critical_difference_diagram(ranks, pvalues, ax=ax, alpha=alpha)
+    if cd is not None:  # above the rank axis and its tick labels, starting at the best rank
+        start, height = float(ranks.min()), 1.6
+        ax.plot([start, start + cd], [height, height], color="black", linewidth=1.5, solid_capstyle="butt")
+        ax.plot([start, start], [height - 0.15, height + 0.15], [start + cd] * 2, [height - 0.15, height + 0.15],
+                color="black", linewidth=1.2)
+        ax.text(start + cd / 2, height + 0.25, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=9)
+        ax.set_ylim(top=height + 1.0)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return fig
+
+
+def cd_diagram(ranks: pd.Series, pvalues: pd.DataFrame, path: Path, title: str, alpha: float = 0.05,
+               cd: float | None = None) -> Path:
+    """:func:`cd_figure` written to ``path`` as PNG."""
+    from benchsuite.report.plots import png, save
+
+    return save(png(cd_figure(ranks, pvalues, title, alpha, cd)), path)

@@ -10,14 +10,15 @@
 | per-landmark | fish Fig. 6, beetle Table 3 | dataset × landmark: methods                              |
 | correlation  | beetle Table 2              | dataset × method: r², explained variance, Pearson        |
 | ranking      | –                           | method: rank on each dataset, mean rank                  |
-| speed        | –                           | dataset × method: images/s, pipeline efficiency          |
+| speed        | –                           | dataset × method: images/s, pipeline efficiency, share   |
 
 Scores are means ± sample std over folds. Bold marks the best complete
-method of each dataset; † marks a method not significantly worse than it
-(paired per-image Wilcoxon against the best, Holm, α). Incomplete methods are
-shown with their folds, never bolded, ranked or tested. ‡ marks a method whose
-network collapsed (near-flat heatmaps, ``"collapsed": true`` in cell.json) on
-at least one fold.
+method of each dataset; † marks a method not significantly worse than it,
+by the paired per-image Wilcoxon against the best (Holm, α; it conditions on
+the trained models) or, with ``dagger="nadeau-bengio"``, the Nadeau–Bengio
+corrected resampled t-test on fold scores (it accounts for training
+variability); the legend says which. Incomplete methods are shown with
+their folds, never bolded, ranked or tested.
 """
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from benchsuite.api import PluginError
+from benchsuite.report.flags import flags_of
 from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
 from benchsuite.report.results import Run, group_cells
 from benchsuite.report.scores import best_per_group, fold_scores, image_scores, landmark_scores, load_metric, summarise
-from benchsuite.report.significance import not_worse_than_best
+from benchsuite.report.significance import DAGGER_TESTS, not_worse_than_best, test_train_ratios
 
 
 class Scores:
@@ -42,74 +44,78 @@ class Scores:
         self.folds = fold_scores(run, metric)
         self.images = image_scores(run, metric) if "image" in metric.scores else None
         self.summary = summarise(self.folds, self.higher, images=self.images)
+        self.ratios = test_train_ratios(run)
 
-    def marked(self, alpha: float) -> pd.DataFrame:
-        """The summary with ``best`` and ``not_worse`` (than the best) columns."""
+    def testable(self, dagger: str) -> bool:
+        """Whether † can be decided: the per-image test needs per-image scores, the corrected t-test fold scores."""
+        return dagger != "wilcoxon" or self.images is not None
+
+    def marked(self, alpha: float, dagger: str = "wilcoxon") -> pd.DataFrame:
+        """The summary with ``best`` and ``not_worse`` (than the best, by the test ``dagger`` names) columns."""
         table = self.summary.copy()
         table["best"] = best_per_group(table, self.higher)
-        table["not_worse"] = (not_worse_than_best(self.images, table, alpha, self.higher)
-                              if self.images is not None else table["best"])
+        table["not_worse"] = (not_worse_than_best(self.images, table, alpha, self.higher, dagger, self.folds,
+                                                  self.ratios) if self.testable(dagger) else table["best"])
         return table
 
 
-COLLAPSED = "‡"
-
-
-def collapsed_folds(run: Run) -> dict[tuple[str, str], int]:
-    """How many folds of each (dataset, method) trained a network that collapsed to near-flat heatmaps."""
-    counts: dict[tuple[str, str], int] = {}
-    for cell in run.cells:
-        if cell.record.get("collapsed"):
-            counts[(cell.dataset, cell.method)] = counts.get((cell.dataset, cell.method), 0) + 1
-    return counts
-
-
-def _collapse_notes(counts: dict) -> list[str]:
-    if not counts:
-        return []
-    return [f"{COLLAPSED}: the network collapsed on some folds (its validation loss was no better than a flat "
-            "output's, e.g. all-zero heatmaps; \"collapsed\" in cell.json): those folds' predictions are guesses"]
-
-
-def _notes(metric, alpha: float, tested: bool = True) -> list[str]:
+def _notes(metric, alpha: float, dagger: str | None = "wilcoxon") -> list[str]:
+    """The metric, the emphasis and the test behind † (None: no † in this table)."""
     notes = [f"{metric.description}; a fold's score is the mean over its test images, shown as mean ± sample "
              "std over folds"]
-    notes.append("bold: best complete method per dataset" + (f"; {DAGGER_NOTE} (per-image Wilcoxon signed-rank "
-                 f"against the best, Holm, α = {alpha:g})" if tested else ""))
+    notes.append("bold: best complete method per dataset" + (f"; {DAGGER_NOTE} ({DAGGER_TESTS[dagger]}, "
+                 f"α = {alpha:g})" if dagger else ""))
     notes.append("a method missing folds is marked incomplete: never bolded, ranked or tested")
     return notes
 
 
-def _score_entry(row, digits: int = 2, folds: bool = True, collapsed: bool = False) -> Entry:
+def _score_entry(row, digits: int = 2, folds: bool = True) -> Entry:
     text = mean_std(row.mean, row.std, digits)
     if not row.complete and folds:
         text += f" ({row.folds_done}/{row.folds} folds)"
-    if collapsed:
-        text += f" {COLLAPSED}"
     return Entry(text, bold=bool(getattr(row, "best", False)),
                  dagger=bool(getattr(row, "not_worse", False)) and not getattr(row, "best", False))
 
 
-def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05) -> Table:
+HUMAN = "human (inter-annotator)"
+HUMAN_NOTE = (f"{HUMAN}: a second annotator against the ground truth, mean radial error over the dataset's images; "
+              "a reference, never bolded, ranked or tested")
+
+
+def _humans(run: Run, metric) -> dict[str, float]:
+    """The datasets' inter-annotator errors, shown beside the headline metric (the error they are measured in)."""
+    return run.human_errors if metric.headline else {}
+
+
+def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     scores = Scores(run, load_metric(run.registry, metric_spec))
-    table = scores.marked(alpha)
-    collapsed = collapsed_folds(run)
-    table["collapsed_folds"] = [collapsed.get((d, m), 0) for d, m in zip(table.dataset, table.method)]
+    table = scores.marked(alpha, dagger)
+    table["reference"] = False
+    humans = _humans(run, scores.metric)
+    flags = flags_of(run)
     unit = scores.metric.unit
-    rows = []
-    for row in table.itertuples():
-        folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
-        method = row.method + (f" {COLLAPSED}" if row.collapsed_folds else "")
-        rows.append([Entry(row.dataset), Entry(method), _score_entry(row, folds=False),
-                     Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
-                     Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
+    rows, references = [], []
+    for dataset, group in table.groupby("dataset", sort=False):
+        for row in group.itertuples():
+            folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
+            rows.append([Entry(row.dataset), flags.mark(Entry(row.method), row.dataset, row.method),
+                         _score_entry(row, folds=False),
+                         Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
+                         Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
+        if dataset in humans:
+            rows.append([Entry(dataset), Entry(HUMAN), Entry(number(humans[dataset]))] + [Entry("—")] * 2
+                        + [Entry("reference")] + [Entry("—")] * 2)
+            references.append({"dataset": dataset, "method": HUMAN, "mean": humans[dataset], "best": False,
+                               "not_worse": False, "reference": True})
+    data = flags.columns(pd.concat([table, pd.DataFrame(references)], ignore_index=True) if references else table)
     label = f"{scores.metric.name.upper()} ({unit})" if unit else scores.metric.name
     headers = ["dataset", "method", f"{label} mean ± std over folds", "median", "P90", "folds", "test images",
                "missing landmarks"]
-    notes = _notes(scores.metric, alpha) + ["median, P90: over all out-of-fold test images, each image once",
-                                            "missing landmarks: without ground truth, excluded from every score"]
-    notes += _collapse_notes(collapsed)
-    return Table(f"Leaderboard: {run.name}", headers, rows, table, notes)
+    notes = _notes(scores.metric, alpha, dagger if scores.testable(dagger) else None)
+    notes += ["median, P90: over all out-of-fold test images, each image once",
+              "missing landmarks: without ground truth, excluded from every score"]
+    notes += ([HUMAN_NOTE] if references else []) + flags.notes()
+    return Table(f"Leaderboard: {run.name}", headers, rows, data, notes)
 
 
 def _architecture_label(method: str, codec: str | None) -> str:
@@ -131,7 +137,7 @@ def _millions(values) -> str:
 
 
 def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_kind: bool, metric_spec: str | None = None,
-                alpha: float = 0.05) -> Table:
+                alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     """Rows dataset (× codec), columns architectures with their parameter counts, like the fish paper."""
     methods = run.methods[run.methods.apply(select, axis=1)]
     chosen = set(zip(methods.dataset, methods.method))
@@ -139,36 +145,41 @@ def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_ki
     if not subset.cells:
         return Table(title, ["dataset"], [], pd.DataFrame(), ["no method of this kind in the run"])
     scores = Scores(subset, load_metric(run.registry, metric_spec))
-    table = scores.marked(alpha).merge(methods, on=["dataset", "method"], suffixes=("", "_m"))
+    table = scores.marked(alpha, dagger).merge(methods, on=["dataset", "method"], suffixes=("", "_m"))
     table["architecture_label"] = [_architecture_label(m, c) for m, c in zip(table.method, table.codec)]
     table["kind"] = [_kind_label(m, c) for m, c in zip(table.method, table.codec)] if by_kind else ""
     columns = list(dict.fromkeys(table.sort_values("architecture_label")["architecture_label"]))
     params = {a: _millions(table[table.architecture_label == a]["parameters"].dropna()) for a in columns}
-    collapsed = collapsed_folds(subset)
-    table["collapsed_folds"] = [collapsed.get((d, m), 0) for d, m in zip(table.dataset, table.method)]
+    humans = {d: v for d, v in _humans(run, scores.metric).items() if d in set(table["dataset"])}
+    flags = flags_of(run)
     rows = []
     for (dataset, kind), group in table.groupby(["dataset", "kind"], sort=True):
-        cells = {r.architecture_label: _score_entry(r, collapsed=bool(r.collapsed_folds)) for r in group.itertuples()}
+        cells = {r.architecture_label: flags.mark(_score_entry(r), dataset, r.method) for r in group.itertuples()}
         rows.append([Entry(dataset)] + ([Entry(kind)] if by_kind else []) +
-                    [cells.get(a, Entry("—")) for a in columns])
-    headers = ["dataset"] + (["codec"] if by_kind else []) + [a + params[a] for a in columns]
+                    [cells.get(a, Entry("—")) for a in columns] +
+                    ([Entry(number(humans.get(dataset, np.nan)))] if humans else []))
+    headers = ["dataset"] + (["codec"] if by_kind else []) + [a + params[a] for a in columns] + ([HUMAN] if humans else [])
     data = table[["dataset", "kind", "architecture_label", "method", "parameters", "mean", "std", "folds_done", "folds",
-                  "complete", "best", "not_worse", "collapsed_folds"]].rename(columns={"architecture_label": "architecture"})
-    return Table(title, headers, rows, data, _notes(scores.metric, alpha) + _collapse_notes(collapsed))
+                  "complete", "best", "not_worse"]].rename(columns={"architecture_label": "architecture"})
+    data["human_error"] = data["dataset"].map(humans)
+    return Table(title, headers, rows, flags.columns(data),
+                 _notes(scores.metric, alpha, dagger if scores.testable(dagger) else None)
+                 + ([HUMAN_NOTE] if humans else []) + flags.notes())
 
 
-def heatmap(run: Run, alpha: float = 0.05) -> Table:
+def heatmap(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     return method_grid(run, lambda m: m.output == "heatmap", f"Heatmap regression: {run.name} (fish Table 4)",
-                       True, alpha=alpha)
+                       True, alpha=alpha, dagger=dagger)
 
 
-def regression(run: Run, alpha: float = 0.05) -> Table:
+def regression(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     return method_grid(run, lambda m: m.output == "coords", f"Direct regression: {run.name} (fish Table 2)", True,
-                       alpha=alpha)
+                       alpha=alpha, dagger=dagger)
 
 
-def baseline(run: Run, alpha: float = 0.05) -> Table:
-    return method_grid(run, lambda m: pd.isna(m.codec), f"Baselines: {run.name} (fish Table 1)", False, alpha=alpha)
+def baseline(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
+    return method_grid(run, lambda m: pd.isna(m.codec), f"Baselines: {run.name} (fish Table 1)", False, alpha=alpha,
+                       dagger=dagger)
 
 
 def table_metrics(run: Run, table: str) -> list:
@@ -197,9 +208,10 @@ def hits(run: Run) -> Table:
         raise PluginError("no installed metric fills the hits table")
     base = summaries[0]
     delta = _mean_delta(run)
+    flags = flags_of(run)
     rows, data = [], []
     for dataset, method in base.index:
-        row = [Entry(dataset), Entry(method), Entry(number(delta.get(dataset, np.nan)))]
+        row = [Entry(dataset), flags.mark(Entry(method), dataset, method), Entry(number(delta.get(dataset, np.nan)))]
         for metric, table in zip(metrics, summaries):
             r = table.loc[(dataset, method)]
             entry = Entry(mean_std(r["mean"], r["std"], metric.decimals), bold=bool(r["best"]))
@@ -216,8 +228,8 @@ def hits(run: Run) -> Table:
              "δ = original size / network input size (longest side), the error of one input pixel; "
              "δ (px) is its mean over the dataset's images",
              "bold: best complete method per dataset and threshold; — where the threshold is unknown "
-             "(δ needs stored image sizes, mm the dataset's pixel size)"]
-    return Table(f"Hit rates: {run.name} (fish Table 5)", headers, rows, pd.DataFrame(data), notes)
+             "(δ needs stored image sizes, mm the dataset's pixel size)"] + flags.notes()
+    return Table(f"Hit rates: {run.name} (fish Table 5)", headers, rows, flags.columns(pd.DataFrame(data)), notes)
 
 
 def _mean_delta(run: Run) -> dict[str, float]:
@@ -244,16 +256,17 @@ def per_landmark(run: Run, metric_spec: str | None = None) -> Table:
     """Each landmark's error per method, landmarks in the dataset's order and with its names (fish Fig. 6)."""
     table, metric = landmark_summary(run, metric_spec)
     methods = sorted(table["method"].unique())
+    flags = flags_of(run)
     rows = []
     for (dataset, index, landmark), group in table.groupby(["dataset", "index", "landmark"], sort=True):
-        cells = {r.method: _score_entry(r) for r in group.itertuples()}
+        cells = {r.method: flags.mark(_score_entry(r), dataset, r.method) for r in group.itertuples()}
         rows.append([Entry(dataset), Entry(str(index + 1)), Entry(landmark)] +
                     [cells.get(m, Entry("—")) for m in methods])
     headers = ["dataset", "#", "landmark"] + methods
     notes = [f"{metric.description}; per landmark: mean over a fold's test images, mean ± std over folds",
-             "bold: best complete method per landmark"]
+             "bold: best complete method per landmark"] + flags.notes()
     return Table(f"Error per landmark: {run.name} (fish Fig. 6)", headers, rows,
-                 table.drop(columns=[c for c in ("images", "missing") if c in table]), notes)
+                 flags.columns(table.drop(columns=[c for c in ("images", "missing") if c in table])), notes)
 
 
 def correlation(run: Run) -> Table:
@@ -261,9 +274,10 @@ def correlation(run: Run) -> Table:
     metrics, summaries = _column_summaries(run, table_metrics(run, "correlation"))
     if not metrics:
         raise PluginError("no installed metric fills the correlation table")
+    flags = flags_of(run)
     rows, data = [], []
     for dataset, method in summaries[0].index:
-        row = [Entry(dataset), Entry(method)]
+        row = [Entry(dataset), flags.mark(Entry(method), dataset, method)]
         record = {"dataset": dataset, "method": method}
         for metric, summary_table in zip(metrics, summaries):
             r = summary_table.loc[(dataset, method)]
@@ -273,10 +287,13 @@ def correlation(run: Run) -> Table:
         record["complete"] = bool(summaries[0].loc[(dataset, method)]["complete"])
         rows.append(row)
         data.append(record)
-    notes = ["coordinates of all test landmarks of a fold, x and y pooled; mean ± std over folds",
-             "bold: best complete method per dataset"]
+    notes = ["per coordinate: each landmark's x and each landmark's y is its own target over a fold's test images, "
+             "scored separately and averaged (scikit-learn's multioutput=\"uniform_average\"), so a prediction that "
+             "ignores the image (the mean shape) scores ≈ 0; mean ± std over folds",
+             "Pearson r is undefined (—) for a constant prediction",
+             "bold: best complete method per dataset"] + flags.notes()
     return Table(f"Correlation of predicted and true coordinates: {run.name} (beetle Table 2)",
-                 ["dataset", "method"] + [m.label for m in metrics], rows, pd.DataFrame(data), notes)
+                 ["dataset", "method"] + [m.label for m in metrics], rows, flags.columns(pd.DataFrame(data)), notes)
 
 
 def ranking(run: Run, metric_spec: str | None = None) -> Table:
@@ -292,9 +309,11 @@ def ranking(run: Run, metric_spec: str | None = None) -> Table:
                            "datasets": wide.notna().sum(axis=1).to_numpy()})
     result = result.sort_values(["datasets", "mean_rank"], ascending=[False, True], ignore_index=True)
     best = result["mean_rank"][result["datasets"] == len(datasets)].min()
+    flags = flags_of(run)
     rows = []
     for r in result.itertuples():
-        ranks = [Entry(number(wide.loc[r.method, d], 1) if d in wide.columns else "—") for d in datasets]
+        ranks = [flags.mark(Entry(number(wide.loc[r.method, d], 1) if d in wide.columns else "—"), d, r.method)
+                 for d in datasets]
         rows.append([Entry(r.method)] + ranks + [Entry(f"{r.mean_rank:.2f}", bold=bool(r.mean_rank == best
                      and r.datasets == len(datasets))), Entry(f"{r.datasets}/{len(datasets)}")])
     data = result.merge(wide.reset_index(), on="method")
@@ -302,6 +321,7 @@ def ranking(run: Run, metric_spec: str | None = None) -> Table:
              "(1 = best, ties share), mean over datasets",
              "a method not complete on every dataset is ranked after those that are: its mean rank is over fewer "
              "datasets", "bold: best mean rank; see `benchsuite stats` for whether the ranks differ significantly"]
+    notes += flags.notes()
     return Table(f"Ranking across datasets: {run.name}", ["method"] + datasets + ["mean rank", "datasets"], rows,
                  data, notes)
 
@@ -309,6 +329,7 @@ def ranking(run: Run, metric_spec: str | None = None) -> Table:
 def speed(run: Run) -> Table:
     """Training throughput and pipeline efficiency of each method, mean over its cells (from cell.json)."""
     rows, data = [], []
+    flags = flags_of(run)
     cells = [c for c in run.cells if "pipeline_efficiency" in c.record]
     for (dataset, method), group in sorted(group_cells(cells).items()):
         record = {
@@ -318,32 +339,41 @@ def speed(run: Run) -> Table:
             "bare_images_per_s": float(np.mean([c.record["bare_images_per_s"] for c in group])),
             "pipeline_efficiency": float(np.mean([c.record["pipeline_efficiency"] for c in group])),
             "train_seconds": float(np.mean([c.record["train_seconds"] for c in group])),
+            "train_share": float(np.mean([c.record.get("train_share", np.nan) for c in group])),
         }
         data.append(record)
-        rows.append([Entry(dataset), Entry(method), Entry(record["device"]), Entry(number(record["train_images_per_s"], 1)),
+        rows.append([Entry(dataset), flags.mark(Entry(method), dataset, method), Entry(record["device"]), Entry(number(record["train_images_per_s"], 1)),
                      Entry(number(record["bare_images_per_s"], 1)), Entry(number(record["pipeline_efficiency"], 2)),
-                     Entry(number(record["train_seconds"], 1)), Entry(str(len(group)))])
-    notes = ["pipeline efficiency: the training loop's images/s over the bare model's forward+backward+step on "
-             "random tensors of the same shape, same device, same process (1.0 = the pipeline costs nothing)",
-             "means over the method's cells; codec-free baselines do not train and are not listed"]
-    headers = ["dataset", "method", "device", "train images/s", "bare images/s", "efficiency", "train s", "cells"]
-    return Table(f"Speed: {run.name}", headers, rows, pd.DataFrame(data), notes)
+                     Entry(number(record["train_seconds"], 1)), Entry(number(record["train_share"], 2)),
+                     Entry(str(len(group)))])
+    notes = ["efficiency: the training loop's images/s over the ceiling, the faster of the bare training step "
+             "(same model, loss, batch and input on random data already on the device) and the loop's fastest "
+             "epoch; at most 1, and 1 means the pipeline costs nothing",
+             "train share: training time over the cell's wall time (the rest: preparing images, validation, "
+             "prediction)", "means over the method's cells; codec-free baselines do not train and are not listed"
+             ] + flags.notes()
+    headers = ["dataset", "method", "device", "train images/s", "ceiling images/s", "efficiency", "train s",
+               "train share", "cells"]
+    data = flags.columns(pd.DataFrame(data)) if data else pd.DataFrame(data)
+    return Table(f"Speed: {run.name}", headers, rows, data, notes)
 
 
-TABLES: dict[str, Callable[..., Table]] = {
-    "summary": lambda run, alpha: summary(run, alpha=alpha),
-    "heatmap": lambda run, alpha: heatmap(run, alpha),
-    "regression": lambda run, alpha: regression(run, alpha),
-    "baseline": lambda run, alpha: baseline(run, alpha),
-    "hits": lambda run, alpha: hits(run),
-    "per-landmark": lambda run, alpha: per_landmark(run),
-    "correlation": lambda run, alpha: correlation(run),
-    "ranking": lambda run, alpha: ranking(run),
-    "speed": lambda run, alpha: speed(run),
+TABLES: dict[str, Callable[..., Table]] = {  # (run, alpha, dagger) -> Table; dagger names the test behind †
+    "summary": lambda run, alpha, dagger: summary(run, alpha=alpha, dagger=dagger),
+    "heatmap": heatmap,
+    "regression": regression,
+    "baseline": baseline,
+    "hits": lambda run, alpha, dagger: hits(run),
+    "per-landmark": lambda run, alpha, dagger: per_landmark(run),
+    "correlation": lambda run, alpha, dagger: correlation(run),
+    "ranking": lambda run, alpha, dagger: ranking(run),
+    "speed": lambda run, alpha, dagger: speed(run),
 }
 
 
-def build(run: Run, name: str, alpha: float = 0.05) -> Table:
+def build(run: Run, name: str, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
     if name not in TABLES:
         raise PluginError(f"unknown table {name!r} (known: {', '.join(TABLES)})")
-    return TABLES[name](run, alpha)
+    if dagger not in DAGGER_TESTS:
+        raise PluginError(f"unknown test for † {dagger!r} (known: {', '.join(DAGGER_TESTS)})")
+    return TABLES[name](run, alpha, dagger)

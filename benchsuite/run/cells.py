@@ -89,6 +89,22 @@ class Cell:
         """The identity of the method configuration, the same for all its folds: one leaderboard row."""
         return configuration_id(self.identity())
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "Cell":
+        """The cell a cell.json describes (its ``config``), with its labels: to retrain or reuse its method."""
+        from benchsuite.protocol import protocol_from_identity
+
+        config = record["config"]
+
+        def component(key: str) -> Component | None:
+            part = config.get(key)
+            return Component(part["name"], dict(part.get("params") or {})) if part else None
+
+        dataset = component("dataset")
+        dataset = Component(dataset.name, dataset.params, record.get("dataset"))
+        return cls(dataset, component("architecture"), component("encoder"), component("codec"), int(config["fold"]),
+                   protocol_from_identity(config["protocol"]), dict(config.get("versions") or {}))
+
     def selection(self) -> tuple[str, str, dict[str, Any]] | None:
         """For a cell among candidates of a nested selection: (group id, group label, its values of the selected
         parameters). The group is everything but those parameters (and the fold); None without selection."""

@@ -7,6 +7,7 @@ Incompatible combinations are not errors: they are skipped with a reason.
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import inspect
 import json
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from benchsuite import __version__
 from benchsuite.api import PluginError
@@ -25,7 +28,7 @@ from benchsuite.splits import SplitTable, digest, read_split_table
 
 AXES = ("datasets", "architectures", "encoders", "codecs")
 CORE_PARAMETERS = {"architectures": ("pretrain",), "datasets": ("splits",)}  # keys the core handles itself
-_GRID_KEYS = {"description", "protocol", "settings", "executor", "select", *AXES}
+_GRID_KEYS = {"description", "protocol", "settings", "executor", "select", "methods", *AXES}
 SELECTABLE = {"dataset", "architecture", "encoder", "codec"}  # select = ["codec.sigma"]: <axis>.<parameter>
 
 
@@ -38,6 +41,7 @@ class GridSpec:
     axes: dict[str, list[Any]]  # raw entries: names, patterns or tables
     executor: dict[str, Any] = field(default_factory=dict)  # name and options, e.g. Slurm resources
     select: tuple[str, ...] = ()  # parameters chosen per fold on validation error, e.g. ("codec.sigma",)
+    methods: list[dict[str, Any]] = field(default_factory=list)  # explicit combinations instead of a cross-product
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Grid:
     protocol: Protocol
     cells: list[Cell] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    skipped_methods: list[tuple] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # pattern matches left out, and why
 
 
@@ -98,7 +103,22 @@ def load_spec(grid: str) -> GridSpec:
         axes=axes,
         executor=dict(data.get("executor", {})),
         select=_selection(data.get("select", []), grid),
+        methods=_method_entries(data.get("methods", []), grid, data),
     )
+
+
+def _method_entries(entries: Any, grid: str, data: dict) -> list[dict[str, Any]]:
+    """``methods = [{ architecture = ..., encoder = ..., codec = ... }]``: exactly these combinations."""
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise PluginError(f"{grid}: methods must be a list of tables with architecture, encoder and codec")
+    for entry in entries:
+        unknown = set(entry) - {"architecture", "encoder", "codec"}
+        if unknown or "architecture" not in entry:
+            raise PluginError(f"{grid}: a methods entry needs an architecture and may have an encoder and a codec, "
+                              f"got {sorted(entry)}")
+    if entries and {"architectures", "encoders", "codecs"} & set(data):
+        raise PluginError(f"{grid}: give either methods or the architectures/encoders/codecs axes, not both")
+    return list(entries)
 
 
 def _selection(entries: Any, grid: str) -> tuple[str, ...]:
@@ -181,7 +201,7 @@ def encoder_incompatibility(arch_cls, encoder: Component | None) -> str | None:
 def codec_incompatibility(arch_cls, codec_cls) -> str | None:
     """Why an architecture cannot be trained with this codec (or none), or None."""
     if not arch_cls.outputs:
-        return f"{arch_cls.name} is a codec-free baseline" if codec_cls is not None else None
+        return f"{arch_cls.name} is codec-free: it takes no codec" if codec_cls is not None else None
     if codec_cls is None:
         return f"{arch_cls.name} needs a codec and the grid lists none"
     if codec_cls.output not in arch_cls.outputs:
@@ -200,27 +220,19 @@ def expand(
     filters = filters or {}
     protocol = load_protocol(spec.protocol, spec.settings | dict(settings or {}))
     grid = Grid(spec=spec, protocol=protocol)
-    axes = {axis: components(registry, axis, spec.axes[axis], filters.get(axis), grid.notes) for axis in AXES}
-    folds = {d: len(t.folds) if (t := split_table(registry, d)) else protocol.folds for d in axes["datasets"]}
-    for dataset in axes["datasets"]:
-        for arch in axes["architectures"]:
-            arch_cls = registry.get("architectures", arch.name).cls
-            for encoder in _with_none(axes["encoders"], arch_cls.encoder != "required"):
-                reason = encoder_incompatibility(arch_cls, encoder)
-                if reason:
-                    grid.skipped.append(Skipped(dataset, arch, encoder, None, reason))
-                    continue
-                for codec in _with_none(axes["codecs"], not arch_cls.outputs):
-                    codec_cls = registry.get("codecs", codec.name).cls if codec else None
-                    reason = codec_incompatibility(arch_cls, codec_cls)
-                    if reason:
-                        grid.skipped.append(Skipped(dataset, arch, encoder, codec, reason))
-                        continue
-                    versions = _versions(registry, dataset, arch, encoder, codec)
-                    for fold in range(folds[dataset]):
-                        grid.cells.append(Cell(dataset, arch, encoder, codec, fold, protocol, versions,
-                                               select=spec.select, select_defaults=_defaults(
-                                                   registry, spec.select, dataset, arch, encoder, codec)))
+    datasets = components(registry, "datasets", spec.axes["datasets"], filters.get("datasets"), grid.notes)
+    methods = list(_methods(spec, registry, filters, grid))
+    for dataset in datasets:
+        table = split_table(registry, dataset)
+        cell_protocol = _for_dataset(protocol, registry, dataset)
+        for arch, encoder, codec in methods:
+            versions = _versions(registry, dataset, arch, encoder, codec)
+            defaults = _defaults(registry, spec.select, dataset, arch, encoder, codec)
+            for fold in range(len(table.folds) if table else protocol.folds):
+                grid.cells.append(Cell(dataset, arch, encoder, codec, fold, cell_protocol, versions,
+                                       select=spec.select, select_defaults=defaults))
+        for arch, encoder, codec, reason in grid.skipped_methods:
+            grid.skipped.append(Skipped(dataset, arch, encoder, codec, reason))
     _check_labels(grid.cells)
     _check_selection(grid)
     return grid
@@ -296,6 +308,65 @@ def _check_labels(cells: list[Cell]) -> None:
 def _spelled(cell: Cell) -> str:
     parts = [c.as_dict() for c in (cell.dataset, cell.architecture, cell.encoder, cell.codec) if c is not None]
     return " + ".join(f"{p['name']}{p['params'] or ''}" for p in parts)
+
+
+def _methods(spec: GridSpec, registry: Registry, filters: dict, grid: Grid):
+    """(architecture, encoder, codec) triples: the grid's explicit ``methods`` list, else the axes' cross-product
+    minus incompatible combinations (recorded, with their reason, in ``grid.skipped_methods``)."""
+    if spec.methods:
+        candidates = []
+        for entry in spec.methods:
+            parts = [components(registry, axis, [entry[key]] if entry.get(key) is not None else [], None, grid.notes)
+                     for axis, key in (("architectures", "architecture"), ("encoders", "encoder"),
+                                       ("codecs", "codec"))]
+            candidates.append((parts[0][0], parts[1][0] if parts[1] else None, parts[2][0] if parts[2] else None))
+    else:
+        axes = {axis: components(registry, axis, spec.axes[axis], filters.get(axis), grid.notes)
+                for axis in AXES[1:]}
+        candidates = [(arch, encoder, codec) for arch in axes["architectures"]
+                      for encoder in _with_none(axes["encoders"], registry.get("architectures", arch.name).cls.encoder
+                                                != "required")
+                      for codec in _with_none(axes["codecs"], not registry.get("architectures", arch.name).cls.outputs)]
+    for arch, encoder, codec in candidates:
+        arch_cls = registry.get("architectures", arch.name).cls
+        codec_cls = registry.get("codecs", codec.name).cls if codec else None
+        reason = (encoder_incompatibility(arch_cls, encoder) or codec_incompatibility(arch_cls, codec_cls)
+                  or _unavailable(registry, arch, encoder, codec))
+        if reason:
+            grid.skipped_methods.append((arch, encoder, codec, reason))
+        else:
+            yield arch, encoder, codec
+
+
+def _unavailable(registry: Registry, *parts: Component | None) -> str | None:
+    """Why a method cannot run on this machine (an optional library is missing), said once in the dry run."""
+    for axis, part in zip(AXES[1:], parts):
+        why = part and registry.get(axis, part.name).cls.unavailable()
+        if why:
+            return f"{part.name} is not available here: {why}"
+    return None
+
+
+def _for_dataset(protocol: Protocol, registry: Registry, dataset: Component) -> Protocol:
+    """The protocol a dataset's cells use: ``input_size = "auto"`` resolved from its images' sizes."""
+    if protocol.input_size != "auto":
+        return protocol
+    instance = registry.create("datasets", dataset.name, dataset_params(dataset))
+    return dataclasses.replace(protocol, input_size=auto_input_size([s.size for s in instance.samples()]))
+
+
+def auto_input_size(sizes: list[tuple[int, int]], delta: float = 3.0, smallest: int = 128,
+                    largest: int = 384) -> tuple[int, int]:
+    """A network input for images of these sizes: about ``delta`` original pixels per input pixel on the median
+    image's longest side, within [smallest, largest], sides multiples of 32, the median aspect ratio kept."""
+    widths, heights = np.median([w for w, _ in sizes]), np.median([h for _, h in sizes])
+    longest = min(max(_multiple(max(widths, heights) / delta), smallest), largest)
+    shortest = max(_multiple(longest * min(widths, heights) / max(widths, heights), up=True), 32)
+    return (longest, shortest) if widths >= heights else (shortest, longest)
+
+
+def _multiple(value: float, of: int = 32, up: bool = False) -> int:
+    return int((np.ceil if up else np.round)(value / of) * of)
 
 
 def _with_none(components: list[Component], include_none: bool) -> list[Component | None]:

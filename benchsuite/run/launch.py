@@ -12,24 +12,54 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as installed_registry
 from benchsuite.run import grid as grids
 from benchsuite.run.cells import Cell
-from benchsuite.run.runner import RunSummary, run_cells
 from benchsuite.run.store import RunStore
 
+if TYPE_CHECKING:  # the runner imports torch: only running a grid needs it
+    from benchsuite.run.runner import RunSummary
+
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 FILTER_AXES = {"dataset": "datasets", "architecture": "architectures", "encoder": "encoders", "codec": "codecs"}
 
 
 def results_root(results: str | Path | None = None) -> Path:
     """The results folder: the one given, else ``$BENCHSUITE_RESULTS``, else ``./results``."""
     return Path(results or os.environ.get("BENCHSUITE_RESULTS", "results"))
+
+
+def check_run_name(name: str) -> str:
+    """A run name is one folder under the results folder: a safe character set, no path, no newline."""
+    if not isinstance(name, str) or not _RUN_NAME.fullmatch(name):
+        raise PluginError(f"run name {name!r}: use 1 to 100 letters, digits, '.', '_', '+' or '-', starting with a "
+                          "letter or digit (a run is one folder under the results folder)")
+    return name
+
+
+def run_name_from(label: str) -> str:
+    """A run name made from a grid file's or a folder's name (unsafe characters become '-')."""
+    name = re.sub(r"[^A-Za-z0-9._+-]", "-", label).lstrip("._+-")[:100]
+    if not name:
+        raise PluginError(f"cannot make a run name from {label!r}: pass --run NAME")
+    return check_run_name(name)
+
+
+def run_folder(results: str | Path | None, name: str) -> Path:
+    """The folder of run ``name``, refused unless it lies inside the results folder (no link out of it)."""
+    root = results_root(results)
+    folder = root / check_run_name(name)
+    if not folder.resolve().is_relative_to(root.resolve()):
+        raise PluginError(f"{folder}: resolves to {folder.resolve()}, outside the results folder {root}; "
+                          "refusing to write there")
+    return folder
 
 
 @dataclass
@@ -81,6 +111,7 @@ class Plan:
 
     grid: grids.Grid
     cells: list[Cell]
+    skipped: list[grids.Skipped] = field(default_factory=list)  # incompatible combinations the filters select
 
     @property
     def name(self) -> str:
@@ -97,7 +128,27 @@ def plan_grid(grid: str | grids.GridSpec = "smoke", *, registry: Registry | None
     lost = filters.unmatched(expanded.cells)
     if lost:
         raise PluginError(f"grid {spec.name!r}: {', '.join(lost)} matches no cell")
-    return Plan(expanded, [c for c in expanded.cells if filters.keeps(c)])
+    return Plan(expanded, [c for c in expanded.cells if filters.keeps(c)],
+                [s for s in expanded.skipped if filters.keeps(s)])
+
+
+def dataset_problems(plan: Plan, registry: Registry) -> list[str]:
+    """Why the selected cells' datasets cannot be run, one line each: unreadable, or fewer images than folds.
+
+    Read once here, so that a broken folder is refused before a run writes anything (and a dry run says so),
+    instead of failing each of its cells.
+    """
+    problems = []
+    folds = plan.grid.protocol.folds
+    for component in dict.fromkeys(c.dataset for c in plan.cells):
+        try:
+            count = len(registry.create("datasets", component.name, grids.dataset_params(component)).samples())
+        except PluginError as exc:
+            problems.append(f"dataset {component.label}: {exc}")
+            continue
+        if count < folds and "splits" not in component.params:  # a split file brings its own folds
+            problems.append(f"dataset {component.label}: {count} usable images, fewer than the {folds} folds")
+    return problems
 
 
 def make_executor(registry: Registry, name: str | None = None, options: dict[str, Any] | None = None):
@@ -127,17 +178,26 @@ def run_grid(grid: str | grids.GridSpec = "smoke", *, results: str | Path | None
              executor_options: dict[str, Any] | None = None, force: bool = False, change_grid: bool = False,
              runtime=None, progress=None) -> RunResult:
     """Run every selected cell that is not complete yet; each cell's result is written atomically."""
+    from benchsuite.run.runner import run_cells
     from benchsuite.train.loop import Runtime
 
     registry = registry or installed_registry()
+    if run is not None:
+        check_run_name(run)
     plan = plan_grid(grid, registry=registry, filters=filters, settings=settings)
     if not plan.cells:
         raise PluginError(f"grid {plan.name!r} has no runnable cell")
+    problems = dataset_problems(plan, registry)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise PluginError(problems[0] + more)
+    if runtime is not None and not (0 < runtime.checkpoint_every_s < float("inf")):
+        raise PluginError(f"the checkpoint interval must be a number of seconds > 0, got {runtime.checkpoint_every_s}")
     options = dict(plan.grid.spec.executor)
     name = executor or options.pop("name", None)
     options.pop("name", None)
     worker = make_executor(registry, name, options | dict(executor_options or {}))
-    store = RunStore(results_root(results) / (run or plan.name))
+    store = RunStore(run_folder(results, run if run is not None else run_name_from(plan.name)))
     splits = split_rows(plan.grid, registry)
     store.adopt_grid(plan.name, [c.id for c in plan.grid.cells], change_grid)
     store.write_splits(splits)
@@ -178,22 +238,25 @@ def load_run(run: str | Path, *, results: str | Path | None = None, registry: Re
 
 def resolve_run(run: str | Path, results: str | Path | None = None) -> Path:
     """A run name under the results folder first; a path to a run folder otherwise."""
-    under = results_root(results) / str(run)
-    if (under / "cells").is_dir() or (under / "grid.json").is_file():
-        return under
+    if _RUN_NAME.fullmatch(str(run)):
+        under = results_root(results) / str(run)
+        if (under / "cells").is_dir() or (under / "grid.json").is_file():
+            return under
     path = Path(run)
-    if (path / "cells").is_dir() or (path / "grid.json").is_file():
+    if str(run) and ((path / "cells").is_dir() or (path / "grid.json").is_file()):
         return path
-    raise PluginError(f"{run}: no results (no run of that name under {results_root(results)}, and no run folder "
-                      "at that path)")
+    raise PluginError(f"{str(run)!r}: no results (no run of that name under {results_root(results)}, and no run "
+                      "folder at that path)")
 
 
 @dataclass
 class RunStatus:
     folder: Path
     grid: str
-    states: dict[str, list[str]]  # ok, failed, running, not started -> cell ids
-    errors: dict[str, str]  # failed cell id -> its error
+    states: dict[str, list[str]]  # ok, failed, corrupt, running, not started -> cell ids
+    errors: dict[str, str]  # failed or corrupt cell id -> its error
+    disk_bytes: int = 0  # the run folder's files
+    model_bytes: int = 0  # of which kept models
 
     @property
     def total(self) -> int:
@@ -205,19 +268,26 @@ class RunStatus:
 
 
 def run_status(folder: Path) -> RunStatus:
-    """The state of every cell of a run's grid, read from its folder only."""
+    """The state of every cell of a run's grid, read from its folder only (it may be read-only)."""
     store = RunStore(folder)
     manifest = store.manifest()
     if manifest is None:
         raise PluginError(f"{store.root}: not a run folder (no grid.json)")
-    states: dict[str, list[str]] = {"ok": [], "failed": [], "running": [], "not started": []}
+    states: dict[str, list[str]] = {"ok": [], "failed": [], "corrupt": [], "running": [], "not started": []}
     errors = {}
     for cell_id in manifest["cells"]:
-        status = store.status(cell_id)
-        if status in ("ok", "failed"):
-            states[status].append(cell_id)
-            if status == "failed":
-                errors[cell_id] = store.record(cell_id)["error"]
+        record, problem = store.inspect(cell_id)
+        if store.in_progress(cell_id) and (problem or record is None or record["status"] != "ok"):
+            states["running"].append(cell_id)  # being (re)computed: whatever is there now is about to change
+        elif problem:
+            states["corrupt"].append(cell_id)
+            errors[cell_id] = f"{problem}; the next run recomputes it"
+        elif record is None:
+            states["not started"].append(cell_id)
         else:
-            states["running" if store.in_progress(cell_id) else "not started"].append(cell_id)
-    return RunStatus(store.root, manifest["grid"], states, errors)
+            states[record["status"]].append(cell_id)
+            if record["status"] == "failed":
+                errors[cell_id] = record.get("error") or "failed"
+    sizes = [(p, p.stat().st_size) for p in store.root.rglob("*") if p.is_file()]
+    return RunStatus(store.root, manifest["grid"], states, errors, sum(s for _, s in sizes),
+                     sum(s for p, s in sizes if "model" in p.relative_to(store.root).parts))

@@ -7,19 +7,30 @@ import time
 
 
 class PlainProgress:
-    """One line per cell start and end, and one every ``every`` epochs."""
+    """One line per cell start and end (with an estimate of the time left), per phase, and every ``every`` epochs."""
 
     def __init__(self, stream=None, every: int = 10):
         self.stream = stream or sys.stdout
         self.every = every
-        self.total = self.index = 0
+        self.total = self.index = self.done_here = 0
+        self.started = time.monotonic()
 
     def _say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.stream, flush=True)
 
     def start(self, total: int, already_done: int) -> None:
-        self.total, self.index = total, already_done
+        self.total, self.index, self.started = total, already_done, time.monotonic()
         self._say(f"{total} cells, {already_done} already complete, {total - already_done} to run")
+
+    def eta(self) -> str:
+        """The time left at the pace of the cells finished in this run so far."""
+        if not self.done_here:
+            return ""
+        left = (time.monotonic() - self.started) / self.done_here * (self.total - self.index)
+        return f", about {_duration(left)} left" if self.index < self.total else ""
+
+    def phase(self, text: str) -> None:
+        self._say(f"  {text}")
 
     def cell_started(self, cell) -> None:
         self._say(f"cell {cell.id} {cell.describe()}: started")
@@ -31,7 +42,9 @@ class PlainProgress:
 
     def cell_finished(self, cell, error: str | None, warning: str | None = None) -> None:
         self.index += 1
-        self._say(f"cell {self.index}/{self.total} {cell.id}: " + ("done" if error is None else f"FAILED: {error}"))
+        self.done_here += 1
+        self._say(f"cell {self.index}/{self.total} {cell.id}: " + ("done" if error is None else f"FAILED: {error}")
+                  + self.eta())
         if warning:
             self._say(f"  WARNING {cell.describe()}: {warning}")
 
@@ -43,11 +56,19 @@ class RichProgress(PlainProgress):
     """A bar over cells and a bar over the current cell's epochs."""
 
     def __init__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         super().__init__()
         self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), transient=False)
+                             TimeElapsedColumn(), TimeRemainingColumn(), transient=False)
+        self.current = ""
         self.cells_task = self.epoch_task = None
 
     def _say(self, text: str) -> None:
@@ -60,10 +81,15 @@ class RichProgress(PlainProgress):
         self._say(f"{total} cells, {already_done} already complete")
 
     def cell_started(self, cell) -> None:
-        self.bars.update(self.epoch_task, description=cell.describe(), completed=0, total=1, visible=True)
+        self.current = cell.describe()
+        self.bars.update(self.epoch_task, description=self.current, completed=0, total=1, visible=True)
+
+    def phase(self, text: str) -> None:
+        self.bars.update(self.epoch_task, description=f"{self.current}: {text}")
 
     def epoch(self, epoch: int, epochs: int, train_loss: float, val_loss: float, val_flat: float | None = None) -> None:
-        self.bars.update(self.epoch_task, completed=epoch, total=epochs)
+        self.bars.update(self.epoch_task, completed=epoch, total=epochs,
+                         description=f"{self.current}: training, loss {train_loss:.3g}, validation {val_loss:.3g}")
 
     def cell_finished(self, cell, error: str | None, warning: str | None = None) -> None:
         self.bars.advance(self.cells_task)
@@ -74,6 +100,11 @@ class RichProgress(PlainProgress):
 
     def finish(self) -> None:
         self.bars.stop()
+
+
+def _duration(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{seconds:.0f} s" if seconds < 90 else f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
 def make_progress(stream=None) -> PlainProgress:

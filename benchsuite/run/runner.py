@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
+import shutil
 import socket
 import time
 import traceback
@@ -16,6 +18,7 @@ import torch
 
 from benchsuite import api
 from benchsuite.api import PluginError, Sample
+from benchsuite.lab import models
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
 from benchsuite.run import environment
@@ -73,11 +76,13 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
 
 
 def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None,
-                 runtime: loop.Runtime | None = None) -> tuple[dict, pd.DataFrame]:
+                 runtime: loop.Runtime | None = None, model_folder: Path | None = None,
+                 on_phase=None) -> tuple[dict, pd.DataFrame]:
     """Train on the fold's training part, select on its validation part, predict its test part.
 
     The record holds the validation error (mean radial error in original pixels): the only error a nested
-    selection may choose on.
+    selection may choose on. With ``model_folder`` the trained method is kept there (see
+    :mod:`benchsuite.lab.models`) so that it can predict new images later.
     """
     protocol = cell.protocol
     dataset = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
@@ -87,16 +92,26 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     pretrain_spec = arch_params.pop("pretrain", None)
     arch = registry.create("architectures", cell.architecture.name, arch_params)
     record = {"split": {"train": len(train), "val": len(val), "test": len(test)},
-              "folds": len(table.folds) if table else protocol.folds, "pixel_size_mm": dataset.pixel_size_mm}
+              "folds": len(table.folds) if table else protocol.folds, "pixel_size_mm": dataset.pixel_size_mm,
+              "human_error": dataset.human_error()}
     if cell.selection():
         group, label, chosen = cell.selection()
         record["selection"] = {"group": group, "label": label, "values": chosen}
+    say = on_phase or (lambda text: None)
     torch.manual_seed(protocol.seed)
     if not arch.outputs:
-        predict = _fit_codec_free(arch, dataset, train, val, record, protocol, on_epoch)
+        say(f"fitting on {len(train) + len(val)} images")
+        inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
+        predict = fit_codec_free(arch, dataset, train, val, record, protocol, on_epoch)
+        if model_folder is not None:
+            models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
     else:
-        predict = _fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record, on_epoch,
-                               workdir, runtime)
+        say(f"training on {len(train)} images, validating on {len(val)}")
+        predict, model = fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record,
+                                      on_epoch, workdir, runtime, say)
+        if model_folder is not None:
+            models.save_network(model_folder, models.describe(cell, dataset.landmark_names), model)
+    say(f"predicting {len(val)} validation and {len(test)} test images")
     if val:
         record["val_mre"] = mean_radial_error(val, predict(val))
     predicted = predict(test)
@@ -105,7 +120,8 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     return record, predictions_table(dataset.landmark_names, test, predicted)
 
 
-def _fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict, protocol, on_epoch):
+def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict, protocol=None,
+                   on_epoch=None):
     """A codec-free method learns from the training and validation images; one that trains networks
     (``takes_training``) is told which are validation, for its early stopping, and gets the protocol."""
     started = time.perf_counter()
@@ -129,8 +145,8 @@ def _fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], recor
     return predict
 
 
-def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
-                 on_epoch, workdir, runtime):
+def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
+                 on_epoch, workdir, runtime, say=lambda text: None):
     """Train with early stopping on validation; the network keeps its best-validation weights."""
     protocol = cell.protocol
     encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
@@ -143,15 +159,19 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
     val_data = inputs.prepare(dataset, val, protocol)
     report = loop.train(model, codec, inputs.training_set(dataset, train, protocol), val_data, protocol, on_epoch,
                         for_dataset(protocol, dataset), runtime)
-    bare = speed.bare_images_per_s(model, protocol, runtime)  # after training: both measured warm
+    say("measuring the bare network's speed")
+    compute = json.dumps([c and c.as_dict() for c in (cell.architecture, cell.encoder, cell.codec)], default=str)
+    bare = speed.bare_images_per_s(model, codec, len(dataset.landmark_names), protocol, runtime, compute)
+    ceiling, efficiency = speed.pipeline_efficiency(report.train_images_per_s, report.fastest_epoch_images_per_s, bare)
     record |= {
         "epochs_run": report.epochs_run,
         "best_epoch": report.best_epoch,
         "best_val_loss": report.best_val_loss,
+        "stopped_by": report.stopped_by,
         "train_images_per_s": report.train_images_per_s,
         "train_seconds": report.train_seconds,
-        "bare_images_per_s": bare,
-        "pipeline_efficiency": report.train_images_per_s / bare,
+        "bare_images_per_s": ceiling,
+        "pipeline_efficiency": efficiency,
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": str(loop.device()),
     }
@@ -164,7 +184,7 @@ def _fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test
         data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
         return loop.predict(model, codec, data, protocol)
 
-    return predict
+    return predict, model
 
 
 def collapse_warning(record: dict) -> str | None:
@@ -205,7 +225,8 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
         summary.add(outcome)
         if progress and not in_process and outcome.status in ("done", "failed"):
             progress.cell_finished(outcome.cell, outcome.error, outcome.warning)
-    summary.pending = [c for c in todo if c not in {*summary.done, *summary.busy, *[f for f, _ in summary.failed]}]
+    settled = {*summary.done, *summary.busy, *summary.skipped, *[f for f, _ in summary.failed]}
+    summary.pending = [c for c in todo if c not in settled]  # a cell another launcher finished meanwhile is settled
     if progress:
         progress.finish()
     return summary
@@ -224,8 +245,13 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
             progress.cell_started(cell)
         checkpoint = store.checkpoint_path(cell.id)
         runtime = dataclasses.replace(runtime or loop.Runtime(), checkpoint=checkpoint)
-        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime)
-        store.write(cell.id, record, predictions)
+        staging = store.staging(cell.id)
+        model_folder = staging / "model" if runtime.keep_weights else None
+        record, predictions, error = _compute_record(cell, registry or plugin_registry(), progress, store, runtime,
+                                                     model_folder)
+        if error is not None and model_folder is not None:
+            shutil.rmtree(model_folder, ignore_errors=True)
+        store.write(cell.id, record, predictions, staging=staging)
         checkpoint.unlink(missing_ok=True)
     warning = collapse_warning(record)
     if progress:
@@ -233,15 +259,18 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
     return Outcome(cell, "done" if error is None else "failed", error, warning)
 
 
-def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime):
+def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime,
+                    model_folder: Path | None = None):
     started = time.time()
-    record = {"id": cell.id, "configuration_id": cell.configuration_id, "config": cell.identity(),
+    record = {"id": cell.id, "run": store.root.name, "configuration_id": cell.configuration_id,
+              "config": cell.identity(),
               "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
-    record |= environment.describe()
+    record |= environment.describe() | environment.use_cpus()  # threads: the CPUs this process was given
     error = predictions = None
     try:
-        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime)
+        extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime,
+                                          model_folder, progress.phase if progress else None)
         record |= extra
     except KeyboardInterrupt:
         raise
@@ -249,4 +278,6 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
         error = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc()
     record |= {"status": "ok" if error is None else "failed", "error": error, "wall_seconds": time.time() - started}
+    if "train_seconds" in record:  # the rest is reading, preparing, validating, predicting
+        record["train_share"] = record["train_seconds"] / record["wall_seconds"]
     return record, predictions, error

@@ -1,18 +1,38 @@
-"""The results store: one folder per cell, written atomically.
+"""The results store: one folder per cell, written atomically, checked when read.
 
 ``results/<run>/cells/<cell-id>/`` holds ``cell.json`` (configuration,
 versions, hardware, timings, status) and, for a finished cell,
 ``predictions.parquet``. A cell is written into a temporary folder and then
-renamed into place, so a reader (or a run killed half-way) never sees half a
-cell. Everything downstream is computed from these files alone.
+renamed into place (a replacement swaps the two folders in one step), so a
+reader (or a run killed half-way) never sees half a cell, nor a moment
+without one. ``cell.json`` records the row count and the sha256 of its
+parquet: a cell is complete only when both files are there, parse, and
+match. A truncated or edited cell is *corrupt*: reported, never used, and
+recomputed by the next run. Everything downstream is computed from these
+files alone.
+
+**Claims.** A cell is claimed with an ``flock`` on ``cells/.locks/<id>.lock``
+while it is computed; locks die with their process. On a file system where
+``flock`` is local to each node (NFS mounted with ``local_lock=flock`` or
+``all``, Lustre with ``localflock``) two launchers on different nodes can
+both claim a cell: both compute it and the last one to finish replaces the
+other's complete cell with its own (identical in configuration), so the
+worst case is duplicate compute, never a corrupt or lost cell. Temporaries
+are cleaned only when nobody holds their cell's claim *and* they are older
+than :data:`STALE_AFTER_S`, so a writer whose lock another node cannot see
+is not robbed of its temporary while it renames it into place.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -20,10 +40,13 @@ from typing import Any, Iterator
 import pandas as pd
 
 from benchsuite.api import PluginError
+from benchsuite.files import fsync_dir, lock_error, locked, write_atomic, write_text_atomic
 
 PREDICTION_COLUMNS = ["image_id", "landmark", "x", "y", "pred_x", "pred_y"]
 IMAGE_COLUMNS = ["width", "height"]  # the original image size; tables written before it was stored lack it
 _TMP_PREFIX = ".tmp-"
+STALE_AFTER_S = 600.0  # a temporary this old, whose cell nobody has claimed, is a leftover of a killed writer
+_DIGESTS: dict[tuple, str] = {}  # (path, inode, size, mtime) -> sha256, for this process
 
 
 class RunStore:
@@ -31,68 +54,149 @@ class RunStore:
         self.root = Path(root)
         self.cells_dir = self.root / "cells"
 
+    # --- the grid a run was started with ---------------------------------------------------------
+
     def adopt_grid(self, name: str, cell_ids: list[str], allow_change: bool = False) -> None:
         """Record the grid a run was started with; refuse another grid under the same run name."""
         manifest = self.root / "grid.json"
         wanted = {"grid": name, "cells": sorted(cell_ids)}
-        if manifest.is_file() and not allow_change:
-            known = json.loads(manifest.read_text())
-            if known["cells"] != wanted["cells"]:
-                differ = len(set(known["cells"]) ^ set(wanted["cells"]))
-                raise PluginError(
-                    f"{self.root}: this run was started with grid {known['grid']!r} and {differ} cells differ from "
-                    f"the grid now given; use another --run name, or --change-grid to adopt the new grid"
-                )
-            return
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = manifest.with_name(f".grid.json.{os.getpid()}")
-        tmp.write_text(json.dumps(wanted, indent=1))
-        os.replace(tmp, manifest)
+        with locked(self.root / ".grid.lock"):  # two launchers starting at once read and write it in turn
+            try:
+                known = self.manifest()
+            except PluginError:
+                known = None  # corrupt: the grid now given is recorded afresh (cells are named by content)
+            if known is not None and not allow_change:
+                if known["cells"] != wanted["cells"]:
+                    differ = len(set(known["cells"]) ^ set(wanted["cells"]))
+                    raise PluginError(
+                        f"{self.root}: this run was started with grid {known['grid']!r} and {differ} cells differ "
+                        f"from the grid now given; use another --run name, or --change-grid to adopt the new grid")
+                return
+            write_text_atomic(manifest, json.dumps(wanted, indent=1))
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The run's grid.json, None when absent; a one-line error when it is corrupt."""
+        path = self.root / "grid.json"
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise PluginError(f"{path}: corrupt ({exc}); run the grid again to rewrite it") from None
+        if not (isinstance(data, dict) and isinstance(data.get("grid"), str) and isinstance(data.get("cells"), list)):
+            raise PluginError(f"{path}: corrupt (not a grid manifest); run the grid again to rewrite it")
+        return data
+
+    # --- reading cells -----------------------------------------------------------------------------
 
     def cell_dir(self, cell_id: str) -> Path:
         return self.cells_dir / cell_id
 
-    def record(self, cell_id: str) -> dict[str, Any] | None:
-        path = self.cell_dir(cell_id) / "cell.json"
+    def inspect(self, cell_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """(record, None) for an intact cell, (None, None) for none at all, (None, why) for a corrupt one.
+
+        A cell replaced while it is read (another writer swapping in its copy) is read again, so a reader
+        never mistakes the mix of an old cell.json and a new table for corruption.
+        """
+        folder = self.cell_dir(cell_id)
+        for _ in range(10):
+            before = _identity(folder)
+            record, problem = self._read_cell(folder)
+            if problem is None or _identity(folder) == before:
+                break
+        return record, problem
+
+    @staticmethod
+    def _read_cell(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
         try:
-            return json.loads(path.read_text())
+            record = json.loads((folder / "cell.json").read_bytes())
         except FileNotFoundError:
-            return None
+            return None, ("cell.json is missing" if folder.is_dir() else None)
+        except ValueError as exc:
+            return None, f"cell.json does not parse ({exc})"
+        if not isinstance(record, dict) or record.get("status") not in ("ok", "failed"):
+            return None, "cell.json is not a cell record"
+        if record["status"] == "ok":
+            problem = _predictions_problem(folder / "predictions.parquet", record.get("predictions"))
+            if problem:
+                return None, problem
+        return record, None
+
+    def record(self, cell_id: str) -> dict[str, Any] | None:
+        return self.inspect(cell_id)[0]
 
     def status(self, cell_id: str) -> str | None:
-        record = self.record(cell_id)
-        return record["status"] if record else None
+        """ok, failed, corrupt, or None (not there)."""
+        record, problem = self.inspect(cell_id)
+        return "corrupt" if problem else (record["status"] if record else None)
 
-    def write(self, cell_id: str, record: dict[str, Any], predictions: pd.DataFrame | None = None) -> Path:
-        """Write a cell completely under a temporary name, then rename it in."""
-        self.cells_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.cells_dir / f"{_TMP_PREFIX}{cell_id}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        if predictions is not None:
-            missing = set(PREDICTION_COLUMNS) - set(predictions.columns)
-            if missing:
-                raise ValueError(f"predictions lack columns {sorted(missing)}")
-            _durable(tmp / "predictions.parquet", lambda p: predictions.to_parquet(p, index=False))
-        _durable(tmp / "cell.json", lambda p: p.write_text(json.dumps(record, indent=2, default=str)))
-        target = self.cell_dir(cell_id)
-        if target.exists():  # replacing a failed (or --force'd) cell
-            old = self.cells_dir / f"{_TMP_PREFIX}old-{cell_id}-{uuid.uuid4().hex[:8]}"
-            os.rename(target, old)
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
-        _fsync_dir(self.cells_dir)
-        return target
+    def _cell_ids(self) -> list[str]:
+        if not self.cells_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.cells_dir.iterdir() if not p.name.startswith(".") and p.is_dir())
 
     def records(self) -> Iterator[dict[str, Any]]:
-        if not self.cells_dir.is_dir():
-            return
-        for path in sorted(self.cells_dir.iterdir()):
-            if not path.name.startswith("."):  # temporaries, locks
-                record = self.record(path.name)
-                if record is not None:
-                    yield record
+        """Every intact cell's record (complete or failed); corrupt ones are left out (see :meth:`corrupt`)."""
+        for cell_id in self._cell_ids():
+            record = self.record(cell_id)
+            if record is not None:
+                yield record
+
+    def corrupt(self) -> dict[str, str]:
+        """Cell id -> why it cannot be used (truncated, edited or half-written files)."""
+        found = {}
+        for cell_id in self._cell_ids():
+            problem = self.inspect(cell_id)[1]
+            if problem:
+                found[cell_id] = problem
+        return found
+
+    def predictions(self, cell_id: str) -> pd.DataFrame:
+        return pd.read_parquet(self.cell_dir(cell_id) / "predictions.parquet")
+
+    def checkpoint_path(self, cell_id: str) -> Path:
+        return self.root / "checkpoints" / f"{cell_id}.pt"
+
+    # --- writing cells -------------------------------------------------------------------------------
+
+    def staging(self, cell_id: str) -> Path:
+        """A temporary folder the cell is built in (its kept model first); :meth:`write` moves it into place."""
+        self.cells_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.cells_dir / f"{_TMP_PREFIX}{cell_id}-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir()
+        return tmp
+
+    def write(self, cell_id: str, record: dict[str, Any], predictions: pd.DataFrame | None = None,
+              staging: Path | None = None) -> Path:
+        """Write a cell completely under a temporary name (``staging``, if it was started), then move it into
+        place in one step."""
+        tmp = staging or self.staging(cell_id)
+        try:
+            if predictions is not None:
+                missing = set(PREDICTION_COLUMNS) - set(predictions.columns)
+                if missing:
+                    raise ValueError(f"predictions lack columns {sorted(missing)}")
+                table = tmp / "predictions.parquet"
+                write_atomic(table, lambda handle: predictions.to_parquet(handle, index=False))
+                record = record | {"predictions": {"rows": len(predictions), "sha256": _sha256(table)}}
+            write_text_atomic(tmp / "cell.json", json.dumps(record, indent=2, default=str))
+            target = self.cell_dir(cell_id)
+            try:
+                os.rename(tmp, target)  # a new cell
+            except OSError as exc:
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                _replace(tmp, target)  # a failed, corrupt or --force'd cell: the new one takes its place at once
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # the old cell after a swap, or what a failed write left
+        fsync_dir(self.cells_dir)
+        return target
+
+    # --- claims and leftovers ------------------------------------------------------------------------
+
+    def _lock_file(self, cell_id: str) -> Path:
+        return self.cells_dir / ".locks" / f"{cell_id}.lock"
 
     @contextlib.contextmanager
     def claim(self, cell_id: str) -> Iterator[bool]:
@@ -100,83 +204,144 @@ class RunStore:
 
         ``flock`` locks die with their process, so a killed run never leaves a stale claim.
         """
-        locks = self.cells_dir / ".locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        with open(locks / f"{cell_id}.lock", "a+") as handle:
+        lock_file = self._lock_file(cell_id)
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_file, "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 yield False
                 return
+            except OSError as exc:
+                raise lock_error(lock_file, exc) from None
             try:
                 yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def in_progress(self, cell_id: str) -> bool:
-        """Whether some live process holds this cell's claim right now."""
-        with self.claim(cell_id) as claimed:
-            return not claimed
+        """Whether some live process holds this cell's claim right now (works on a read-only run folder)."""
+        try:
+            fd = os.open(self._lock_file(cell_id), os.O_RDONLY)
+        except FileNotFoundError:
+            return False  # never claimed
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        except BlockingIOError:
+            return True
+        except OSError as exc:
+            raise lock_error(self._lock_file(cell_id), exc) from None
+        finally:
+            os.close(fd)
 
     def write_splits(self, rows: list[dict]) -> Path:
         """The split every cell of this run uses (dataset, image, fold, part): another tool can reuse the folds."""
         path = self.root / "splits.csv"
-        tmp = path.with_name(f".splits.csv.{os.getpid()}.{uuid.uuid4().hex[:8]}")
-        _durable(tmp, lambda p: pd.DataFrame(rows, columns=["dataset", "image", "fold", "part"]).to_csv(p, index=False))
-        os.replace(tmp, path)
+        table = pd.DataFrame(rows, columns=["dataset", "image", "fold", "part"])
+        write_atomic(path, lambda handle: table.to_csv(handle, index=False))
         return path
 
-    def manifest(self) -> dict[str, Any] | None:
-        path = self.root / "grid.json"
-        return json.loads(path.read_text()) if path.is_file() else None
+    def remove_stale_temporaries(self, older_than_s: float = STALE_AFTER_S) -> int:
+        """Delete temporaries of writers that are gone: their cell's claim is free and they are old.
 
-    def checkpoint_path(self, cell_id: str) -> Path:
-        return self.root / "checkpoints" / f"{cell_id}.pt"
-
-    def predictions(self, cell_id: str) -> pd.DataFrame:
-        return pd.read_parquet(self.cell_dir(cell_id) / "predictions.parquet")
-
-    def remove_stale_temporaries(self) -> int:
-        """Delete temporaries left by runs that were killed (their process is gone)."""
+        Ownership is the claim lock, never a process id: a launcher on another node or in another PID
+        namespace cannot tell whether a process id is alive, but every writer holds its cell's claim.
+        """
         removed = 0
-        if not self.cells_dir.is_dir():
-            return removed
-        for path in self.cells_dir.glob(f"{_TMP_PREFIX}*"):
-            pid = _owner_pid(path.name)
-            if pid is None or not _alive(pid):
-                shutil.rmtree(path, ignore_errors=True)
-                removed += 1
+        leftovers = [*self.cells_dir.glob(f"{_TMP_PREFIX}*")] if self.cells_dir.is_dir() else []
+        checkpoints = self.root / "checkpoints"
+        leftovers += [*checkpoints.glob(".*.tmp")] if checkpoints.is_dir() else []
+        for path in leftovers:
+            cell_id = _temporary_cell(path.name)
+            try:
+                if cell_id is None or time.time() - path.lstat().st_mtime < older_than_s:
+                    continue
+            except FileNotFoundError:
+                continue
+            with self.claim(cell_id) as claimed:
+                if claimed:
+                    shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+                    removed += 1
         return removed
 
 
-def _durable(path: Path, write) -> None:
-    write(path)
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which directory a path names right now (a swap gives the same name another directory)."""
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        stat = folder.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
-def _owner_pid(name: str) -> int | None:
-    parts = name[len(_TMP_PREFIX) :].split("-")
-    if len(parts) == 3 and parts[1].isdigit():
-        return int(parts[1])
-    return None  # "old-…" leftovers of an interrupted replacement
+def _temporary_cell(name: str) -> str | None:
+    """The cell a temporary belongs to: ``.tmp-<id>-…``, ``.tmp-old-<id>-…`` (older runs) or ``.<id>.pt.….tmp``."""
+    if name.startswith(_TMP_PREFIX):
+        parts = name[len(_TMP_PREFIX):].split("-")
+        cell_id = parts[1] if parts[0] == "old" and len(parts) > 1 else parts[0]
+    else:
+        cell_id = name.lstrip(".").split(".")[0]
+    return cell_id or None
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+def _sha256(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
+def _predictions_problem(path: Path, recorded: Any) -> str | None:
+    """Why a complete cell's predictions cannot be used, or None."""
+    if not path.is_file():
+        return "predictions.parquet is missing"
+    if isinstance(recorded, dict) and "sha256" in recorded:
+        if _sha256(path) != recorded["sha256"]:
+            return "predictions.parquet does not match the sha256 in cell.json (truncated or edited)"
+        return None
+    try:  # a cell written before digests were recorded: at least the table must be whole
+        import pyarrow.parquet as pq
+
+        pq.read_metadata(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to read it means the same
+        return f"predictions.parquet does not parse ({type(exc).__name__})"
+    return None
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _replace(new: Path, target: Path) -> None:
+    """Put ``new`` where ``target`` is; afterwards the old content is at ``new``.
+
+    Linux swaps the two in one step (``renameat2`` with ``RENAME_EXCHANGE``), so readers always find a cell.
+    Where that is not supported, the old cell is renamed away first: a reader may then, for an instant,
+    find no cell (and a re-run would recompute it), but never a mixed one.
+    """
+    if _exchange(new, target):
+        return
+    old = new.with_name(f"{new.name}-old")
+    os.rename(target, old)
+    os.rename(new, target)
+    os.rename(old, new)
+
+
+def _exchange(a: Path, b: Path) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
         return False
-    except PermissionError:
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
         return True
-    return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # this file system cannot swap
+    raise OSError(code, os.strerror(code), str(b))

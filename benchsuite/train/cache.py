@@ -13,11 +13,11 @@ disables the cache.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 
+from benchsuite.files import write_atomic
 from benchsuite.train.geometry import extent
 
 VERSION = 1  # bump when the conversion or the letterbox changes what is stored
@@ -62,8 +62,7 @@ class ImageCache:
         path = self._path(key, size, channels)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{uuid.uuid4().hex}.npy")
-            np.save(temporary, np.ascontiguousarray(array, dtype=np.uint8), allow_pickle=False)
-            os.replace(temporary, path)
+            write_atomic(path, lambda handle: np.save(handle, np.ascontiguousarray(array, dtype=np.uint8),
+                                                      allow_pickle=False))
         except OSError:
             pass  # a cache that cannot write only costs time

@@ -40,23 +40,40 @@ def prepare(dataset, samples: list[Sample], protocol: Protocol, channels: int | 
     boxes = []
     cache = ImageCache.for_dataset(dataset)  # the next cell or fold does not decode the originals again
     for i, sample in enumerate(samples):
-        key = dataset.image_key(sample.id) if cache else None
         box = Letterbox(*sample.size, size)
-        letterboxed = cache.get(key, size, channels) if cache and key else None
-        if letterboxed is None:
-            image = to_channels(dataset.load_image(sample.id), channels)
-            height, width = image.shape[:2]
-            if (width, height) != tuple(sample.size):
-                raise PluginError(
-                    f"{dataset.name}/{sample.id}: image is {width}×{height} but the dataset says {sample.size[0]}×{sample.size[1]}"
-                )
-            letterboxed = box.apply(image)
-            if cache and key:
-                cache.put(key, size, channels, letterboxed)
-        images[i] = letterboxed.transpose(2, 0, 1)
+        images[i] = _letterboxed(dataset, sample, box, size, channels, cache).transpose(2, 0, 1)
         landmarks[i] = box.to_input(sample.landmarks)
         boxes.append(box)
     return Prepared(samples, torch.from_numpy(images), torch.from_numpy(landmarks), boxes)
+
+
+def check_images(dataset, samples: list[Sample], protocol: Protocol) -> None:
+    """Decode every image once, as a network cell's preparation does (cached ones are not decoded again).
+
+    Codec-free methods may never look at the pixels (the mean shape); checking them here makes a corrupt
+    image fail every method's cells on the dataset alike, instead of leaving one baseline standing.
+    """
+    cache = ImageCache.for_dataset(dataset)
+    for sample in samples:
+        _letterboxed(dataset, sample, Letterbox(*sample.size, protocol.input_size), protocol.input_size,
+                     protocol.channels, cache)
+
+
+def _letterboxed(dataset, sample: Sample, box: Letterbox, size, channels: int, cache) -> np.ndarray:
+    """One sample's image converted and letterboxed (H×W×C uint8), from the cache when it is there."""
+    key = dataset.image_key(sample.id) if cache else None
+    letterboxed = cache.get(key, size, channels) if cache and key else None
+    if letterboxed is None:
+        image = to_channels(dataset.load_image(sample.id), channels)
+        height, width = image.shape[:2]
+        if (width, height) != tuple(sample.size):
+            raise PluginError(
+                f"{dataset.name}/{sample.id}: image is {width}×{height} but the dataset says {sample.size[0]}×{sample.size[1]}"
+            )
+        letterboxed = box.apply(image)
+        if cache and key:
+            cache.put(key, size, channels, letterboxed)
+    return letterboxed
 
 
 def concat(parts: list[Prepared]) -> Prepared:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from benchsuite.api import PluginError
+from benchsuite.files import write_atomic
 from benchsuite.protocol import Protocol
 from benchsuite.train.augment import GeometricAugmentation
 from benchsuite.train.inputs import Prepared
@@ -34,7 +36,11 @@ class TrainingReport:
     train_images_per_s: float
     train_seconds: float
     best_val_flat: float | None = None  # at the best epoch, validation loss over the codec's flat output's
+    fastest_epoch_images_per_s: float = 0.0  # the loop's own best: a floor for the speed ceiling
+    stopped_by: str | None = None  # epochs | patience | budget
 
+
+CHECKPOINT_FORMAT = 2  # tensors and plain values only (format 1 pickled Python objects)
 
 EpochCallback = Callable[..., None]  # (epoch, epochs, train_loss, val_loss, val_loss / flat output's loss or None)
 
@@ -124,6 +130,7 @@ class Runtime:
     channels_last: bool | None = None
     checkpoint: Path | None = None
     checkpoint_every_s: float = 300.0
+    keep_weights: bool = True  # each finished cell keeps its trained model (safetensors) for fit/predict
 
     def use_amp(self, dev: torch.device) -> bool:
         return dev.type == "cuda" if self.amp is None else self.amp and dev.type == "cuda"
@@ -143,10 +150,14 @@ class _State:
     best_flat: float | None = None
     images_seen: int = 0
     train_seconds: float = 0.0
+    fastest_epoch_images_per_s: float = 0.0
+    elapsed_seconds: float = 0.0  # training and validation wall time, what a time budget counts
 
 
 def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, generator, scaler) -> None:
+    """Tensors and plain values only, so that loading needs no unpickling of arbitrary objects."""
     payload = {
+        "format": CHECKPOINT_FORMAT,
         "state": dataclasses.asdict(state),
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -157,23 +168,64 @@ def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, gen
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_atomic(path, lambda handle: torch.save(payload, handle))
 
 
 def _load_checkpoint(path: Path, model, optimizer, scheduler, generator, scaler) -> _State:
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    if scheduler is not None:
-        scheduler.load_state_dict(payload["scheduler"])
-    scaler.load_state_dict(payload["scaler"])
-    generator.set_state(payload["generator"])
-    torch.set_rng_state(payload["torch_rng"])
-    if payload["cuda_rng"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(payload["cuda_rng"])
-    return _State(**payload["state"])
+    """Resume from ``path``; raises :class:`UnusableCheckpoint` when it is not a checkpoint of this cell."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)  # never runs code from the file
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not a checkpoint this suite wrote")
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(payload["scheduler"])
+        scaler.load_state_dict(payload["scaler"])
+        generator.set_state(payload["generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        if payload["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        return _State(**payload["state"])
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the cell restarts cleanly
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnusableCheckpoint(f"{type(exc).__name__}: {reason[:200]}") from None
+
+
+class UnusableCheckpoint(Exception):
+    """A checkpoint file that cannot be resumed from (planted, corrupt, or of another model)."""
+
+
+def _set_aside(path: Path, reason: str) -> Path:
+    """Rename an unusable checkpoint out of the way (kept as evidence, never loaded again) and say so."""
+    aside = path.with_name(f"{path.name}.rejected-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    os.replace(path, aside)
+    print(f"benchsuite: warning: {path}: unusable checkpoint ({reason}); moved to {aside.name}, "
+          "training restarts from scratch", file=sys.stderr, flush=True)
+    return aside
+
+
+def _fresh(model, protocol: Protocol, dev: torch.device, amp: bool):
+    optimizer = make_optimizer(model, protocol)
+    return (_State(), optimizer, _scheduler(optimizer, protocol), torch.amp.GradScaler(dev.type, enabled=amp),
+            torch.Generator().manual_seed(protocol.seed))
+
+
+def _start(model, protocol: Protocol, dev: torch.device, amp: bool, checkpoint: Path | None):
+    """State, optimiser, scheduler, scaler and generator: resumed from the checkpoint when it is usable."""
+    state, optimizer, scheduler, scaler, generator = _fresh(model, protocol, dev, amp)
+    if checkpoint is None or not checkpoint.is_file():
+        return state, optimizer, scheduler, scaler, generator
+    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    try:
+        state = _load_checkpoint(checkpoint, model, optimizer, scheduler, generator, scaler)
+        return state, optimizer, scheduler, scaler, generator
+    except UnusableCheckpoint as exc:
+        _set_aside(checkpoint, str(exc))
+        model.load_state_dict(initial)  # a half-applied checkpoint must not leak into the fresh start
+        torch.set_rng_state(rng)
+        return _fresh(model, protocol, dev, amp)
 
 
 def train(
@@ -196,23 +248,19 @@ def train(
     amp = runtime.use_amp(dev)
     memory_format = torch.channels_last if runtime.use_channels_last(dev) else torch.contiguous_format
     model.to(dev, memory_format=memory_format)
-    optimizer = make_optimizer(model, protocol)
-    scheduler = _scheduler(optimizer, protocol)
-    scaler = torch.amp.GradScaler(dev.type, enabled=amp)
-    generator = torch.Generator().manual_seed(protocol.seed)
     augment = augmentation if augmentation is not None and augmentation.active else None
-    state = _State()
-    if runtime.checkpoint is not None and runtime.checkpoint.is_file():
-        state = _load_checkpoint(runtime.checkpoint, model, optimizer, scheduler, generator, scaler)
+    state, optimizer, scheduler, scaler, generator = _start(model, protocol, dev, amp, runtime.checkpoint)
     images_src, landmarks_src = _staged(train_data, dev)
     last_checkpoint = time.monotonic()
-    while _keep_training(state, protocol):
+    while _stop_reason(state, protocol) is None:
+        epoch_started = time.perf_counter()
         state.epoch += 1
         model.train()
         if scheduler is None:
             _set_linear_schedule(optimizer, protocol, state.epoch)
         started = time.perf_counter()
         running = torch.zeros((), device=dev)
+        epoch_images = 0
         for batch in _batches(len(train_data.samples), protocol.batch_size, generator):
             images = images_src[batch].to(dev, non_blocking=True).float() / 255.0
             landmarks = landmarks_src[batch].to(dev, non_blocking=True)
@@ -227,9 +275,12 @@ def train(
             scaler.step(optimizer)
             scaler.update()
             running += loss.detach() * len(batch)
-            state.images_seen += len(batch)
+            epoch_images += len(batch)
+        state.images_seen += epoch_images
         train_loss = float(running) / max(len(train_data.samples), 1)  # the epoch's one synchronisation
-        state.train_seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        state.train_seconds += seconds
+        state.fastest_epoch_images_per_s = max(state.fastest_epoch_images_per_s, epoch_images / seconds)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {state.epoch}")
         val_loss, val_flat = evaluate(model, codec, val_data, protocol, dev)
@@ -238,6 +289,7 @@ def train(
         if val_loss < state.best_loss:
             state.best_loss, state.best_epoch, state.best_flat = val_loss, state.epoch, val_flat
             state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        state.elapsed_seconds += time.perf_counter() - epoch_started
         if on_epoch:
             on_epoch(state.epoch, protocol.epochs, train_loss, val_loss, val_flat)
         if runtime.checkpoint is not None and time.monotonic() - last_checkpoint >= runtime.checkpoint_every_s:
@@ -252,14 +304,21 @@ def train(
         train_images_per_s=state.images_seen / state.train_seconds if state.train_seconds else 0.0,
         train_seconds=state.train_seconds,
         best_val_flat=state.best_flat,
+        fastest_epoch_images_per_s=state.fastest_epoch_images_per_s,
+        stopped_by=_stop_reason(state, protocol),
     )
 
 
-def _keep_training(state: _State, protocol: Protocol) -> bool:
-    """Until the epoch budget is spent or validation has not improved for ``patience`` epochs."""
+def _stop_reason(state: _State, protocol: Protocol) -> str | None:
+    """Why training stops now: the epochs are spent, validation has not improved for ``patience`` epochs, or the
+    time budget (``max_minutes``) is used up; None while it goes on."""
     if state.epoch >= protocol.epochs:
-        return False
-    return state.best_epoch < 0 or state.epoch - state.best_epoch < protocol.patience
+        return "epochs"
+    if state.best_epoch >= 0 and state.epoch - state.best_epoch >= protocol.patience:
+        return "patience"
+    if protocol.max_minutes and state.elapsed_seconds >= 60 * protocol.max_minutes:
+        return "budget"
+    return None
 
 
 def _staged(data: Prepared, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,14 +23,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from benchsuite.api import PluginError, Sample
+from benchsuite.files import write_atomic
 from benchsuite.splits import split_samples
 from benchsuite.train import inputs, loop
 from benchsuite.train.augment import for_dataset
@@ -128,8 +127,6 @@ def pretrain_into(model, spec: dict[str, Any], cell, registry, arch, encoder, co
         state = _train(spec, cell, registry, arch, encoder, codec, set(exclude_groups))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-            torch.save(state, tmp)
-            os.replace(tmp, path)
+            write_atomic(path, lambda handle: torch.save(state, handle))
     copied, skipped = transfer(model, state)
     return {"key": key, "cached": cached, "tensors_copied": copied, "tensors_reinitialised": skipped}

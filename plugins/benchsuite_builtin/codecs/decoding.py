@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
+from benchsuite.lazy import lazy_import
+
+torch = lazy_import("torch")
 
 DECODERS = ("argmax", "dark")
 _FLOOR = 1e-10  # heatmap values below this are treated as this before taking the log
 
 # (left, centre, right) log-values -> offset of the peak from the centre sample
-PeakFit = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+PeakFit = Callable[["torch.Tensor", "torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
 
 def parabola_peak(left: torch.Tensor, centre: torch.Tensor, right: torch.Tensor) -> torch.Tensor:

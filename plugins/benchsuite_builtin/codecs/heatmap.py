@@ -28,14 +28,15 @@ from __future__ import annotations
 import math
 import numbers
 
-import torch
-import torch.nn.functional as F
-
 from benchsuite import api
 from benchsuite.api import PluginError, extent
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
 
 from . import decoding
+
+torch = lazy_import("torch")
+F = lazy_import("torch.nn.functional")
 
 
 LOSSES = ("mse", "weighted-mse", "adaptive-wing")

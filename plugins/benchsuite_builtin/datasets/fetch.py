@@ -4,7 +4,10 @@ A download is accepted only with the sha256 its manifest gives, checked
 before anything is unpacked. Archives (zip, tar, tar.gz/bz2/xz) are
 checked member by member first: an absolute path, a ``..`` component, a
 link or a device file anywhere in it rejects the whole archive, so nothing
-is ever written outside the dataset's folder. Unpacking happens in a
+is ever written outside the dataset's folder. So does an archive that
+would unpack to more than ``MAX_BYTES`` (or more than the free disk) or
+more than ``MAX_MEMBERS`` files (a zip bomb), and one where a name is both
+a file and a folder. Unpacking happens in a
 temporary folder beside the target, renamed into place at the end: an
 interrupted fetch leaves no half dataset behind.
 """
@@ -22,10 +25,13 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from benchsuite.api import PluginError
+from benchsuite.files import write_atomic
 
 from .manifest import where_to_put
 
 _CHUNK = 1 << 20
+MAX_BYTES = 64 << 30  # unpacked size above which an archive is refused (no landmark dataset is that big)
+MAX_MEMBERS = 1_000_000
 
 
 def fetch(manifest: dict, folder: Path, progress=print) -> str:
@@ -69,15 +75,50 @@ def download_verified(url: str, target: Path, sha256: str) -> None:
                           "download discarded")
 
 
-def unpack(archive: Path, target: Path) -> int:
+def unpack(archive: Path, target: Path, max_bytes: int = MAX_BYTES, max_members: int = MAX_MEMBERS) -> int:
     """Extract a zip or tar archive (or place a plain file) into target; return the number of files."""
     target.mkdir(parents=True)
+    limits = _Limits(archive, target, max_bytes, max_members)
     if zipfile.is_zipfile(archive):
-        return _unzip(archive, target)
+        return _unzip(archive, target, limits)
     if tarfile.is_tarfile(archive):
-        return _untar(archive, target)
-    shutil.copyfile(archive, target / archive.name)
+        return _untar(archive, target, limits)
+    write_atomic(target / archive.name, lambda out: _copy(archive, out))
     return 1
+
+
+def _copy(source: Path, out) -> None:
+    with source.open("rb") as handle:
+        shutil.copyfileobj(handle, out, _CHUNK)
+
+
+class _Limits:
+    """Checks an archive's members before anything is written: size, count, and file/folder clashes."""
+
+    def __init__(self, archive: Path, target: Path, max_bytes: int, max_members: int):
+        self.archive, self.target = archive, target
+        self.max_bytes = min(max_bytes, shutil.disk_usage(target).free)
+        self.max_members = max_members
+        self.total = 0
+        self.files: set[Path] = set()
+        self.folders: set[Path] = set()
+
+    def add(self, name: str, path: Path, is_dir: bool, size: int) -> None:
+        if len(self.files) + len(self.folders) >= self.max_members:
+            raise PluginError(f"{self.archive}: more than {self.max_members} members; refusing to unpack it "
+                              "(nothing extracted)")
+        self.total += max(size, 0)
+        if self.total > self.max_bytes:
+            raise PluginError(f"{self.archive}: unpacks to more than {self.max_bytes / 2**30:.3g} GiB (the limit, "
+                              "or the free disk); refusing to unpack it (nothing extracted)")
+        parents = {p for p in path.parents if p.is_relative_to(self.target.resolve())}
+        clash = (path in self.files or (is_dir and path in self.files) or (not is_dir and path in self.folders)
+                 or parents & self.files)
+        if clash:
+            raise PluginError(f"{self.archive}: member {name!r} clashes with another member of the same name (a file "
+                              "and a folder, or a file twice); nothing extracted")
+        (self.folders if is_dir else self.files).add(path)
+        self.folders |= parents
 
 
 def _member_path(archive: Path, target: Path, name: str) -> Path:
@@ -91,24 +132,26 @@ def _member_path(archive: Path, target: Path, name: str) -> Path:
     return path
 
 
-def _unzip(archive: Path, target: Path) -> int:
+def _unzip(archive: Path, target: Path, limits: _Limits) -> int:
     with zipfile.ZipFile(archive) as zf:
         plan = []
         for info in zf.infolist():
             path = _member_path(archive, target, info.filename)
             if stat.S_ISLNK(info.external_attr >> 16):
                 raise PluginError(f"{archive}: member {info.filename!r} is a symbolic link; nothing extracted")
+            limits.add(info.filename, path, info.is_dir(), info.file_size)
             plan.append((info, path, info.is_dir()))
         return _write_members(plan, zf.open)
 
 
-def _untar(archive: Path, target: Path) -> int:
+def _untar(archive: Path, target: Path, limits: _Limits) -> int:
     with tarfile.open(archive) as tf:
         plan = []
-        for member in tf.getmembers():
+        for member in tf:
             path = _member_path(archive, target, member.name)
             if not (member.isfile() or member.isdir()):
                 raise PluginError(f"{archive}: member {member.name!r} is a link or special file; nothing extracted")
+            limits.add(member.name, path, member.isdir(), member.size)
             plan.append((member, path, member.isdir()))
         return _write_members(plan, tf.extractfile)
 
@@ -121,7 +164,7 @@ def _write_members(plan, open_member) -> int:
             path.mkdir(parents=True, exist_ok=True)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open_member(member) as source, path.open("wb") as out:
-            shutil.copyfileobj(source, out, _CHUNK)
+        with open_member(member) as source:
+            write_atomic(path, lambda out, source=source: shutil.copyfileobj(source, out, _CHUNK))
         count += 1
     return count

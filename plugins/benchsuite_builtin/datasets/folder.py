@@ -3,16 +3,20 @@
 ``{ name = "folder", path = "my/wings", format = "tps" }`` in a grid, or
 ``benchsuite run -d my/wings``, or ``benchsuite datasets check my/wings``.
 The format is detected when not given. Relative paths are relative to the
-working directory. Reading is lazy (instantiating is free) and done once
+working directory. Only files inside the folder are read: a link or an
+image reference leading out of it is an error unless ``allow_outside =
+true``. Reading is lazy (instantiating is free) and done once
 per instance; images are decoded only when the trainer asks for them, and
-their content hash keys the core's letterbox cache.
+their content hash keys the core's letterbox cache. Landmarks (a method's
+predictions) are written back in the formats labs correct them in with
+:meth:`FolderDataset.write_landmarks`.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +25,9 @@ from benchsuite import api
 from benchsuite.api import ERROR, WARNING, CheckReport, PluginError, Problem, Sample
 from benchsuite.hookspecs import hookimpl
 
-from .formats import FORMAT_NAMES
+from .formats import FORMAT_NAMES, WRITERS, writing
 from .formats.assemble import Loaded, Options, load
-from .formats.imagefiles import page_count, read_image
+from .formats.imagefiles import IMAGE_SUFFIXES, page_count, read_image
 
 _DIGESTS: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256, for the whole process
 
@@ -32,16 +36,20 @@ class FolderDataset(api.Dataset):
     name = "folder"
     description = f"Your own images + landmark files ({', '.join(FORMAT_NAMES)}); params path, format, annotator"
     opens_folders = True
+    image_suffixes = IMAGE_SUFFIXES
+    writes = tuple(WRITERS)  # tps, labelme, dlc, coco, csv
 
     def __init__(self, path: str, format: str | None = None, annotator: str | None = None, images: str | None = None,
                  y_origin: str | None = None, outside: str = "keep", unannotated: str = "error",
-                 landmark_names: list[str] | None = None, groups: str | None = None):
+                 landmark_names: list[str] | None = None, groups: str | None = None,
+                 allow_outside: bool = False):
         if format is not None and format not in FORMAT_NAMES:
             raise PluginError(f"folder: unknown format {format!r} (known: {', '.join(FORMAT_NAMES)})")
         self.path = Path(path).expanduser()
         self.options = Options(format=format, annotator=annotator, y_origin=y_origin, outside=outside,
                                unannotated=unannotated, images=Path(images).expanduser() if images else None,
-                               landmark_names=list(landmark_names) if landmark_names else None)
+                               landmark_names=list(landmark_names) if landmark_names else None,
+                               allow_outside=allow_outside)
         self.options.validate()
         self.groups = groups
         if groups not in (None, "none"):
@@ -86,6 +94,13 @@ class FolderDataset(api.Dataset):
     def load_image(self, sample_id: str) -> np.ndarray:
         return read_image(self._image(sample_id))
 
+    def image_path(self, sample_id: str) -> Path:
+        return self._image(sample_id)
+
+    @classmethod
+    def read_image_file(cls, path: Path) -> np.ndarray:
+        return read_image(Path(path))
+
     def image_key(self, sample_id: str) -> str:
         """sha256 of the image file, remembered per path, mtime and size."""
         path = self._image(sample_id)
@@ -116,6 +131,15 @@ class FolderDataset(api.Dataset):
             report.notes["pixel size"] = f"{loaded.pixel_size_mm:g} mm"
         return report
 
+    @classmethod
+    def write_landmarks(cls, format: str, records: list[Sample], landmark_names: list[str], path: Path,
+                        images: dict[str, Path], *, overwrite: bool = False, annotator: str | None = None) -> list[Path]:
+        """The files, each the exact inverse of this dataset's reader for the format (see the format's module)."""
+        if format not in WRITERS:
+            raise PluginError(f"folder: cannot write format {format!r} (writes: {', '.join(WRITERS)})")
+        return writing.write(WRITERS[format], records, landmark_names, Path(path), images,
+                             overwrite=overwrite, annotator=annotator)
+
     # --- helpers ---------------------------------------------------------------
 
     def loaded(self) -> Loaded:
@@ -132,17 +156,27 @@ class FolderDataset(api.Dataset):
         except KeyError:
             raise PluginError(f"{self.path}: unknown sample id {sample_id!r}") from None
 
+    def human_error(self) -> float | None:
+        """The other annotators' mean radial error against the ground truth (their mean), None with one annotator."""
+        loaded = self.loaded()
+        errors = [mre for mre, images in _inter_annotator(loaded.samples, loaded).values() if images]
+        return float(np.mean(errors)) if errors else None
+
     def _annotator_notes(self, report: CheckReport, loaded: Loaded) -> None:
         if not loaded.others:
             return
         report.notes["annotators"] = f"{', '.join([loaded.annotator, *loaded.others])} (ground truth: {loaded.annotator})"
-        truth = {s.id: s.landmarks for s in report.samples}
-        for name, theirs in loaded.others.items():
-            mre, images = inter_annotator_mre(truth, theirs)
+        for name, (mre, images) in _inter_annotator(report.samples, loaded).items():
             if images:
                 mm = f" = {mre * loaded.pixel_size_mm:.3f} mm" if loaded.pixel_size_mm else ""
                 report.notes[f"inter-annotator MRE ({name} vs {loaded.annotator})"] = (
                     f"{mre:.2f} px{mm} over {images} images (human-level reference)")
+
+
+def _inter_annotator(samples: list[Sample], loaded: Loaded) -> dict[str, tuple[float, int]]:
+    """Each other annotator's (MRE against the ground truth, images compared) on these samples."""
+    truth = {s.id: s.landmarks for s in samples}
+    return {name: inter_annotator_mre(truth, theirs) for name, theirs in loaded.others.items()}
 
 
 def inter_annotator_mre(truth: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> tuple[float, int]:

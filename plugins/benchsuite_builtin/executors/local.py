@@ -1,25 +1,52 @@
 """Where cells run: ``local`` runs them in this process or in a pool of worker
 processes on this machine (one cell per GPU at a time when GPUs are present;
-on a CPU the cores are divided between the workers, not oversubscribed)."""
+on a CPU the cores are divided between the workers, not oversubscribed).
+Workers end with their launcher, however it ends (even SIGKILL): on Linux
+the kernel signals them, elsewhere they watch their parent."""
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import multiprocessing
 import os
+import signal
+import threading
+import time
 
 from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+from benchsuite.run import environment
+
+_PR_SET_PDEATHSIG = 1
 
 
-def _init_worker(slots, n_gpus: int, threads: int) -> None:
-    """Give this worker its own GPU (before CUDA starts) or its share of the CPU cores."""
+def _die_with(parent: int) -> None:
+    """End this worker when the launcher ends, so a killed launcher leaves no orphan holding memory."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        armed = False
+    if os.getppid() != parent:  # the launcher died before the signal was armed
+        os._exit(1)
+    if not armed:
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="benchsuite-parent-watch").start()
+
+
+def _init_worker(slots, n_gpus: int, threads: int, parent: int) -> None:
+    """Give this worker its own GPU (before CUDA starts) or its share of the CPU cores (before torch starts:
+    the cell then keeps to it, see :func:`benchsuite.run.environment.cpu_limits`); tie it to the launcher."""
+    _die_with(parent)
     slot = slots.get()
     if n_gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % n_gpus)
-    import torch
-
-    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 class Local(api.Executor):
@@ -46,9 +73,9 @@ class Local(api.Executor):
         slots = context.Queue()
         for slot in range(self.jobs):
             slots.put(slot)
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        threads = max(1, environment.usable_cpus() // self.jobs)
         with concurrent.futures.ProcessPoolExecutor(
-            self.jobs, mp_context=context, initializer=_init_worker, initargs=(slots, self.gpus, threads)
+            self.jobs, mp_context=context, initializer=_init_worker, initargs=(slots, self.gpus, threads, os.getpid())
         ) as pool:
             futures = [pool.submit(work, item) for item in items]
             try:

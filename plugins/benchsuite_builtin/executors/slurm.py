@@ -10,15 +10,17 @@ submitit is imported only when this executor is used.
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from benchsuite import api
 from benchsuite.api import PluginError
+from benchsuite.files import locked, write_text_atomic
 from benchsuite.hookspecs import hookimpl
 
+_COMMANDS = ("sbatch", "srun", "sacct", "scancel")  # submit, run inside the job, watch, cancel
 _ALIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
           "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT"}
 
@@ -46,6 +48,13 @@ class Slurm(api.Executor):
             self.parameters["slurm_partition"] = partition
         self.wait = wait
         self.poll_s = poll_s
+
+    def preflight(self) -> None:
+        """The Slurm commands submitit runs must be here, or nothing is written."""
+        for command in _COMMANDS:
+            if shutil.which(command) is None:
+                raise PluginError(f"the slurm executor needs the Slurm command {command!r}, which is not on PATH "
+                                  "(run on a cluster's login node, or load its module)")
 
     def map(self, work, items, workdir: Path):
         folder = Path(workdir) / "slurm"
@@ -98,21 +107,32 @@ class _CellJob:
 
 
 class _Submissions:
-    """Which Slurm job each cell was last submitted as (so live jobs are not submitted twice)."""
+    """Which Slurm job each cell was last submitted as (so live jobs are not submitted twice).
+
+    Two launchers may submit at once: the file is re-read and updated under a lock, and written atomically.
+    """
 
     def __init__(self, path: Path):
         self.path = path
-        self.known = json.loads(path.read_text()) if path.is_file() else {}
+        self.known = self._read()
+
+    def _read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            return {}  # a damaged record only means live jobs may be submitted again: duplicate work at worst
+        return data if isinstance(data, dict) else {}
 
     def get(self, cell_id: str) -> str | None:
         return self.known.get(cell_id)
 
     def record(self, new: dict[str, str]) -> None:
-        self.known |= new
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(self.known, indent=1))
-        os.replace(tmp, self.path)
+        with locked(self.path.with_name(f".{self.path.name}.lock")):
+            self.known = self._read() | new
+            write_text_atomic(self.path, json.dumps(self.known, indent=1))
 
 
 @hookimpl

@@ -17,6 +17,7 @@ class MeanShape(api.Architecture):
     description = "Baseline: predicts each landmark's mean position over the training images"
     encoder = "none"
     outputs = frozenset()
+    baseline = True
 
     def __init__(self):
         self.mean: np.ndarray | None = None

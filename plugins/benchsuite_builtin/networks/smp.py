@@ -4,11 +4,20 @@ direct coordinates. Any encoder entry works, including ``smp`` with a
 ``smp_name``, so every smp/timm backbone can be paired with every decoder."""
 from __future__ import annotations
 
-import segmentation_models_pytorch as smp
-from torch import nn
-
 from benchsuite import api
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
+
+smp = lazy_import("segmentation_models_pytorch")
+heads = lazy_import(".heads", __package__)
+
+
+def smp_name(encoder: api.Encoder, architecture: str) -> str:
+    """The name smp builds the encoder by; an encoder smp does not know cannot take an smp decoder."""
+    if not encoder.smp_name:
+        raise api.PluginError(f"{architecture} builds its encoder with segmentation-models-pytorch, and encoder "
+                              f"{encoder.name} has no smp_name; use it with an architecture that calls encoder.build()")
+    return encoder.smp_name
 
 
 class SmpUnet(api.Architecture):
@@ -23,7 +32,7 @@ class SmpUnet(api.Architecture):
 
     def build(self, *, in_channels, out_channels, output, encoder):
         model = smp.Unet(
-            encoder.smp_name,
+            smp_name(encoder, self.name),
             encoder_weights=None,
             encoder_depth=self.encoder_depth,
             decoder_channels=self.decoder_channels,
@@ -32,18 +41,6 @@ class SmpUnet(api.Architecture):
         )
         encoder.load_weights(model.encoder)
         return model
-
-
-class RegressionHead(nn.Module):
-    """Encoder features, global average pooling, then a linear layer."""
-
-    def __init__(self, encoder: nn.Module, out_channels: int):
-        super().__init__()
-        self.encoder = encoder
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(encoder.out_channels[-1], out_channels))
-
-    def forward(self, x):
-        return self.head(self.encoder(x)[-1])
 
 
 class FcRegression(api.Architecture):
@@ -56,7 +53,7 @@ class FcRegression(api.Architecture):
         self.encoder_depth = encoder_depth
 
     def build(self, *, in_channels, out_channels, output, encoder):
-        return RegressionHead(encoder.build(in_channels, self.encoder_depth), out_channels)
+        return heads.RegressionHead(encoder.build(in_channels, self.encoder_depth), out_channels)
 
 
 class SmpFpn(api.Architecture):
@@ -67,6 +64,9 @@ class SmpFpn(api.Architecture):
 
     def __init__(self, encoder_depth: int = 5, pyramid_channels: int = 256, segmentation_channels: int = 128,
                  dropout: float = 0.2):
+        if encoder_depth != 5:  # smp's FPN upsamples as if from five stages: fewer give heatmaps larger than the input
+            raise api.PluginError(f"smp-fpn: encoder_depth must be 5 (segmentation-models-pytorch's FPN decoder "
+                                  f"assumes five encoder stages), got {encoder_depth}")
         self.encoder_depth = encoder_depth
         self.pyramid_channels = pyramid_channels
         self.segmentation_channels = segmentation_channels
@@ -74,7 +74,7 @@ class SmpFpn(api.Architecture):
 
     def build(self, *, in_channels, out_channels, output, encoder):
         model = smp.FPN(
-            encoder.smp_name,
+            smp_name(encoder, self.name),
             encoder_weights=None,
             encoder_depth=self.encoder_depth,
             decoder_pyramid_channels=self.pyramid_channels,
@@ -100,7 +100,7 @@ class SmpDeepLabV3Plus(api.Architecture):
 
     def build(self, *, in_channels, out_channels, output, encoder):
         model = smp.DeepLabV3Plus(
-            encoder.smp_name,
+            smp_name(encoder, self.name),
             encoder_weights=None,
             encoder_depth=self.encoder_depth,
             encoder_output_stride=self.output_stride,

@@ -8,12 +8,20 @@ landmark count, duplicate identifiers, points outside the image, images
 without annotation. Everything found is a ``Problem`` naming the file; the
 records that are fine still become samples, so one bad file never hides
 the others.
+
+Images are read only from the dataset's folder: a reference a format uses
+as a path (CSV, COCO, DeepLabCut) that is absolute, climbs out with ``..``
+or lands outside is an error naming the entry, unless ``allow_outside``.
+(TPS and LabelMe references are matched by file name only, never followed
+as paths.) Two references that reach one file — names differing only in
+case, or links — are an error too: one image must never be two samples.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
@@ -38,6 +46,7 @@ class Options:
     outside: str = "keep"
     unannotated: str = "error"
     images: Path | None = None  # where the images are, when not under the annotations' folder
+    allow_outside: bool = False  # read images that links or references place outside the dataset's folders
 
     def validate(self) -> None:
         for name, value, allowed in (("outside", self.outside, OUTSIDE), ("unannotated", self.unannotated, UNANNOTATED),
@@ -65,7 +74,7 @@ class Loaded:
 
 def load(path: Path, options: Options) -> Loaded:
     options.validate()
-    found = discover(path, options.format, options.images)
+    found = discover(path, options.format, options.images, options.allow_outside)
     groups = {name: READERS[found.format].read(files, options.landmark_names) for name, files in found.groups.items()}
     chosen, others = _annotators(groups, options.annotator)
     main = groups[chosen]
@@ -73,12 +82,13 @@ def load(path: Path, options: Options) -> Loaded:
     _settle_landmarks(main)
     loaded.landmark_names = main.landmark_names
     _reject_duplicates(main)
-    index = _ImageIndex(found.images)
+    index = _ImageIndex(found, options.allow_outside)
     paired: dict[str, tuple[Record, Path]] = {}
     for record in main.records:
         image = index.resolve(record, main)
         if image is not None:
             paired[record.key] = (record, image)
+    _reject_shared_files(paired, main)
     for key in sorted(paired, key=natural_key):
         record, image = paired[key]
         sample = _sample(record, image, options, main)
@@ -86,6 +96,7 @@ def load(path: Path, options: Options) -> Loaded:
             loaded.samples.append(sample)
             loaded.images[key] = image
     _unannotated(found, index, {img for _, img in paired.values()}, main, options)
+    _never_annotated(loaded, main, path)
     loaded.problems += main.problems
     loaded.pixel_size_mm = _pixel_size(main.records)
     for name in others:
@@ -164,17 +175,25 @@ def _reject_duplicates(annotations: Annotations) -> None:
 
 
 class _ImageIndex:
-    def __init__(self, images: list[Path]):
-        self.images = images
+    def __init__(self, found: Found, allow_outside: bool = False):
+        self.found = found
+        self.allow_outside = allow_outside
+        self.images = found.images
         self.by_stem: dict[str, list[Path]] = {}
         self.by_lower: dict[str, list[Path]] = {}
-        for path in images:
+        for path in self.images:
             self.by_stem.setdefault(path.stem, []).append(path)
             self.by_lower.setdefault(path.stem.lower(), []).append(path)
 
     def resolve(self, record: Record, annotations: Annotations) -> Path | None:
-        if record.image_path is not None and record.image_path.is_file():
-            return record.image_path
+        if record.image_path is not None:
+            outside = None if self.allow_outside else self._outside(record)
+            if outside:
+                annotations.error(record.where, f"{outside}; pass allow_outside=true to read images from there")
+                annotations.rejected.add(record.key)
+                return None
+            if record.image_path.is_file():
+                return record.image_path
         stems = [record.key] + ([image_key(record.image)] if record.image else [])
         candidates: list[Path] = []
         for stem in dict.fromkeys(stems):
@@ -191,6 +210,53 @@ class _ImageIndex:
             annotations.error(record.where, f"annotation without image: no image file for {str(wanted)!r}")
         annotations.rejected.add(record.key)
         return None
+
+    def _outside(self, record: Record) -> str | None:
+        """Why a path-like image reference must not be followed, or None.
+
+        An absolute or ``..`` reference is followed only when it lands in one of
+        the folders the user named (the annotations' folder or ``images``).
+        """
+        reference = (record.image or "").strip()
+        if record.image_path.exists() and self.found.inside(record.image_path):
+            return None
+        if PurePosixPath(reference).is_absolute() or PureWindowsPath(reference).is_absolute() or re.match(
+                r"^([A-Za-z]:|[\\/])", reference):
+            return f"image reference {reference!r} is an absolute path, outside the dataset folder"
+        if ".." in re.split(r"[\\/]+", reference):
+            return f"image reference {reference!r} leads outside the dataset folder ('..')"
+        if record.image_path.exists() and not self.found.inside(record.image_path):
+            return f"image {record.image_path} resolves to {record.image_path.resolve()}, outside the dataset folder"
+        return None
+
+
+def _reject_shared_files(paired: dict[str, tuple[Record, Path]], annotations: Annotations) -> None:
+    """References that reach one file (names differing only in case, links) are an error for each of them."""
+    by_file: dict[tuple[int, int], list[str]] = {}
+    for key, (_, image) in paired.items():
+        stat = image.stat()
+        by_file.setdefault((stat.st_dev, stat.st_ino), []).append(key)
+    for keys in by_file.values():
+        if len(keys) < 2:
+            continue
+        for key in keys:
+            record, image = paired[key]
+            others = "; ".join(paired[k][0].where for k in keys if k != key)
+            annotations.error(record.where, f"names the same image file ({image}) as {others}: each image must be "
+                                            "annotated once")
+            annotations.rejected.add(key)
+        for key in keys:
+            del paired[key]
+
+
+def _never_annotated(loaded: Loaded, annotations: Annotations, path: Path) -> None:
+    """A landmark missing in every image cannot be learnt or tested: an error, as a run would fail on it."""
+    if not loaded.samples:
+        return
+    missing = np.isnan(np.stack([s.landmarks for s in loaded.samples])).any(axis=-1).all(axis=0)
+    for name in (n for n, gone in zip(loaded.landmark_names, missing) if gone):
+        annotations.error(str(path), f"landmark {name!r} is missing in every image: nothing to learn or test it on "
+                                     "(remove it from the files, or annotate it)")
 
 
 def _sample(record: Record, image: Path, options: Options, annotations: Annotations) -> Sample | None:
@@ -227,6 +293,8 @@ def _unannotated(found: Found, index: _ImageIndex, paired: set[Path], annotation
     """Images among the annotated ones (same folders) that nothing annotates."""
     if options.unannotated == "ignore":
         return
+    if not paired and any(p.severity == ERROR for p in annotations.problems):
+        return  # no annotation could be read at all: that error says it, one line per image would bury it
     folders = {p.parent for p in paired} or {p.parent for p in found.images}
     claimed = {Path(key).name for key in annotations.rejected}  # their annotation exists: already an error
     for image in index.images:

@@ -5,6 +5,13 @@ names in its category's ``keypoints``. Visibility 0 means "not labelled"
 (missing); 1 (labelled, occluded) and 2 (visible) are both landmarks. A
 landmark benchmark has one instance per image: an image with several
 keypoint annotations is an error, not a guess.
+
+:func:`write` makes ``keypoints.json``: one category whose ``keypoints`` are
+the landmark names, one annotation per image with visibility 2 for every
+landmark and ``0, 0, 0`` for missing ones, ``num_keypoints``, and the box of
+the landmarks as ``bbox``/``area``; ``file_name`` is relative to the JSON.
+Coordinates are written as this reader reads them (COCO's are pixel
+indices: the centre of the top-left pixel is 0, 0).
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import Annotations, Record, image_key, number
+from .writing import Item, relative, unique
 
 FORMAT = "coco"
 
@@ -102,3 +110,29 @@ def _image_path(path: Path, file_name: str) -> Path | None:
         if file_name and (folder / file_name).is_file():
             return folder / file_name
     return None
+
+
+FILE_NAME = "keypoints.json"
+
+
+def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
+    unique(items, lambda item: item.image.stem, "the COCO image")
+    images, annotations = [], []
+    for index, item in enumerate(items, start=1):
+        images.append({"id": index, "file_name": relative(item.image, folder),
+                       "width": item.width, "height": item.height})
+        annotations.append(_annotation(index, item))
+    info = {"description": "landmarks", **({"contributor": annotator} if annotator else {})}
+    category = {"id": 1, "name": "landmarks", "supercategory": "landmarks", "keypoints": landmark_names, "skeleton": []}
+    data = {"info": info, "images": images, "annotations": annotations, "categories": [category]}
+    return {FILE_NAME: json.dumps(data, indent=1, ensure_ascii=False) + "\n"}
+
+
+def _annotation(index: int, item: Item) -> dict:
+    points = item.points()
+    keypoints = [v for p in points for v in ((0, 0, 0) if p is None else (p[0], p[1], 2))]
+    present = np.array([p for p in points if p is not None]).reshape(-1, 2)
+    low, high = (present.min(axis=0), present.max(axis=0)) if len(present) else (np.zeros(2), np.zeros(2))
+    box = [float(low[0]), float(low[1]), float(high[0] - low[0]), float(high[1] - low[1])]
+    return {"id": index, "image_id": index, "category_id": 1, "keypoints": keypoints,
+            "num_keypoints": len(present), "bbox": box, "area": box[2] * box[3], "iscrowd": 0}

@@ -6,13 +6,17 @@ specific one is used and the others are named in a warning. Annotation
 files are grouped — per file for table-like formats, per folder for
 one-file-per-image formats — and groups that annotate the same images are
 annotators (``annotated_by_X/``, ``CollectedData_A.csv`` + ``_B.csv``).
+
+Only files inside the folder the user named are read: a link leading out
+of it is an error unless ``allow_outside`` is set, and so is a file whose
+name is not UTF-8 (it could not be stored with the predictions).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchsuite.api import WARNING, PluginError, Problem
+from benchsuite.api import ERROR, WARNING, PluginError, Problem, one_line
 
 from . import READERS
 from .imagefiles import is_image
@@ -26,6 +30,12 @@ class Found:
     groups: dict[str, list[Path]]  # group (annotator) name -> its annotation files
     images: list[Path]
     problems: list[Problem] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)  # the folders files may be read from
+
+    def inside(self, path: Path) -> bool:
+        """Whether ``path`` (links followed) lies in one of the dataset's folders."""
+        real = path.resolve()
+        return any(real.is_relative_to(root.resolve()) for root in self.roots)
 
 
 def files_under(root: Path) -> list[Path]:
@@ -39,19 +49,43 @@ def files_under(root: Path) -> list[Path]:
     return found
 
 
-def discover(path: Path, format: str | None = None, images_root: Path | None = None) -> Found:
+def _usable(files: list[Path], roots: list[Path], allow_outside: bool, problems: list[Problem]) -> list[Path]:
+    """The files that may be read; the others are reported (a link out of the folder, a non-UTF-8 name)."""
+    kept = []
+    probe = Found("", {}, [], roots=roots)
+    for path in files:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            problems.append(Problem(one_line(str(path)), "file name is not valid UTF-8: rename the file", ERROR))
+            continue
+        if not allow_outside and not probe.inside(path):
+            problems.append(Problem(str(path), f"links outside the dataset folder (to {path.resolve()}); pass "
+                                               "allow_outside=true to read files from there", ERROR))
+            continue
+        kept.append(path)
+    return kept
+
+
+def discover(path: Path, format: str | None = None, images_root: Path | None = None,
+             allow_outside: bool = False) -> Found:
     if format is not None and format not in READERS:
         raise PluginError(f"unknown format {format!r} (known: {', '.join(READERS)})")
+    problems: list[Problem] = []
     if path.is_file():
         detected = format or _sniff(path, set())
         if detected is None:
             raise PluginError(f"{path}: not a landmark file this suite reads (formats: {', '.join(READERS)})")
-        return Found(detected, {path.stem: [path]}, [p for p in files_under(images_root or _beside(path)) if is_image(p)])
+        roots = [images_root or _beside(path), path.parent]
+        images = _usable([p for p in files_under(roots[0]) if is_image(p)], roots, allow_outside, problems)
+        return Found(detected, {path.stem: [path]}, images, problems, roots)
     if not path.is_dir():
         raise PluginError(f"{path}: no such file or folder")
-    files = files_under(path)
-    images = [p for p in files_under(images_root) if is_image(p)] if images_root else [p for p in files if is_image(p)]
-    if not files:
+    roots = [path] + ([images_root] if images_root else [])
+    files = _usable(files_under(path), roots, allow_outside, problems)
+    images = ([p for p in _usable(files_under(images_root), roots, allow_outside, problems) if is_image(p)]
+              if images_root else [p for p in files if is_image(p)])
+    if not files and not problems:
         raise PluginError(f"{path}: empty folder (no images, no annotation files)")
     stems = {p.stem for p in images}
     by_format: dict[str, list[Path]] = {}
@@ -62,10 +96,12 @@ def discover(path: Path, format: str | None = None, images_root: Path | None = N
         if detected:
             by_format.setdefault(detected, []).append(candidate)
     if not by_format:
+        if problems:
+            raise PluginError(problems[0].line())
         wanted = f"{format} files" if format else "annotation files (.tps, CollectedData_*.csv, COCO or LabelMe .json, .csv, per-image .txt)"
         raise PluginError(f"{path}: {len(images)} images but no {wanted}")
     chosen = next(name for name in READERS if name in by_format)
-    found = Found(chosen, _groups(path, chosen, by_format[chosen]), images)
+    found = Found(chosen, _groups(path, chosen, by_format[chosen]), images, problems, roots)
     for other, paths in by_format.items():
         if other != chosen:
             found.problems.append(Problem(

@@ -8,16 +8,39 @@ labelled (missing). A multi-animal project adds an ``individuals`` row; with
 more than one individual it is not a single-instance landmark set and is
 rejected. The CSV is preferred; the ``.h5`` (same table) is read only when
 there is no CSV, and needs PyTables.
+
+An HDF5 file can hold pickled Python objects, and PyTables unpickles them
+while reading, which runs whatever code the pickle names. An ``.h5`` is
+therefore read with unpickling restricted to plain values (numbers,
+strings, lists, tuples, dicts): a pickle that names any class or function
+is refused and the file is reported, nothing of it runs.
+
+:func:`write` produces the CSV as DeepLabCut's example projects ship it: the
+three header rows, one index column ``labeled-data/<video>/<image>``, x, y
+per body part with full precision, empty cells for missing parts. Given a
+project's ``labeled-data/<video>`` folder it writes the one file there;
+given any other folder, it is the project folder and each video (an image's
+folder name) gets ``labeled-data/<video>/CollectedData_<scorer>.csv``. The
+scorer is the annotator, else the scorer in the given project folder's
+``config.yaml`` (so that ``deeplabcut.convertcsv2h5`` finds the file and
+makes the ``.h5`` DeepLabCut's labelling GUI opens), else ``benchsuite``.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import pickle
+import re
+import types
 from pathlib import Path
 
 import numpy as np
 
+from benchsuite.api import PluginError
+
 from .annotations import Annotations, Record, number
+from .writing import Item, unique
 
 FORMAT = "dlc"
 _HEADERS = (["scorer", "bodyparts", "coords"], ["scorer", "individuals", "bodyparts", "coords"])
@@ -65,10 +88,17 @@ def _h5_rows(path: Path, annotations: Annotations) -> list[list[str]] | None:
         annotations.error(str(path), "reading DeepLabCut .h5 files needs PyTables (pip install tables); "
                                      "or put the CSV DeepLabCut writes beside it")
         return None
+    refused: list[str] = []
     try:
-        frame = pd.read_hdf(path)
+        with _plain_unpickling(refused):
+            frame = pd.read_hdf(path)
     except Exception as exc:  # noqa: BLE001 - any HDF5 failure is a file problem
-        annotations.error(str(path), f"cannot read HDF5 table ({type(exc).__name__}: {exc})")
+        if not refused:
+            annotations.error(str(path), f"cannot read HDF5 table ({type(exc).__name__}: {exc})")
+            return None
+    if refused:
+        annotations.error(str(path), f"refused: the file stores pickled Python objects ({refused[0]}), which could "
+                                     "run code; use the CSV DeepLabCut writes beside it")
         return None
     depth = frame.index.nlevels
     header = [[str(name)] + [""] * (depth - 1) + [str(c[level]) for c in frame.columns]
@@ -78,6 +108,38 @@ def _h5_rows(path: Path, annotations: Annotations) -> list[list[str]] | None:
         cells = list(index) if isinstance(index, tuple) else [index]
         body.append([str(c) for c in cells] + ["" if np.isnan(v) else repr(float(v)) for v in values])
     return header + body
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Rebuilds only what pickle's own opcodes make (numbers, strings, lists, tuples, dicts, sets)."""
+
+    def __init__(self, data: bytes, refused: list[str]):
+        super().__init__(io.BytesIO(data))
+        self.refused = refused
+
+    def find_class(self, module: str, name: str):  # how a pickle reaches code: never allowed here
+        self.refused.append(f"{module}.{name}")
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+
+@contextlib.contextmanager
+def _plain_unpickling(refused: list[str]):
+    """While reading an .h5, PyTables' unpickling (attributes, object arrays) rebuilds plain values only."""
+    import tables.atom
+    import tables.attributeset
+
+    restricted = types.SimpleNamespace(
+        loads=lambda data, **_: _PlainUnpickler(bytes(data), refused).load(), dumps=pickle.dumps,
+        HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL, UnpicklingError=pickle.UnpicklingError)
+    modules = (tables.atom, tables.attributeset)
+    saved = [m.pickle for m in modules]
+    for module in modules:
+        module.pickle = restricted
+    try:
+        yield
+    finally:
+        for module, original in zip(modules, saved):
+            module.pickle = original
 
 
 def _parse(path: Path, rows: list[list[str]], annotations: Annotations) -> None:
@@ -153,3 +215,44 @@ def _image_path(path: Path, reference: str) -> Path:
     if path.parent.parent.name == "labeled-data":
         return path.parent.parent.parent / reference
     return path.parent / Path(reference).name
+
+
+def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
+    one_video = folder.parent.name == "labeled-data"
+    scorer = annotator or (None if one_video else _project_scorer(folder)) or "benchsuite"
+    if not re.fullmatch(r"[^/\\\x00]+", scorer) or scorer in (".", ".."):
+        raise PluginError(f"DeepLabCut scorer {scorer!r} cannot be part of a file name")
+    videos: dict[str, list[Item]] = {}
+    for item in items:
+        videos.setdefault(folder.name if one_video else item.image.parent.name, []).append(item)
+    files = {}
+    for video, members in videos.items():
+        unique(members, lambda item: item.image.name, f"labeled-data/{video}/")
+        name = f"CollectedData_{scorer}.csv"
+        files[name if one_video else f"labeled-data/{video}/{name}"] = _table(video, members, landmark_names, scorer)
+    return files
+
+
+def _table(video: str, items: list[Item], landmark_names: list[str], scorer: str) -> str:
+    rows = [["scorer"] + [scorer] * 2 * len(landmark_names),
+            ["bodyparts"] + [name for name in landmark_names for _ in "xy"],
+            ["coords"] + ["x", "y"] * len(landmark_names)]
+    for item in items:
+        cells = [""] * 2 * len(landmark_names)
+        for i, point in enumerate(item.points()):
+            if point is not None:
+                cells[2 * i: 2 * i + 2] = [repr(point[0]), repr(point[1])]
+        rows.append([f"labeled-data/{video}/{item.image.name}"] + cells)
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue()
+
+
+def _project_scorer(project: Path) -> str | None:
+    """The ``scorer:`` of a DeepLabCut project's config.yaml, when there is one."""
+    try:
+        config = (project / "config.yaml").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.search(r"^scorer:[ \t]*['\"]?([^'\"\r\n#]*?)['\"]?[ \t]*(?:#.*)?$", config, re.MULTILINE)
+    return match.group(1) if match and match.group(1) else None

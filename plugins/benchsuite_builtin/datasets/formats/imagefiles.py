@@ -18,6 +18,7 @@ from benchsuite.api import PluginError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 _TO_RGB = {"CMYK", "YCbCr", "LAB", "HSV", "RGBX"}
+_ORIENTATION = 0x0112  # the EXIF tag
 _READ_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
@@ -30,6 +31,15 @@ def image_size(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as image:
             return image.size
+    except _READ_ERRORS as exc:
+        raise PluginError(f"{path}: not a readable image ({_reason(exc)})") from None
+
+
+def exif_orientation(path: Path) -> int:
+    """The EXIF orientation tag (1 = as stored), for tools that rotate images by it (LabelMe does)."""
+    try:
+        with Image.open(path) as image:
+            return int(image.getexif().get(_ORIENTATION, 1) or 1)
     except _READ_ERRORS as exc:
         raise PluginError(f"{path}: not a readable image ({_reason(exc)})") from None
 

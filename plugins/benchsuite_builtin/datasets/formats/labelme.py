@@ -8,6 +8,13 @@ names are given. A label that appears twice in one file is an annotation
 defect: that landmark becomes missing for that image, with a warning —
 which copy is right is not guessed. A label in fewer than half the files
 (a typo, a stray point) is an error in each file that uses it.
+
+:func:`write` makes one ``<image stem>.json`` per image, as LabelMe saves
+them: a ``point`` shape per landmark (missing ones omitted), ``imagePath``
+relative to the JSON, ``imageData`` null (LabelMe loads the image file),
+the image's size, and the 5.0 layout. Coordinates are written as this reader
+reads them. LabelMe turns images by their EXIF orientation, the suite does
+not: such an image is refused rather than shown with misplaced points.
 """
 from __future__ import annotations
 
@@ -17,7 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchsuite.api import PluginError
+
 from .annotations import Annotations, Record, natural_key, number
+from .imagefiles import exif_orientation
+from .writing import Item, relative, unique
 
 FORMAT = "labelme"
 
@@ -98,3 +109,22 @@ def _record(path, points, size, image, names, n_files, annotations: Annotations)
         elif len(found) > 1:
             annotations.warn(str(path), f"label {name!r} appears {len(found)} times: landmark treated as missing")
     annotations.records.append(Record(key=path.stem, points=array, where=str(path), image=image, size=size))
+
+
+VERSION = "5.0.1"  # the file layout written: LabelMe 5 reads it as its own, later versions too
+
+
+def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
+    unique(items, lambda item: item.image.stem, "the LabelMe file")
+    files = {}
+    for item in items:
+        orientation = exif_orientation(item.image)
+        if orientation != 1:
+            raise PluginError(f"{item.image}: EXIF orientation {orientation}: LabelMe would show it turned and the "
+                              "landmarks misplaced; save the image without the orientation tag first")
+        shapes = [{"label": name, "points": [list(point)], "group_id": None, "shape_type": "point", "flags": {}}
+                  for name, point in zip(landmark_names, item.points()) if point is not None]
+        data = {"version": VERSION, "flags": {}, "shapes": shapes, "imagePath": relative(item.image, folder),
+                "imageData": None, "imageHeight": item.height, "imageWidth": item.width}
+        files[f"{item.image.stem}.json"] = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return files

@@ -8,6 +8,10 @@ column (landmark/label/name/bodypart/point) and ``x``, ``y``; one row per
 image × landmark, landmark order as first seen.
 Comma, semicolon or tab separated; empty, NA or NaN cells are missing.
 Coordinates count y from the top unless the dataset says ``y_origin="bottom"``.
+
+:func:`write` makes the wide table, ``landmarks.csv``: a header ``image``,
+``<name>_x``, ``<name>_y`` …, then the image path relative to the table, and
+x, y per landmark (empty when missing), y from the top as read.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import Annotations, Record, image_key, number
+from .writing import Item, relative, unique
 
 FORMAT = "csv"
 _IMAGE_COLUMNS = {"image", "file", "filename", "file_name", "image_id", "img", "id", "name"}
@@ -152,3 +157,17 @@ def _long_record(path, reference, labelled, order, bad, annotations: Annotations
             points[i] = labelled[label][0][1]
     annotations.records.append(Record(key=image_key(reference), points=points, where=where, image=reference,
                                       image_path=path.parent / reference))
+
+
+FILE_NAME = "landmarks.csv"
+
+
+def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
+    unique(items, lambda item: item.image.stem, "the table's image")
+    text = io.StringIO()
+    table = csv.writer(text, lineterminator="\n")
+    table.writerow(["image"] + [f"{name}_{axis}" for name in landmark_names for axis in "xy"])
+    for item in items:
+        table.writerow([relative(item.image, folder)]
+                       + [v for p in item.points() for v in (("", "") if p is None else (repr(p[0]), repr(p[1])))])
+    return {FILE_NAME: text.getvalue()}

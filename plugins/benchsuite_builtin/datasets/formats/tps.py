@@ -10,7 +10,10 @@ A file is a sequence of blocks::
     SCALE=0.0023   size of one pixel in the user's unit (mm here)
 
 ``CURVES=``/``POINTS=`` (semilandmark outlines) are skipped, ``COMMENT=`` and
-``VARIABLES=`` ignored. Missing coordinates may be written NA or NaN.
+``VARIABLES=`` ignored. Missing landmarks are written as tpsDig writes them,
+as negative coordinates (``-1.00000 -1.00000``, what geomorph reads with
+``negNA = TRUE``): a point whose x and y are both negative is missing (in
+tpsDig's frame it would lie below the image); NA and NaN are missing too.
 
 **y convention.** tpsDig measures y upwards from the image's *bottom* edge
 (x from the left edge, as usual), so records are marked ``y_up`` and
@@ -18,6 +21,10 @@ A file is a sequence of blocks::
 ``y_image = height - y`` — the flip tpsDig's companion programs and ml-morph
 apply. Files written with y from the top (some tools do) are read with
 ``y_origin="top"``.
+
+:func:`write` is the exact inverse: ``y = height - y_image``, five decimals
+as tpsDig writes them, CRLF line ends, one block per image with ``IMAGE=``
+relative to the file and ``ID=`` counting from 0.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotations import Annotations, Record, image_key, number
+from .writing import Item, relative, unique
 
 FORMAT = "tps"
 _KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9]*)\s*=(.*)$")
@@ -141,7 +149,8 @@ def _read_points(path, lines, index, key, value, block: _Block, annotations: Ann
         try:
             if len(tokens) != 2:
                 raise ValueError(f"{len(tokens)} values")
-            block.points.append((number(tokens[0]), number(tokens[1])))
+            x, y = number(tokens[0]), number(tokens[1])
+            block.points.append((math.nan, math.nan) if x < 0 and y < 0 else (x, y))  # tpsDig's "missing"
         except ValueError:
             block.fail(index + 1, f"unreadable TPS block: expected 'x y', got {line[:40]!r}")
             block.points.append((math.nan, math.nan))
@@ -181,3 +190,16 @@ def _finish(path: Path, block: _Block, annotations: Annotations) -> None:
         image=block.image, y_up=True, scale=block.scale,
     ))
 
+
+FILE_NAME = "landmarks.tps"
+MISSING = "-1.00000 -1.00000"
+
+
+def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
+    unique(items, lambda item: item.image.stem, "the TPS identifier")
+    lines = []
+    for index, item in enumerate(items):
+        lines.append(f"LM={len(landmark_names)}")
+        lines += [MISSING if p is None else f"{p[0]:.5f} {item.height - p[1]:.5f}" for p in item.points()]
+        lines += [f"IMAGE={relative(item.image, folder)}", f"ID={index}"]
+    return {FILE_NAME: "\r\n".join(lines) + "\r\n"}

@@ -1,0 +1,95 @@
+"""Writing files so that a reader never sees half of one, and disk errors read as one line.
+
+Every file the suite writes for later (cells, ``grid.json``, checkpoints,
+fetched datasets, the Slurm submissions) goes through :func:`write_atomic`:
+the content is written under a temporary name in the same folder, flushed
+to the disk (``fsync``), renamed over the target, and the folder is synced,
+so a crash, a full disk or a killed process leaves either the old file or
+the new one, never a truncated or zero-byte one. :func:`locked` serialises
+read-modify-write updates of one small file between processes.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from benchsuite.api import PluginError
+
+# Errors of the storage rather than of the program: reported in one line, never as a traceback.
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.ENOLCK,
+                  errno.EFBIG}
+
+
+def write_atomic(path: Path | str, write: Callable[[IO[bytes]], object]) -> Path:
+    """Write ``path`` through ``write(handle)`` (binary handle) all or nothing; the temporary is removed on failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+def write_text_atomic(path: Path | str, text: str) -> Path:
+    return write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def fsync_dir(folder: Path | str) -> None:
+    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def locked(lock_file: Path | str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_file`` (created if needed), waiting for it."""
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise lock_error(lock_file, exc) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lock_error(path: Path, exc: OSError) -> PluginError:
+    """A one-line message for a file system that refuses locks (NFS without a lock daemon, some FUSE mounts)."""
+    if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+        return PluginError(f"{path}: cannot lock files here ({os.strerror(exc.errno)}): put the results on a file "
+                           "system with locks (on NFS, run the lock daemon or mount with local_lock=flock; on Lustre, "
+                           "mount with flock or localflock)")
+    return PluginError(f"{path}: cannot lock ({exc.strerror or exc})")
+
+
+def storage_message(exc: OSError) -> str | None:
+    """One line for a disk-full, read-only or permission error; None for any other error."""
+    if exc.errno not in STORAGE_ERRNOS:
+        return None
+    where = exc.filename or ""
+    return f"{where}: {exc.strerror or os.strerror(exc.errno)}" if where else (exc.strerror or str(exc))

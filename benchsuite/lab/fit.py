@@ -1,0 +1,116 @@
+"""``benchsuite fit RUN METHOD``: keep the winner of a leaderboard as a model for new images.
+
+Either the method is trained once more, on every annotated image of its
+dataset (validation for early stopping carved from them, as the protocol
+says), or ``--from-folds`` packages the k models its cross-validation already
+trained (kept in each cell) as an ensemble, with no training at all. A
+method chosen by nested selection is refitted with the value its folds chose
+most often.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+from benchsuite.api import PluginError
+from benchsuite.lab import models
+from benchsuite.report.results import CellInfo, Run
+
+FIT_STREAM = 2**32 - 1  # the validation draw of a final fit: a random stream no fold's draw uses
+
+
+def method_cells(run: Run, method: str, dataset: str | None = None) -> list[CellInfo]:
+    """The cells of one leaderboard row; one-line errors naming what exists when the row is not there."""
+    cells = [c for c in run.cells if c.method == method and (dataset is None or c.dataset == dataset)]
+    if not cells:
+        known = sorted({f"{c.dataset} | {c.method}" for c in run.cells})
+        raise PluginError(f"{run.name}: no completed method {method!r}" + (f" on {dataset}" if dataset else "")
+                          + f" (methods: {'; '.join(known) or 'none yet'})")
+    datasets = sorted({c.dataset for c in cells})
+    if len(datasets) > 1:
+        raise PluginError(f"{run.name}: {method!r} ran on several datasets ({', '.join(datasets)}); choose one "
+                          "with --dataset")
+    return sorted(cells, key=lambda c: c.fold)
+
+
+def _new_folder(out: Path) -> Path:
+    """A temporary sibling of ``out``, renamed to it once the model is complete."""
+    if out.exists():
+        raise PluginError(f"{out}: already exists; choose another --out or remove it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}")
+
+
+def from_folds(run: Run, method: str, out: Path, dataset: str | None = None) -> models.ModelInfo:
+    """The k fold models of a complete method as one ensemble model."""
+    cells = method_cells(run, method, dataset)
+    if len({c.fold for c in cells}) < cells[0].folds:
+        raise PluginError(f"{run.name}: {method!r} has {len(cells)} of {cells[0].folds} folds; finish the run first")
+    folders = [run.store.cell_dir(c.id) / "model" for c in cells]
+    missing = [f.parent.name for f in folders if not (f / models.MANIFEST).is_file()]
+    if missing:
+        raise PluginError(f"{run.name}: cell {missing[0]} kept no model (run without --no-keep-weights, or fit "
+                          "without --from-folds to train it afresh)")
+    tmp = _new_folder(out)
+    try:
+        models.ensemble(folders, tmp)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return models.read_info(out)
+
+
+def chosen_record(cells: list[CellInfo]) -> dict:
+    """The configuration to refit: the cells' own, or for a nested selection the values chosen most often."""
+    if "selected" not in cells[0].record:
+        return cells[0].record
+    counts = collections.Counter(json.dumps(c.record["selected"], sort_keys=True, default=str) for c in cells)
+    best = max(counts.values())
+    tied = [c for c in cells if counts[json.dumps(c.record["selected"], sort_keys=True, default=str)] == best]
+    return min(tied, key=lambda c: c.record.get("val_mre", float("inf"))).record
+
+
+def refit(run: Run, method: str, out: Path, registry, dataset: str | None = None, on_epoch=None,
+          runtime=None) -> models.ModelInfo:
+    """Train the method's configuration on all annotated images of its dataset and keep it in ``out``."""
+    from benchsuite.run import runner
+    from benchsuite.run.cells import Cell
+    from benchsuite.run.grid import dataset_params
+    from benchsuite.splits import carve_validation
+
+    cells = method_cells(run, method, dataset)
+    cell = Cell.from_record(chosen_record(cells))
+    protocol = cell.protocol
+    data = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
+    samples = {s.id: s for s in data.samples()}
+    groups = {s.id: s.group for s in samples.values() if s.group}
+    parts = carve_validation(sorted(samples), protocol.val_fraction, [protocol.split_seed, FIT_STREAM], groups)
+    train, val = [samples[i] for i in parts.train], [samples[i] for i in parts.val]
+    arch_params = dict(cell.architecture.params)
+    pretrain = arch_params.pop("pretrain", None)
+    if pretrain:
+        raise PluginError(f"{method!r} is fine-tuned after pre-training; fit it with --from-folds")
+    arch = registry.create("architectures", cell.architecture.name, arch_params)
+    tmp = _new_folder(out)
+    record: dict = {}
+    manifest = models.describe(cell, data.landmark_names, method=method)
+    manifest["trained_on"] = {"train": len(train), "val": len(val), "run": run.name}
+    try:
+        import torch
+
+        torch.manual_seed(protocol.seed)
+        if not arch.outputs:
+            runner.fit_codec_free(arch, data, train, val, record, protocol, on_epoch)
+            models.save_codec_free(tmp, manifest, arch)
+        else:
+            _, model = runner.fit_network(cell, registry, arch, data, train, val, [], None, record, on_epoch,
+                                          None, runtime)
+            manifest["training"] = {k: record.get(k) for k in ("epochs_run", "best_epoch", "stopped_by")}
+            models.save_network(tmp, manifest, model)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return models.read_info(out)

@@ -1,0 +1,141 @@
+"""``benchsuite predict MODEL IMAGES... --to FORMAT``: landmarks for new images, in the lab's own tool's format.
+
+IMAGES are image files or folders of them. When they are one folder the
+suite can read as an annotated dataset, the predictions are also compared
+with those annotations (so a lab can check a model on a new batch). The
+landmarks are written by the dataset plugin that declares the format in
+its ``writes`` (TPS for tpsDig, a DeepLabCut CollectedData CSV, LabelMe
+JSON, COCO keypoints, CSV), ready for proofreading.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchsuite.api import PluginError, Sample
+from benchsuite.lab import models
+
+
+@dataclass
+class Predicted:
+    samples: list[Sample]  # landmarks = the predictions, original pixels
+    images: dict[str, Path]  # sample id -> image file
+    landmark_names: list[str]
+    truth: dict[str, np.ndarray] = field(default_factory=dict)  # annotated images only
+    files: list[Path] = field(default_factory=list)  # what was written
+
+    def errors(self) -> dict[str, np.ndarray]:
+        """Per annotated image, each landmark's radial error in original pixels (NaN where not annotated)."""
+        return {s.id: np.hypot(*(s.landmarks - self.truth[s.id]).T) for s in self.samples if s.id in self.truth}
+
+
+def folder_reader(registry):
+    return registry.the_one("datasets", lambda cls: cls.opens_folders, "able to open a folder (opens_folders)")
+
+
+def _annotated(paths: list[Path], registry, landmark_names: list[str]):
+    """The dataset one folder of annotated images makes, or None (with the reason) when it is just images."""
+    if len(paths) != 1 or not paths[0].is_dir():
+        return None, None
+    try:
+        dataset = registry.create("datasets", folder_reader(registry).name, {"path": str(paths[0]),
+                                                                              "unannotated": "ignore"})
+        samples = dataset.samples()
+    except PluginError as exc:
+        return None, str(exc)
+    if len(dataset.landmark_names) != len(landmark_names):
+        raise PluginError(f"{paths[0]}: annotated with {len(dataset.landmark_names)} landmarks, the model predicts "
+                          f"{len(landmark_names)}")
+    return (dataset, samples), None
+
+
+def image_files(paths: list[Path], suffixes: tuple[str, ...]) -> dict[str, Path]:
+    """Image files named directly or found (not recursively) in folders, by a unique id (the file's stem)."""
+    found: dict[str, Path] = {}
+    for path in paths:
+        if not path.exists():
+            raise PluginError(f"{path}: no such file or folder")
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes and not p.name.startswith(".")) \
+            if path.is_dir() else [path]
+        for file in files:
+            if file.suffix.lower() not in suffixes:
+                raise PluginError(f"{file}: not an image file this suite reads ({', '.join(suffixes)})")
+            key = file.stem if file.stem not in found else f"{file.parent.name}/{file.stem}"
+            if key in found:
+                raise PluginError(f"{file}: two images named {file.stem}; predict them in separate calls")
+            found[key] = file
+    if not found:
+        raise PluginError(f"{', '.join(map(str, paths))}: no image files ({', '.join(suffixes)})")
+    return found
+
+
+def predict(model_folder: Path, paths: list[Path], registry, progress=None, note=None) -> Predicted:
+    """Predict every image; compare with the annotations where the images are an annotated folder."""
+    info = models.read_info(model_folder)
+    reader = folder_reader(registry).cls
+    annotated, why_not = _annotated(paths, registry, info.landmark_names)
+    if annotated is not None:
+        dataset, samples = annotated
+        load = dataset.load_image
+        images = {s.id: dataset.image_path(s.id) for s in samples}
+        truth = {s.id: s.landmarks for s in samples}
+    else:
+        if why_not and note:
+            note(f"{paths[0]}: read as images only, without annotations ({why_not})")
+        files = image_files(paths, reader.image_suffixes)
+        arrays: dict[str, np.ndarray] = {}
+
+        def load(sample_id: str) -> np.ndarray:
+            if sample_id not in arrays:
+                arrays.clear()  # one image at a time in memory
+                arrays[sample_id] = reader.read_image_file(files[sample_id])
+            return arrays[sample_id]
+
+        samples = []
+        for key, file in files.items():
+            image = load(key)
+            samples.append(Sample(key, np.full((len(info.landmark_names), 2), np.nan), (image.shape[1], image.shape[0])))
+        images, truth = files, {}
+    predicted = models.predict(info, registry, samples, load, progress)
+    out = [dataclasses.replace(s, landmarks=p) for s, p in zip(samples, predicted)]
+    return Predicted(out, images, info.landmark_names, truth)
+
+
+def write(result: Predicted, registry, fmt: str, out: Path) -> list[Path]:
+    """The predictions in ``fmt``, through the dataset plugin that writes it."""
+    writers = registry.select("datasets", lambda cls: fmt in cls.writes)
+    if not writers:
+        known = sorted({f for e in registry.entries("datasets") for f in e.cls.writes})
+        raise PluginError(f"no installed dataset plugin writes {fmt!r} (formats: {', '.join(known) or 'none'})")
+    result.files = list(writers[0].cls.write_landmarks(fmt, result.samples, result.landmark_names, out, result.images))
+    return result.files
+
+
+def error_report(result: Predicted) -> str:
+    """Mean radial error against the annotations: overall (mean of per-image means) and per landmark."""
+    errors = result.errors()
+    if not errors:
+        return ""
+    per_image = [np.nanmean(e) for e in errors.values() if np.isfinite(e).any()]
+    stacked = np.stack(list(errors.values()))
+    lines = [f"mean radial error against the annotations: {np.mean(per_image):.2f} px over {len(per_image)} images"]
+    for name, column in zip(result.landmark_names, stacked.T):
+        if np.isfinite(column).any():
+            lines.append(f"  {name}: {np.nanmean(column):.2f} px")
+    return "\n".join(lines)
+
+
+def progress_bar(what: str = "predicting"):
+    """A callback advancing a bar over the images (rich on a terminal, nothing in a pipe), and its stop."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task(what, total=None)
+    bar.start()
+    return (lambda n: bar.advance(task, n)), bar.stop

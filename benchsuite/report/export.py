@@ -1,0 +1,69 @@
+"""``benchsuite export RUN --to parquet|csv``: every prediction of a run as one tidy table.
+
+One row per run × dataset × method × fold × test image × landmark, so that
+several runs' exports can be queried together (DuckDB, pandas, R) without
+knowing the results folder's layout. Read from ``cell.json`` and
+``predictions.parquet`` only; needs no plugin.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchsuite.api import PluginError
+from benchsuite.run.cells import configuration_id
+from benchsuite.run.store import RunStore
+
+FORMATS = ("parquet", "csv")
+COLUMNS = ["run", "dataset", "method", "configuration_id", "fold", "image", "landmark", "truth_x", "truth_y",
+           "pred_x", "pred_y", "error"]
+
+
+def tidy(folder: Path) -> pd.DataFrame:
+    """Every stored prediction of a run's completed cells; ``error`` is the radial error in original pixels
+    (NaN where the landmark has no ground truth)."""
+    store = RunStore(folder)
+    frames = []
+    for record in store.records():
+        if record.get("status") != "ok":
+            continue
+        predictions = store.predictions(record["id"])
+        config = record.get("config") or {}
+        frames.append(pd.DataFrame({
+            "run": record.get("run") or store.root.name,
+            "dataset": record["dataset"],
+            "method": record["method"],
+            "configuration_id": record.get("configuration_id") or configuration_id(config),
+            "fold": int(record["fold"]),
+            "image": predictions["image_id"].astype(str),
+            "landmark": predictions["landmark"].astype(str),
+            "truth_x": predictions["x"].astype(float),
+            "truth_y": predictions["y"].astype(float),
+            "pred_x": predictions["pred_x"].astype(float),
+            "pred_y": predictions["pred_y"].astype(float),
+        }))
+    if not frames:
+        raise PluginError(f"{folder}: no completed cell to export")
+    table = pd.concat(frames, ignore_index=True)
+    table["error"] = np.hypot(table["pred_x"] - table["truth_x"], table["pred_y"] - table["truth_y"])
+    return table[COLUMNS]
+
+
+def export(folder: Path, fmt: str = "parquet", out: Path | None = None) -> tuple[Path, int]:
+    """Write the tidy table (atomically) to ``out``, by default ``RUN/export/predictions.<fmt>``; the path and
+    the number of rows."""
+    if fmt not in FORMATS:
+        raise PluginError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
+    table = tidy(folder)
+    out = Path(out) if out else Path(folder) / "export" / f"predictions.{fmt}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    if fmt == "parquet":
+        table.to_parquet(tmp, index=False)
+    else:
+        table.to_csv(tmp, index=False)
+    tmp.replace(out)
+    return out, len(table)

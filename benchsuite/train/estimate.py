@@ -1,0 +1,87 @@
+"""What a dry run says about each cell before anything trains: its input, epochs, weights, and a time estimate.
+
+The estimate times a few bare training steps of each distinct network on this machine (random inputs of the
+cell's shape) and scales them by the fold's training images and the epochs, capped by the time budget. It is
+an upper bound: early stopping usually ends training sooner.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import torch
+
+from benchsuite.api import extent
+from benchsuite.train import speed
+from benchsuite.run.grid import dataset_params
+from benchsuite.train.networks import build_network
+
+MAX_NETWORKS = 12  # beyond this many distinct networks, a dry run does not time them (it would take too long)
+
+
+def describe_cells(cells, registry) -> dict[str, str]:
+    """cell id -> "input 224×192, ≤300 epochs, budget 10 min, from scratch, ≈ 8 min"."""
+    speeds: dict[str, float | None] = {}
+    networks = {_network_key(c) for c in cells if registry.get("architectures", c.architecture.name).cls.outputs}
+    timed = len(networks) <= MAX_NETWORKS
+    sizes: dict[str, int] = {}
+    texts = {}
+    for cell in cells:
+        arch_cls = registry.get("architectures", cell.architecture.name).cls
+        protocol = cell.protocol
+        width, height = extent(protocol.input_size)
+        if not arch_cls.outputs:
+            texts[cell.id] = "codec-free: fits on the original images, no epochs"
+            continue
+        parts = [f"input {width}×{height}", f"≤{protocol.epochs} epochs"]
+        if protocol.max_minutes:
+            parts.append(f"budget {protocol.max_minutes:g} min")
+        parts.append("pre-trained" if _pretrained(cell) else "from scratch")
+        key = _network_key(cell)
+        if timed and key not in speeds:
+            speeds[key] = _images_per_s(cell, registry)
+        if speeds.get(key):
+            n_train = _training_images(cell, registry, sizes)
+            minutes = protocol.epochs * n_train / speeds[key] / 60
+            if protocol.max_minutes:
+                minutes = min(minutes, protocol.max_minutes)
+            parts.append(f"≈ {minutes:.0f} min here" if minutes >= 1 else "< 1 min here")
+        texts[cell.id] = ", ".join(parts)
+    return texts
+
+
+def _network_key(cell) -> str:
+    return json.dumps([cell.architecture.as_dict(), cell.encoder.as_dict() if cell.encoder else None,
+                       cell.codec.as_dict() if cell.codec else None, cell.protocol.identity()], default=str)
+
+
+def _pretrained(cell) -> bool:
+    params = [cell.architecture.params, cell.encoder.params if cell.encoder else {}]
+    return any(p.get("weights") or p.get("pretrain") for p in params)
+
+
+def _images_per_s(cell, registry) -> float | None:
+    """Training images per second of this cell's bare network on this machine (a few steps on random inputs)."""
+    try:
+        arch_params = {k: v for k, v in cell.architecture.params.items() if k != "pretrain"}
+        arch = registry.create("architectures", cell.architecture.name, arch_params)
+        encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
+        codec = registry.create("codecs", cell.codec.name, cell.codec.params)
+        dataset = registry.create("datasets", cell.dataset.name,
+                                  dataset_params(cell.dataset))
+        torch.manual_seed(0)
+        model = build_network(arch, codec, encoder, len(dataset.landmark_names), cell.protocol.channels)
+        small = dataclasses.replace(cell.protocol, batch_size=min(2, cell.protocol.batch_size))
+        return speed.bare_images_per_s(model, small, steps=1, warmup=1)
+    except Exception:  # noqa: BLE001 - an estimate never stops a dry run; the run itself reports the problem
+        return None
+
+
+def _training_images(cell, registry, sizes: dict[str, int]) -> int:
+    key = json.dumps(cell.dataset.as_dict(), default=str)
+    if key not in sizes:
+        dataset = registry.create("datasets", cell.dataset.name,
+                                  dataset_params(cell.dataset))
+        sizes[key] = len(dataset.samples())
+    folds = cell.protocol.folds
+    return max(1, round(sizes[key] * (folds - 1) / folds * (1 - cell.protocol.val_fraction)))

@@ -1,0 +1,99 @@
+"""The lab's loop: run, keep the winner, predict new images, export for proofreading, read it back."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+from landmark_files import tps_folder
+
+from benchsuite.cli import main
+from benchsuite.run.store import RunStore
+
+GRID = """
+protocol = "smoke"
+datasets = []
+methods = [
+    { architecture = "mean-shape" },
+    { architecture = { name = "smp-unet", encoder_depth = 3, decoder_channels = [16, 8, 8], label = "unet" }, encoder = "resnet18", codec = { name = "gaussian", sigma = 2.0 } },
+]
+[settings]
+input_size = 32
+folds = 2
+epochs = 2
+batch_size = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def lab_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    data = tps_folder(root / "wings", n=8, size=(48, 36))
+    grid = root / "lab.toml"
+    grid.write_text(GRID)
+    assert main(["run", "--grid", str(grid), "-d", str(data), "--results", str(root / "results")]) == 0
+    return root, data
+
+
+def test_finished_cells_keep_their_models_and_status_shows_the_disk_used(lab_run, capsys):
+    root, _ = lab_run
+    store = RunStore(root / "results" / "wings")
+    for record in store.records():
+        manifest = json.loads((store.cell_dir(record["id"]) / "model" / "model.json").read_text())
+        assert manifest["landmark_names"] == ["L1", "L2", "L3"] or len(manifest["landmark_names"]) == 3
+        weights = list((store.cell_dir(record["id"]) / "model").glob("*.safetensors"))
+        assert bool(weights) == (manifest["codec"] is not None)
+    capsys.readouterr()
+    main(["status", "wings", "--results", str(root / "results")])
+    assert "MB of kept models" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method,extra", [("mean-shape", []), ("unet+resnet18+gaussian(sigma=2)", ["--from-folds"]),
+                                          ("unet+resnet18+gaussian(sigma=2)", [])])
+def test_fit_predict_to_tps_and_read_back_gives_the_printed_error(lab_run, tmp_path, capsys, method, extra):
+    root, data = lab_run
+    model = tmp_path / "model"
+    assert main(["fit", "wings", method, "--out", str(model), "--results", str(root / "results"), *extra]) == 0
+    out = tmp_path / "predicted"
+    capsys.readouterr()
+    assert main(["predict", str(model), str(data), "--to", "tps", "--out", str(out)]) == 0
+    printed = float(re.search(r"mean radial error against the annotations: ([\d.]+) px", capsys.readouterr().out)[1])
+    # read the exported TPS back with the suite, beside the images, and measure it against the annotations
+    folder = tmp_path / "readback"
+    folder.mkdir()
+    for image in data.glob("*.png"):
+        shutil.copy(image, folder / image.name)
+    tps = (out / "landmarks.tps").read_text()
+    (folder / "landmarks.tps").write_text(re.sub(r"IMAGE=.*[/\\]", "IMAGE=", tps))  # the images sit beside it now
+    from benchsuite.plugins import load_registry
+
+    registry = load_registry()
+    predicted = {s.id: s.landmarks for s in registry.create("datasets", "folder", {"path": str(folder)}).samples()}
+    truth = {s.id: s.landmarks for s in registry.create("datasets", "folder", {"path": str(data)}).samples()}
+    errors = [np.mean(np.hypot(*(predicted[k] - truth[k]).T)) for k in truth]
+    assert np.mean(errors) == pytest.approx(printed, abs=0.01)
+
+
+def test_predict_new_unannotated_images_writes_every_format(lab_run, tmp_path, capsys):
+    root, data = lab_run
+    model = tmp_path / "model"
+    assert main(["fit", "wings", "mean-shape", "--out", str(model), "--results", str(root / "results")]) == 0
+    new = tmp_path / "new"
+    new.mkdir()
+    for image in sorted(data.glob("*.png"))[:3]:
+        shutil.copy(image, new / f"new-{image.name}")
+    for fmt in ("tps", "csv", "coco", "labelme", "dlc"):
+        out = tmp_path / f"out-{fmt}"
+        assert main(["predict", str(model), str(new), "--to", fmt, "--out", str(out)]) == 0, fmt
+        assert "3 images predicted" in capsys.readouterr().out
+
+
+def test_fit_and_predict_refuse_bad_requests_in_one_line(lab_run, tmp_path, capsys):
+    root, data = lab_run
+    assert main(["fit", "wings", "no-such-method", "--results", str(root / "results")]) == 2
+    err = capsys.readouterr().err
+    assert "no completed method 'no-such-method'" in err and "mean-shape" in err and len(err.splitlines()) == 1
+    assert main(["predict", str(tmp_path), str(data), "--to", "tps"]) == 2
+    assert "not a model folder" in capsys.readouterr().err
