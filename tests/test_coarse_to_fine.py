@@ -84,8 +84,7 @@ def test_in_a_grid_it_is_told_its_validation_part_and_never_sees_test_images(reg
     grid_file.write_text(f"""
 protocol = "smoke"
 datasets = [{{ name = "synthetic", n_images = 12, n_landmarks = 2, min_size = 40, max_size = 60 }}]
-architectures = [{{ name = "coarse-to-fine", crop = 16, network = {{ name = "smp-unet", encoder_depth = 3,
-                   decoder_channels = [8, 8, 8] }} }}]
+architectures = [{{ name = "coarse-to-fine", crop = 16, network = {{ name = "smp-unet", encoder_depth = 3, decoder_channels = [8, 8, 8] }} }}]
 encoders = ["resnet18"]
 codecs = ["gaussian"]
 [settings]

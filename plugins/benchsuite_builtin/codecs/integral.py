@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import numbers
 
-import torch
-
 from benchsuite import api
 from benchsuite.api import PluginError, extent
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
 
 from . import decoding
+
+torch = lazy_import("torch")
 
 
 def _log_gaussian(landmarks: torch.Tensor, size, sigma: float) -> torch.Tensor:

@@ -26,16 +26,19 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from benchsuite import api
-from benchsuite.api import PluginError
+from benchsuite.api import PluginError, extent
 from benchsuite.hookspecs import hookimpl
-from benchsuite.train import inputs, loop
-from benchsuite.train.augment import GeometricAugmentation
-from benchsuite.train.geometry import Crop, Letterbox, antialias, extent
-from benchsuite.train.images import to_channels
-from benchsuite.train.networks import build_network
+from benchsuite.lazy import lazy_import
+
+torch = lazy_import("torch")  # the training machinery is imported when the method first trains or predicts
+inputs = lazy_import("benchsuite.train.inputs")
+loop = lazy_import("benchsuite.train.loop")
+augment = lazy_import("benchsuite.train.augment")
+geometry = lazy_import("benchsuite.train.geometry")
+images_ = lazy_import("benchsuite.train.images")
+networks = lazy_import("benchsuite.train.networks")
 
 DEFAULT_NETWORK = {"name": "smp-unet", "encoder_depth": 4}
 DEFAULT_CODEC = {"name": "gaussian", "sigma": 2.0, "loss": "adaptive-wing", "decode": "dark"}
@@ -103,7 +106,7 @@ class CoarseToFine(api.Architecture):
 
     def _build(self, n_landmarks: int, channels: int):
         arch, encoder, codec = self._parts()
-        return build_network(arch, codec, encoder, n_landmarks, channels), codec
+        return networks.build_network(arch, codec, encoder, n_landmarks, channels), codec
 
     # --- training ----------------------------------------------------------------------------------------------
 
@@ -117,7 +120,7 @@ class CoarseToFine(api.Architecture):
             raise PluginError("architecture coarse-to-fine needs training and validation images (val_fraction > 0)")
         self.n_landmarks = n_landmarks = samples[0].landmarks.shape[0]
         images = _Images(load_image)
-        augmentation = GeometricAugmentation(rotate_deg=protocol.rotate_deg, scale=protocol.scale,
+        augmentation = augment.GeometricAugmentation(rotate_deg=protocol.rotate_deg, scale=protocol.scale,
                                              translate=protocol.translate, hflip=protocol.hflip,
                                              flip_permutation=training.flip_permutation)
         torch.manual_seed(protocol.seed)
@@ -144,12 +147,12 @@ class CoarseToFine(api.Architecture):
         crops, landmarks, owners = [], [], []
         reach = self.crop * self.crop_delta / 4
         for sample in samples:
-            image = antialias(to_channels(load_image(sample.id), protocol.channels), self.crop_delta)
+            image = geometry.antialias(images_.to_channels(load_image(sample.id), protocol.channels), self.crop_delta)
             for point in sample.landmarks:
                 if not np.isfinite(point).all():
                     continue
                 centre = point + generator.uniform(-reach, reach, size=2)
-                window = Crop(tuple(centre), self.crop_delta, self.crop, *sample.size)
+                window = geometry.Crop(tuple(centre), self.crop_delta, self.crop, *sample.size)
                 inside = window.to_input(sample.landmarks)
                 outside = ~((inside >= -0.5) & (inside <= self.crop - 0.5)).all(axis=1)
                 inside[outside] = np.nan
@@ -171,21 +174,21 @@ class CoarseToFine(api.Architecture):
         result = []
         with torch.no_grad():
             for sample_id in sample_ids:
-                image = to_channels(load_image(sample_id), self.protocol.channels)
+                image = images_.to_channels(load_image(sample_id), self.protocol.channels)
                 result.append(self._refine(image, self._locate(image, codec, dev), codec, dev))
         return np.stack(result)
 
     def _locate(self, image: np.ndarray, codec, dev) -> np.ndarray:
         """(N, 2) original-pixel points the coarse network finds on the whole letterboxed image."""
-        box = Letterbox(image.shape[1], image.shape[0], self.protocol.input_size)
+        box = geometry.Letterbox(image.shape[1], image.shape[0], self.protocol.input_size)
         found = self._run(self.coarse, codec, box.apply(image)[None], [box.region], self.protocol.input_size, dev)
         return box.to_original(found[0])
 
     def _refine(self, image: np.ndarray, located: np.ndarray, codec, dev) -> np.ndarray:
         """(N, 2) original-pixel points: landmark k as the fine network finds it in the window around located[k]."""
         height, width = image.shape[:2]
-        windows = [Crop(tuple(p), self.crop_delta, self.crop, width, height) for p in located]
-        image = antialias(image, self.crop_delta)
+        windows = [geometry.Crop(tuple(p), self.crop_delta, self.crop, width, height) for p in located]
+        image = geometry.antialias(image, self.crop_delta)
         stack = np.stack([w.apply(image) for w in windows])
         found = self._run(self.fine, codec, stack, [w.region for w in windows], self.crop, dev)
         own = found[np.arange(len(windows)), np.arange(len(windows))]  # window k answers for landmark k
