@@ -113,6 +113,23 @@ def extent(size) -> tuple[int, int]:
 
 
 ImageLoader = Callable[[str], np.ndarray]  # sample id -> H×W or H×W×C uint8/uint16 array, original pixels
+EpochCallback = Callable[[int, int, float, float], None]  # (epoch, epochs, training loss, validation loss)
+
+
+@dataclass(frozen=True)
+class Training:
+    """What the core gives a codec-free method that trains networks (one declaring ``takes_training``).
+
+    ``protocol`` is the cell's :class:`benchsuite.protocol.Protocol` (input size, epochs, optimiser, budget,
+    augmentation). ``validation`` names the samples among those given to ``fit`` that form the validation
+    part: drawn from the fold's training part only, they are the only ones early stopping and any other
+    choice may look at. ``on_epoch`` reports progress like the core's own training loop.
+    """
+
+    protocol: Any
+    validation: frozenset[str] = frozenset()
+    on_epoch: EpochCallback | None = None
+    flip_permutation: tuple[int, ...] | None = None  # landmark order after a horizontal flip (the dataset's pairs)
 
 
 # --- the kinds -------------------------------------------------------------------------------
@@ -218,11 +235,15 @@ class Architecture(Plugin):
     implements :meth:`build`; one without (``frozenset()``) is codec-free and
     implements :meth:`fit` and :meth:`predict` instead, and :meth:`save` /
     :meth:`load` so a fitted method can be kept and used on new images.
+    A codec-free method that trains networks declares ``takes_training``:
+    its ``fit`` then also gets ``training=`` a :class:`Training` (the
+    protocol, which samples are validation, a progress callback).
     """
 
     kind: ClassVar[str] = "architectures"
     encoder: ClassVar[str] = REQUIRED  # "required" | "none"
     outputs: ClassVar[frozenset[str]] = REQUIRED
+    takes_training: ClassVar[bool] = False  # codec-free: fit() accepts training=Training(...)
     # A floor every method must beat: it predicts without looking at the image (the mean shape). The tables
     # flag a method whose mean error on a dataset is worse than that dataset's baseline.
     baseline: ClassVar[bool] = False
@@ -232,7 +253,8 @@ class Architecture(Plugin):
         raise PluginError(f"architecture {self.name} is codec-free: it has no network to build")
 
     def fit(self, samples: list[Sample], load_image: ImageLoader, threads: int = 1) -> None:
-        """Codec-free: learn from annotated images (training plus validation part of a fold)."""
+        """Codec-free: learn from annotated images (training plus validation part of a fold; with
+        ``takes_training`` also ``training=``, which says which of them are validation)."""
         raise PluginError(f"architecture {self.name} is a network: it is trained through a codec")
 
     def predict(self, sample_ids: list[str], load_image: ImageLoader) -> np.ndarray:
@@ -254,10 +276,20 @@ class Codec(Plugin):
 
     All coordinates here are in network-input pixels and tensors live on the
     training device; ``size`` is the network input (see :func:`extent`).
+
+    Optional: a codec declaring ``takes_region`` has ``decode`` accept
+    ``region=``, a (B, 4) integer tensor of the first and last pixel
+    (x0, y0, x1, y1) of each input that shows the image (outside it lies the
+    letterbox padding), and decodes inside it only; the core clamps every
+    codec's decoded points to it in any case. :meth:`flat_output` gives the
+    trivial output a loss may settle in (all-zero heatmaps), so that the core
+    can flag a network whose validation loss is no better than that output's.
     """
 
     kind: ClassVar[str] = "codecs"
     output: ClassVar[str] = REQUIRED  # "heatmap" or "coords": what the network must produce
+    takes_region: ClassVar[bool] = False  # decode() accepts region=(B, 4) first and last image pixel per input
+    collapsed_above: ClassVar[float] = 0.9  # validation loss over flat_output()'s above this: the network collapsed
 
     @abc.abstractmethod
     def out_channels(self, n_landmarks: int) -> int:
@@ -274,7 +306,13 @@ class Codec(Plugin):
     @abc.abstractmethod
     def decode(self, prediction, size):
         """Network output to (B, N, 2) landmarks: a float tensor, finite for any output (predictions that are not
-        finite fail the cell)."""
+        finite fail the cell). With ``takes_region``, also ``region=None`` (see above)."""
+
+    def flat_output(self, prediction):
+        """The flat output a network can collapse to (all-zero heatmaps), shaped like ``prediction``: a
+        network whose validation loss is not clearly below this output's has learnt nothing about where
+        the landmarks are. None (the default): the codec's loss has no such output."""
+        return None
 
 
 class Metric(Plugin):
@@ -347,7 +385,8 @@ _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
     "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "tables": dict,
     "decimals": int, "baseline": bool, "opens_folders": bool, "synthetic": bool, "writes": tuple,
-    "image_suffixes": tuple, "default": bool,
+    "image_suffixes": tuple, "default": bool, "takes_region": bool, "takes_training": bool,
+    "collapsed_above": (int, float),
 }
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # what a registered name may be
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
@@ -441,9 +480,25 @@ def _declared_problems(kind: str, cls: type) -> list[str]:
                 problems.append(f"is {what} but does not implement {method}()")
     if kind == "datasets" and cls.writes and cls.write_landmarks.__func__ is base.write_landmarks.__func__:
         problems.append("declares formats in 'writes' but does not implement write_landmarks()")
+    if kind == "codecs" and cls.takes_region is True and not _accepts(cls.decode, "region"):
+        problems.append("declares takes_region but decode() does not accept parameter 'region'")
+    if kind == "architectures" and cls.takes_training is True:
+        if cls.outputs:
+            problems.append("declares takes_training but is a network (trained by the core through a codec)")
+        elif not _accepts(cls.fit, "training"):
+            problems.append("declares takes_training but fit() does not accept parameter 'training'")
     if kind == "datasets" and cls.image_suffixes and cls.read_image_file.__func__ is base.read_image_file.__func__:
         problems.append("declares 'image_suffixes' but does not implement read_image_file()")
     return problems
+
+
+def _accepts(method, parameter: str) -> bool:
+    """Whether ``method`` takes ``parameter`` as a keyword (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == parameter and p.kind is not p.POSITIONAL_ONLY or p.kind is p.VAR_KEYWORD for p in params)
 
 
 @dataclass

@@ -363,6 +363,35 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_floor(args) -> int:
+    """The error floor of each codec's decoding on each dataset at the grid's input size (no training)."""
+    from tabulate import tabulate
+
+    import fnmatch
+
+    from benchsuite.protocol import load_protocol
+    from benchsuite.run.grid import components, dataset_params
+    from benchsuite.train.floor import floor_table
+
+    registry = _registry(args)
+    spec, _ = _spec_with_own_folders(args, registry)
+    protocol = load_protocol(spec.protocol, spec.settings | parse_assignments(args.set))
+
+    def chosen(axis: str, patterns: list[str]):
+        found = components(registry, axis, spec.axes[axis], None, [])
+        return [c for c in found if not patterns or any(fnmatch.fnmatchcase(c.name, p) or
+                                                        fnmatch.fnmatchcase(c.label, p) for p in patterns)]
+
+    datasets = [(d.label, registry.create("datasets", d.name, dataset_params(d))) for d in chosen("datasets", args.dataset)]
+    codecs = [(c.label, registry.create("codecs", c.name, c.params)) for c in chosen("codecs", args.codec)]
+    table = floor_table(datasets, codecs, protocol.input_size)
+    print(tabulate(table, headers=["dataset", "input", "δ (px)", "codec", "floor MRE (px)", "worst image (px)",
+                                   "images"], tablefmt="github", showindex=False, floatfmt=".3f"))
+    print("\nfloor: mean over images of the mean radial error (original pixels) left by encoding the true landmarks "
+          "at the network input and decoding them; no network can do better with that decoding at that size")
+    return 0
+
+
 def cmd_new_plugin(args) -> int:
     from benchsuite.scaffold import new_plugin
 
@@ -428,6 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mixed precision and channels_last (default: on for a GPU)")
     p.add_argument("--output", help="also write the table as CSV here")
 
+    p = sub.add_parser("floor", parents=[common], help="each decoding's error floor on each dataset at the input size")
+    p.add_argument("--grid", default="smoke", help="named grid or FILE.toml: its datasets, codecs and input size")
+    p.add_argument("-d", "--dataset", action="append", default=[], help="glob filter on dataset names")
+    p.add_argument("-c", "--codec", action="append", default=[], help="glob filter on codec names or labels")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a protocol setting, "
+                   "e.g. input_size=192")
+    p.add_argument("--splits", help=argparse.SUPPRESS)
     p = sub.add_parser("fit", parents=[common], help="keep a leaderboard's method as a model for new images")
     p.add_argument("run", help="run name or folder")
     p.add_argument("method", help="the method's label as the leaderboard shows it")
@@ -525,7 +561,7 @@ def cmd_datasets(args) -> int:
 
 
 COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "splits": cmd_splits, "plugins": cmd_plugins, "list": cmd_list,
-            "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "leaderboard": cmd_leaderboard,
+            "run": cmd_run, "status": cmd_status, "bench": cmd_bench, "floor": cmd_floor, "leaderboard": cmd_leaderboard,
             "stats": cmd_stats, "compare": cmd_compare, "report": cmd_report, "export": cmd_export,
             "datasets": cmd_datasets, "new-plugin": cmd_new_plugin}
 

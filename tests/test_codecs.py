@@ -165,3 +165,118 @@ def test_signed_regression_puts_the_input_edges_at_minus_one_and_one(registry):
     assert torch.allclose(codec.decode(encoded.reshape(1, -1), (48, 32)), points, atol=1e-5)
     with pytest.raises(PluginError, match="coordinates must be one of unit, signed"):
         registry.create("codecs", "regression", {"coordinates": "[-1,1]"})
+
+
+# --- remedies for the all-zero plateau, decoding inside the image, collapse ------------------------------------
+
+
+def test_remedy_losses_are_zero_at_the_target_and_pull_the_peak_harder_than_mse_on_the_plateau(registry):
+    """On the plateau (a flat output at 2% of the peak), MSE's gradient is mostly the background's pull
+    towards zero; the remedies give the peak's pixels several times its share."""
+    landmarks = torch.tensor([[[20.0, 30.0], [40.5, 10.2]]])
+    shares = {}
+    for loss in ("mse", "weighted-mse", "adaptive-wing"):
+        codec = registry.create("codecs", "gaussian", {"sigma": 2.0, "loss": loss})
+        target = codec.encode(landmarks, 64)
+        assert codec.loss(target, landmarks, 64).item() == pytest.approx(0.0, abs=1e-7)
+        plateau = torch.full_like(target, 0.02, requires_grad=True)
+        codec.loss(plateau, landmarks, 64).backward()
+        gradient = plateau.grad.abs()
+        shares[loss] = (gradient * (target > 0.5)).sum().item() / gradient.sum().item()
+    assert shares["mse"] < 0.2, shares
+    assert shares["weighted-mse"] > 2 * shares["mse"] and shares["adaptive-wing"] > 2 * shares["mse"], shares
+
+
+def test_adaptive_wing_follows_the_paper_and_joins_smoothly_at_theta(registry):
+    from benchsuite_builtin.codecs.heatmap import adaptive_wing
+
+    target = torch.tensor([0.0, 0.3, 1.0])
+    for y in target:
+        power = 2.1 - y.item()
+        small = adaptive_wing(torch.tensor([y + 0.2]), y.view(1)).item()
+        assert small == pytest.approx(14 * math.log(1 + 0.2**power), rel=1e-5)  # ω ln(1 + |d/ε|^(α-y))
+        below, above = (adaptive_wing(torch.tensor([y + d]), y.view(1)).item() for d in (0.5 - 1e-4, 0.5 + 1e-4))
+        assert above == pytest.approx(below, abs=1e-2)  # continuous at θ = 0.5
+        slope = (adaptive_wing(torch.tensor([y + 0.9]), y.view(1)) - adaptive_wing(torch.tensor([y + 0.7]), y.view(1)))
+        derivative = 14 * power * 0.5 ** (power - 1) / (1 + 0.5**power)  # A of the paper at θ = 0.5, ε = 1
+        assert slope.item() / 0.2 == pytest.approx(derivative, rel=1e-4)
+
+
+def test_weight_map_is_eleven_on_the_dilated_peak_and_one_elsewhere():
+    from benchsuite_builtin.codecs.heatmap import weight_map
+
+    target = torch.zeros(1, 1, 9, 9)
+    target[0, 0, 4, 4] = 1.0
+    weights = weight_map(target)[0, 0]
+    assert torch.equal(weights[3:6, 3:6], torch.full((3, 3), 11.0))
+    assert weights.sum().item() == 81 + 9 * 10
+
+
+def test_amplitude_scales_the_target_and_a_faint_answer_is_no_better_than_the_flat_output(registry):
+    landmarks = torch.tensor([[[8.0, 8.0]]])
+    codec = registry.create("codecs", "gaussian", {"sigma": 2.0, "amplitude": 10})
+    target = codec.encode(landmarks, 17)
+    assert target.max().item() == pytest.approx(10.0)
+    flat = codec.flat_output(target)
+    assert torch.equal(flat, torch.zeros_like(target))
+    ratio = lambda output: (codec.loss(output, landmarks, 17) / codec.loss(flat, landmarks, 17)).item()  # noqa: E731
+    assert ratio(target) == 0.0 and ratio(0.5 * target) < 0.5
+    elsewhere = 0.2 * codec.encode(torch.tensor([[[1.0, 15.0]]]), 17)
+    assert ratio(elsewhere) > codec.collapsed_above  # a faint answer in the wrong place: collapsed
+    with pytest.raises(PluginError, match="unknown loss 'l1'"):
+        registry.create("codecs", "gaussian", {"loss": "l1"})
+    with pytest.raises(PluginError, match="amplitude must be a positive number"):
+        registry.create("codecs", "gaussian", {"amplitude": 0})
+
+
+@pytest.mark.parametrize("spec", [{"name": "gaussian", "sigma": 2.0, "decode": "argmax"},
+                                  {"name": "gaussian", "sigma": 2.0, "decode": "dark"},
+                                  {"name": "exponential", "sigma": 2.0, "decode": "dark"},
+                                  {"name": "integral", "sigma": 2.0}], ids=lambda s: f"{s['name']}-{s.get('decode')}")
+def test_decoding_never_leaves_the_region_even_when_the_maximum_lies_outside(registry, spec):
+    codec = registry.create("codecs", spec["name"], {k: v for k, v in spec.items() if k != "name"})
+    truth = torch.tensor([[[12.3, 20.6], [30.0, 4.0]]])
+    output = codec.encode(truth, 32)
+    output[:, :, :, 28:] += 50.0  # a strong answer in the padding on the right
+    region = torch.tensor([[2, 3, 27, 29]])
+    decoded = codec.decode(output, 32, region=region)
+    assert (decoded[..., 0] >= 1.5).all() and (decoded[..., 0] <= 27.5).all()
+    assert (decoded[..., 1] >= 2.5).all() and (decoded[..., 1] <= 29.5).all()
+    tolerance = 0.5 if spec.get("decode") == "argmax" else 0.05
+    assert (decoded[0, 0] - truth[0, 0]).abs().max() <= tolerance  # away from the padding: the true answer
+
+
+def test_dark_does_not_refine_across_the_region_edge(registry):
+    dark = registry.create("codecs", "gaussian", {"sigma": 2.0, "decode": "dark"})
+    heatmaps = dark.encode(torch.tensor([[[10.4, 9.8]]]), 24)
+    region = torch.tensor([[10, 0, 23, 23]])  # the peak's left neighbour is padding
+    decoded = dark.decode(heatmaps, 24, region=region)
+    assert decoded[0, 0, 0].item() == 10.0 and decoded[0, 0, 1].item() == pytest.approx(9.8, abs=0.05)
+
+
+def test_integral_regression_round_trips_and_always_has_a_gradient(registry):
+    codec = registry.create("codecs", "integral", {"sigma": 2.0})
+    points = torch.rand(3, 4, 2, generator=torch.Generator().manual_seed(0)) * 40 + 12
+    assert (codec.decode(codec.encode(points, 64), 64) - points).abs().max() < 1e-3
+    flat = torch.zeros(3, 4, 64, 64, requires_grad=True)  # what a heatmap network collapses to
+    codec.loss(flat, points, 64).backward()
+    assert flat.grad.abs().sum() > 0  # the coordinate loss has no all-zero minimum
+    regularised = registry.create("codecs", "integral", {"sigma": 2.0, "heatmap_weight": 1.0})
+    assert regularised.loss(codec.encode(points, 64), points, 64).item() < 1e-3
+    assert regularised.loss(flat, points, 64).item() > codec.loss(flat, points, 64).item()
+    assert torch.equal(codec.flat_output(flat), flat.detach())  # flat logits: every landmark at the centre
+
+
+def test_missing_landmarks_contribute_nothing_to_the_remedy_losses(registry):
+    landmarks = torch.tensor([[[5.0, 6.0], [float("nan"), float("nan")], [20.0, 3.5]]])
+    present = torch.tensor([[[5.0, 6.0], [20.0, 3.5]]])
+    torch.manual_seed(0)
+    prediction = torch.rand(1, 3, 32, 32)
+    for name, params in [("gaussian", {"loss": "weighted-mse"}), ("gaussian", {"loss": "adaptive-wing"}),
+                         ("integral", {}), ("integral", {"heatmap_weight": 0.5})]:
+        codec = registry.create("codecs", name, params)
+        loss = codec.loss(prediction, landmarks, 32)
+        changed = prediction.clone()
+        changed[:, 1] += 5.0
+        assert codec.loss(changed, landmarks, 32).item() == pytest.approx(loss.item())
+        assert codec.loss(prediction[:, [0, 2]], present, 32).item() == pytest.approx(loss.item(), rel=1e-6)

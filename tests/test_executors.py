@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from benchsuite.cli import main
+from benchsuite.run.environment import usable_cpus
 from benchsuite.run.grid import expand, load_spec
 from benchsuite.run.store import RunStore
 
@@ -32,7 +33,7 @@ def test_local_pool_runs_every_cell_once_and_shares_the_cores(tiny_grid, tmp_pat
     assert sorted(r["id"] for r in records) == _ids(tiny_grid, registry, architectures="[ms]*-*")
     assert all(r["status"] == "ok" for r in records)
     assert len({r["pid"] for r in records}) >= 1 and os.getpid() not in {r["pid"] for r in records}
-    assert {r["hardware"]["torch_threads"] for r in records} == {max(1, os.cpu_count() // 2)}
+    assert {r["threads"] for r in records} == {max(1, usable_cpus() // 2)}
 
 
 def test_two_launchers_on_one_run_never_compute_a_cell_twice(tiny_grid, tmp_path, registry):

@@ -88,3 +88,47 @@ def test_rectangular_inputs(width, height, resized, offset):
     centre = np.array([width * 0.4 + 0.3, height * 0.55 + 0.2])
     resized_image = box.apply(_blob(width, height, centre, sigma=min(width, height) / 8))[:, :, 0]
     np.testing.assert_allclose(_centroid(resized_image), box.to_input(centre), atol=0.06)
+
+
+# --- the image region of a letterbox, and crops of the original ---------------------------------------------
+
+
+@pytest.mark.parametrize("width,height", [(200, 120), (120, 200), (101, 45), (64, 64)])
+def test_region_is_exactly_the_letterboxed_image(width, height):
+    box = Letterbox(width, height, 64)
+    rows, cols = np.nonzero(box.apply(np.full((height, width, 1), 200, dtype=np.uint8))[:, :, 0])
+    assert box.region == (cols.min(), rows.min(), cols.max(), rows.max())
+    edges = box.to_original(np.array([[box.region[0] - 0.5, box.region[1] - 0.5],
+                                      [box.region[2] + 0.5, box.region[3] + 0.5]]))
+    np.testing.assert_allclose(edges, [[-0.5, -0.5], [width - 0.5, height - 0.5]], atol=1e-9)
+
+
+@pytest.mark.parametrize("centre,delta", [((20.3, 30.7), 1.0), ((3.2, 2.1), 2.5), ((65.1, 47.9), 0.7)])
+def test_crop_samples_exactly_where_its_mapping_says(centre, delta):
+    """Bilinear sampling is exact on a linear ramp: each crop pixel holds the original point it maps to."""
+    from benchsuite.train.geometry import Crop
+
+    height, width = 50, 70
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    crop = Crop(centre, delta, 16, width, height)
+    sampled = crop.apply(np.stack([xs, ys], axis=-1))
+    grid = crop.to_original(np.stack(np.meshgrid(np.arange(16.0), np.arange(16.0)), axis=-1))
+    x0, y0, x1, y1 = crop.region
+    on = (grid[..., 0] >= 0) & (grid[..., 0] <= width - 1) & (grid[..., 1] >= 0) & (grid[..., 1] <= height - 1)
+    assert on[y0 : y1 + 1, x0 : x1 + 1].sum() > 40
+    np.testing.assert_allclose(sampled[on], grid[on], atol=1e-9)
+    outside = np.ones((16, 16), dtype=bool)
+    outside[y0 : y1 + 1, x0 : x1 + 1] = False
+    assert (sampled[outside] == 0).all()  # what is not image is zero, and the region says so
+    np.testing.assert_allclose(crop.to_original(crop.to_input(np.array([[4.2, 9.9]]))), [[4.2, 9.9]], atol=1e-12)
+
+
+@pytest.mark.parametrize("delta", [1.0, 1.7, 3.0])
+def test_a_blob_found_in_a_crop_maps_back_to_its_true_place_within_a_tenth_of_a_pixel(delta):
+    from benchsuite.train.geometry import Crop, antialias
+
+    centre = np.array([61.37, 40.82])
+    image = _blob(140, 90, centre, sigma=4.0)
+    crop = Crop((55.6, 44.1), delta, 32, 140, 90)  # the located point is off by several pixels
+    found = _centroid(crop.apply(antialias(image, delta))[:, :, 0])
+    assert np.hypot(*(crop.to_original(found) - centre)) < 0.1

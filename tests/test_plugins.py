@@ -293,3 +293,41 @@ def test_each_hook_registers_a_third_party_thing(tmp_path, kind):
     entry = registry.get(kind, f"third-party-{kind}")
     assert entry.plugin == f"tp_{kind}" and entry.version == "0.1"
     assert entry.description == f"registered through register_{kind}"
+
+
+def test_declared_optional_arguments_are_checked_and_old_plugins_keep_working():
+    """takes_region / takes_training promise an extra keyword; a class that declares one must accept it,
+    and a class that declares neither (every plugin written before they existed) is fine as it is."""
+    from benchsuite.api import Architecture, Codec, contract_problems
+
+    class OldCodec(Codec):
+        name, description, output = "old", "written before regions", "heatmap"
+        def out_channels(self, n_landmarks): return n_landmarks
+        def encode(self, landmarks, size): return landmarks
+        def loss(self, prediction, landmarks, size): return 0
+        def decode(self, prediction, size): return prediction
+
+    class Promising(OldCodec):
+        takes_region = True
+
+    class Keeping(OldCodec):
+        takes_region = True
+        def decode(self, prediction, size, region=None): return prediction
+
+    class Trainer(Architecture):
+        name, description, encoder, outputs = "trainer", "codec-free, trains", "none", frozenset()
+        takes_training = True
+        def fit(self, samples, load_image, threads=1): pass
+        def predict(self, sample_ids, load_image): return None
+
+    class NetworkTrainer(Trainer):
+        outputs = frozenset({"heatmap"})
+        def build(self, *, in_channels, out_channels, output, encoder): return None
+        def fit(self, samples, load_image, threads=1, training=None): pass
+
+    assert contract_problems("codecs", OldCodec) == [] and contract_problems("codecs", Keeping) == []
+    assert contract_problems("codecs", Promising) == [
+        "declares takes_region but decode() does not accept parameter 'region'"]
+    assert contract_problems("architectures", Trainer) == [
+        "declares takes_training but fit() does not accept parameter 'training'"]
+    assert "declares takes_training but is a network" in " ".join(contract_problems("architectures", NetworkTrainer))

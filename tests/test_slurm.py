@@ -41,6 +41,8 @@ def test_grid_runs_as_a_job_array(tiny_grid, tmp_path, registry):
     records = list(RunStore(tmp_path / "r").records())
     assert sorted(r["id"] for r in records) == _expected(tiny_grid, registry, architectures="mean-shape")
     assert all(r["status"] == "ok" for r in records)
+    # one CPU per task (the default cpus_per_task): one thread, though Slurm does not pin the task to a core
+    assert {r["threads"] for r in records} == {1} and {r["cpu_limits"]["slurm"] for r in records} == {1}
 
 
 def test_launcher_can_exit_and_a_later_run_collects(tiny_grid, tmp_path, registry):

@@ -17,7 +17,7 @@ from benchsuite.train import inputs, loop
 
 def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_best(registry, monkeypatch):
     scripted = iter([5.0, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0, 10.0])
-    monkeypatch.setattr(loop, "evaluate_loss", lambda *a, **k: next(scripted))
+    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (next(scripted), None))
     protocol = load_protocol("smoke", {"input_size": 32, "epochs": 8, "patience": 3, "batch_size": 4})
     dataset = registry.get("datasets", "synthetic").cls(n_images=8, n_landmarks=2, min_size=40, max_size=50)
     data = inputs.prepare(dataset, dataset.samples(), protocol)
@@ -81,6 +81,58 @@ def test_unet_with_heatmaps_clearly_beats_the_mean_shape_on_synthetic_data(regis
         _, table = compute_cell(cell, registry)
         errors[name] = float(np.hypot(table.pred_x - table.x, table.pred_y - table.y).mean())
     assert errors["smp-unet"] < 0.4 * errors["mean-shape"], errors
+
+
+def test_predictions_never_fall_in_the_letterbox_padding(registry):
+    """A network whose strongest answer lies in the padding: heatmap maxima are sought in the image only (and
+    found where the truth is), and every codec's points, regression too, are clamped to the image."""
+    protocol = load_protocol("smoke", {"input_size": 32, "batch_size": 3})
+    dataset = registry.get("datasets", "synthetic").cls(n_images=6, n_landmarks=2, min_size=40, max_size=80)
+    data = inputs.prepare(dataset, dataset.samples(), protocol)
+    padding = torch.ones(len(data.samples), 1, 32, 32, dtype=torch.bool)
+    for i, (x0, y0, x1, y1) in enumerate(box.region for box in data.boxes):
+        padding[i, 0, y0 : y1 + 1, x0 : x1 + 1] = False
+    assert padding.any()
+    for name, params, tolerance in [("gaussian", {"decode": "dark"}, 0.05), ("integral", {}, 1.0),  # soft-argmax: biased inwards near an edge, where its Gaussian is cut off
+                                    ("regression", {}, None)]:
+        codec = registry.create("codecs", name, params)
+        if codec.output == "heatmap":
+            output = codec.encode(data.landmarks, 32).masked_fill(padding, 100.0)
+        else:
+            output = torch.full((len(data.samples), 4), -0.5)  # points beyond the input's top-left corner
+        predicted = loop.predict(_Replay(output), codec, data, protocol)
+        for sample, box, points in zip(data.samples, data.boxes, predicted):
+            width, height = sample.size
+            assert (points >= -0.5).all() and (points <= [width - 0.5, height - 0.5]).all(), name
+            if tolerance:
+                assert np.abs(points - sample.landmarks).max() <= tolerance / box.scale.min(), name
+
+
+def test_a_collapsed_network_is_recorded_and_warned_about(registry, tiny_grid, monkeypatch):
+    """A network whose validation loss is no better than all-zero heatmaps' gets "collapsed" in its record."""
+    from benchsuite.run import runner
+
+    grid = expand(load_spec(str(tiny_grid)), registry, {"architectures": "smp-*", "codecs": "gaussian"})
+    cell = grid.cells[0]
+    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (0.5, 1.02))
+    record, _ = compute_cell(cell, registry)
+    assert record["collapsed"] is True and record["val_loss_over_flat"] == 1.02
+    assert "collapsed" in runner.collapse_warning(record)
+    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (0.1, 0.3))
+    record, _ = compute_cell(cell, registry)
+    assert record["collapsed"] is False and runner.collapse_warning(record) is None
+
+
+def test_evaluate_compares_the_validation_loss_with_the_flat_outputs(registry):
+    protocol = load_protocol("smoke", {"input_size": 32, "batch_size": 2})
+    dataset = registry.get("datasets", "synthetic").cls(n_images=3, n_landmarks=2, min_size=40, max_size=50)
+    data = inputs.prepare(dataset, dataset.samples(), protocol)
+    codec = registry.create("codecs", "gaussian", {"sigma": 2.0})
+    perfect, flat = _Replay(codec.encode(data.landmarks, 32)), _Replay(torch.zeros(3, 2, 32, 32))
+    assert loop.evaluate(perfect, codec, data, protocol, torch.device("cpu"))[1] == pytest.approx(0.0, abs=1e-6)
+    assert loop.evaluate(flat, codec, data, protocol, torch.device("cpu"))[1] == pytest.approx(1.0)
+    regression = registry.create("codecs", "regression")
+    assert loop.evaluate(_Replay(torch.zeros(3, 4)), regression, data, protocol, torch.device("cpu"))[1] is None
 
 
 def test_a_time_budget_stops_training_with_the_best_weights_and_says_so(registry):

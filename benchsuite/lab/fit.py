@@ -103,7 +103,7 @@ def refit(run: Run, method: str, out: Path, registry, dataset: str | None = None
 
         torch.manual_seed(protocol.seed)
         if not arch.outputs:
-            runner.fit_codec_free(arch, data, train, val, record)
+            runner.fit_codec_free(arch, data, train, val, record, protocol, on_epoch)
             models.save_codec_free(tmp, manifest, arch)
         else:
             _, model = runner.fit_network(cell, registry, arch, data, train, val, [], None, record, on_epoch,

@@ -5,7 +5,10 @@ baseline: a method that predicts without looking at the image (an
 architecture that declares ``baseline = True``, like the mean shape), so
 whatever it learned is of no use there. § marks a method that put predicted
 landmarks outside the image, beyond its edges [−0.5, width − 0.5] ×
-[−0.5, height − 0.5] in the pixel-centre convention. Both are judged on the
+[−0.5, height − 0.5] in the pixel-centre convention. ¶ marks a method whose
+network collapsed on some fold (its validation loss was no better than a
+flat output's, e.g. all-zero heatmaps: ``"collapsed"`` in cell.json), so
+that fold's predictions are guesses. All are judged on the
 headline metric and the stored predictions of the whole run, whatever metric
 a table shows and whichever methods it filters, so a flag never depends on
 the view.
@@ -20,7 +23,7 @@ from benchsuite.report.render import Entry
 from benchsuite.report.results import Run
 from benchsuite.report.scores import fold_scores, load_metric, summarise
 
-WORSE, OUTSIDE = "‡", "§"
+WORSE, OUTSIDE, COLLAPSED = "‡", "§", "¶"
 
 
 @dataclass
@@ -29,12 +32,14 @@ class Flags:
     worse: set[tuple[str, str]]  # (dataset, method) worse than the dataset's baseline
     outside: dict[tuple[str, str], int]  # (dataset, method) -> predicted landmarks outside the image
     unit: str = ""
+    collapsed: dict[tuple[str, str], int] = field(default_factory=dict)  # (dataset, method) -> collapsed folds
     used: set[tuple[str, str, str]] = field(default_factory=set)  # (mark, dataset, method) shown
 
     def mark(self, entry: Entry, dataset: str, method: str) -> Entry:
         """The entry with the marks of this dataset × method appended (remembered for the footnotes)."""
-        marks = (WORSE if (dataset, method) in self.worse else "") + (OUTSIDE if self.outside.get((dataset, method))
-                                                                      else "")
+        key = (dataset, method)
+        marks = ((WORSE if key in self.worse else "") + (OUTSIDE if self.outside.get(key) else "")
+                 + (COLLAPSED if self.collapsed.get(key) else ""))
         self.used |= {(mark, dataset, method) for mark in marks}
         entry.flags += marks
         return entry
@@ -52,6 +57,11 @@ class Flags:
             notes.append(f"{OUTSIDE}: predicted landmarks outside the image, beyond its edges (x < −0.5 or > width − "
                          "0.5, y likewise with height): " + "; ".join(f"{m} on {d}: {self.outside[(d, m)]}"
                                                                       for d, m in outside))
+        collapsed = sorted((d, m) for mark, d, m in self.used if mark == COLLAPSED)
+        if collapsed:
+            notes.append(f"{COLLAPSED}: the network collapsed (validation loss no better than a flat output's, e.g. "
+                         "all-zero heatmaps), so those folds' predictions are guesses: " + "; ".join(
+                             f"{m} on {d}: {self.collapsed[(d, m)]} fold(s)" for d, m in collapsed))
         return notes
 
     def columns(self, data: pd.DataFrame) -> pd.DataFrame:
@@ -60,6 +70,7 @@ class Flags:
         keys = list(zip(data["dataset"], data["method"]))
         data["worse_than_baseline"] = [k in self.worse for k in keys]
         data["outside_image"] = [self.outside.get(k, 0) for k in keys]
+        data["collapsed_folds"] = [self.collapsed.get(k, 0) for k in keys]
         return data
 
 
@@ -79,7 +90,11 @@ def flags_of(run: Run) -> Flags:
         others = group[~group["baseline"]]
         beaten = others["mean"] < floor["mean"] if metric.higher_is_better else others["mean"] > floor["mean"]
         worse |= {(dataset, method) for method in others[beaten]["method"]}
-    return Flags(baselines, worse, outside_counts(run), metric.unit)
+    collapsed: dict[tuple[str, str], int] = {}
+    for cell in run.cells:
+        if cell.record.get("collapsed"):
+            collapsed[(cell.dataset, cell.method)] = collapsed.get((cell.dataset, cell.method), 0) + 1
+    return Flags(baselines, worse, outside_counts(run), metric.unit, collapsed)
 
 
 def outside_counts(run: Run) -> dict[tuple[str, str], int]:

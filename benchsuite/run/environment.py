@@ -1,8 +1,9 @@
-"""What a result was computed with: versions, git revision, hardware."""
+"""What a result was computed with: versions, git revision, hardware, and the CPUs it may use."""
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import math
 import os
 import platform
 import subprocess
@@ -52,7 +53,97 @@ def describe() -> dict:
             "platform": platform.platform(),
             "cpu": _cpu_model(),
             "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
             "gpus": gpus,
         },
     }
+
+
+# --- how many CPUs this process may keep busy ------------------------------------------------------------
+
+
+def cpu_limits(environ=None, cgroup_root: Path = Path("/sys/fs/cgroup"), membership: str | None = None) -> dict:
+    """Each limit on the CPUs this process may use, by who sets it (None: no limit from there).
+
+    ``slurm``: the job's ``SLURM_CPUS_PER_TASK`` (Slurm need not pin a job to its cores); ``affinity``: the
+    cores the process may run on (``taskset``, a cpuset, a pinning scheduler); ``cgroup``: the CPU quota of
+    its control group, rounded up (a container's ``--cpus``); ``omp``: ``OMP_NUM_THREADS`` when set (by the
+    user, or by the local executor for each of its workers).
+    """
+    environ = os.environ if environ is None else environ
+    return {"slurm": _positive_int(environ.get("SLURM_CPUS_PER_TASK")),
+            "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "cgroup": cgroup_cpu_quota(cgroup_root, membership),
+            "omp": _positive_int(environ.get("OMP_NUM_THREADS"))}
+
+
+def usable_cpus(limits: dict | None = None) -> int:
+    """The smallest limit: as many compute threads as there are CPUs to run them, never oversubscribed."""
+    limits = cpu_limits() if limits is None else limits
+    return max(1, min([n for n in limits.values() if n] or [os.cpu_count() or 1]))
+
+
+def use_cpus() -> dict:
+    """Give torch (its OpenMP and MKL pools) one thread per usable CPU; the thread count and the limits it
+    comes from, for the cell's record. Every executor's cells go through here."""
+    import torch
+
+    limits = cpu_limits()
+    threads = usable_cpus(limits)
+    torch.set_num_threads(threads)
+    return {"threads": threads, "cpu_limits": limits}
+
+
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup"), membership: str | None = None) -> int | None:
+    """CPUs per period the process's control groups allow (v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``), rounded up.
+
+    ``membership`` is ``/proc/self/cgroup``; a group's ancestors limit it too, so the smallest quota wins.
+    """
+    if membership is None:
+        membership = _read(Path("/proc/self/cgroup")) or ""
+    quotas = []
+    for line in membership.splitlines():
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if hierarchy == "0":
+            for folder in _groups([root, root / "unified"], path):
+                quota, _, period = (_read(folder / "cpu.max") or "max").partition(" ")
+                quotas.append(_ratio(quota, period))
+        elif "cpu" in controllers.split(","):
+            for folder in _groups([root / controllers, root / "cpu"], path):
+                quotas.append(_ratio(_read(folder / "cpu.cfs_quota_us"), _read(folder / "cpu.cfs_period_us")))
+    quotas = [q for q in quotas if q]
+    return min(quotas) if quotas else None
+
+
+def _groups(mounts: list[Path], path: str):
+    """The group's folder and its ancestors, under each mount that exists."""
+    for mount in filter(Path.is_dir, mounts):
+        folder = mount / path.strip("/")
+        while not folder.is_dir() and folder != mount:  # the group lies outside this namespace's view
+            folder = folder.parent
+        yield folder
+        while folder != mount:
+            folder = folder.parent
+            yield folder
+
+
+def _ratio(quota: str | None, period: str | None) -> int | None:
+    try:
+        quota_us, period_us = int(quota), int(period)
+    except (TypeError, ValueError):  # "max", missing files
+        return None
+    return math.ceil(quota_us / period_us) if quota_us > 0 and period_us > 0 else None
+
+
+def _positive_int(text: str | None) -> int | None:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None

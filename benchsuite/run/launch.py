@@ -15,15 +15,17 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as installed_registry
 from benchsuite.run import grid as grids
 from benchsuite.run.cells import Cell
-from benchsuite.run.runner import RunSummary, run_cells
 from benchsuite.run.store import RunStore
+
+if TYPE_CHECKING:  # the runner imports torch: only running a grid needs it
+    from benchsuite.run.runner import RunSummary
 
 _RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 FILTER_AXES = {"dataset": "datasets", "architecture": "architectures", "encoder": "encoders", "codec": "codecs"}
@@ -176,6 +178,7 @@ def run_grid(grid: str | grids.GridSpec = "smoke", *, results: str | Path | None
              executor_options: dict[str, Any] | None = None, force: bool = False, change_grid: bool = False,
              runtime=None, progress=None) -> RunResult:
     """Run every selected cell that is not complete yet; each cell's result is written atomically."""
+    from benchsuite.run.runner import run_cells
     from benchsuite.train.loop import Runtime
 
     registry = registry or installed_registry()

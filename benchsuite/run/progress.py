@@ -35,15 +35,18 @@ class PlainProgress:
     def cell_started(self, cell) -> None:
         self._say(f"cell {cell.id} {cell.describe()}: started")
 
-    def epoch(self, epoch: int, epochs: int, train_loss: float, val_loss: float) -> None:
+    def epoch(self, epoch: int, epochs: int, train_loss: float, val_loss: float, val_flat: float | None = None) -> None:
         if epoch == 1 or epoch % self.every == 0:
-            self._say(f"  epoch {epoch}/{epochs} train loss {train_loss:.5g} val loss {val_loss:.5g}")
+            flat = "" if val_flat is None else f" ({val_flat:.2f} × a flat output's)"
+            self._say(f"  epoch {epoch}/{epochs} train loss {train_loss:.5g} val loss {val_loss:.5g}{flat}")
 
-    def cell_finished(self, cell, error: str | None) -> None:
+    def cell_finished(self, cell, error: str | None, warning: str | None = None) -> None:
         self.index += 1
         self.done_here += 1
         self._say(f"cell {self.index}/{self.total} {cell.id}: " + ("done" if error is None else f"FAILED: {error}")
                   + self.eta())
+        if warning:
+            self._say(f"  WARNING {cell.describe()}: {warning}")
 
     def finish(self) -> None:
         pass
@@ -84,14 +87,16 @@ class RichProgress(PlainProgress):
     def phase(self, text: str) -> None:
         self.bars.update(self.epoch_task, description=f"{self.current}: {text}")
 
-    def epoch(self, epoch: int, epochs: int, train_loss: float, val_loss: float) -> None:
+    def epoch(self, epoch: int, epochs: int, train_loss: float, val_loss: float, val_flat: float | None = None) -> None:
         self.bars.update(self.epoch_task, completed=epoch, total=epochs,
                          description=f"{self.current}: training, loss {train_loss:.3g}, validation {val_loss:.3g}")
 
-    def cell_finished(self, cell, error: str | None) -> None:
+    def cell_finished(self, cell, error: str | None, warning: str | None = None) -> None:
         self.bars.advance(self.cells_task)
         if error is not None:
             self._say(f"[red]FAILED[/] {cell.describe()}: {error}")
+        if warning:
+            self._say(f"[yellow]WARNING[/] {cell.describe()}: {warning}")
 
     def finish(self) -> None:
         self.bars.stop()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import shutil
 import socket
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchsuite import api
 from benchsuite.api import PluginError, Sample
 from benchsuite.lab import models
 from benchsuite.plugins import Registry
@@ -25,7 +27,7 @@ from benchsuite.run.grid import dataset_params, split_table
 from benchsuite.run.store import RunStore
 from benchsuite.splits import split_samples
 from benchsuite.train import inputs, loop, pretraining, speed
-from benchsuite.train.augment import for_dataset
+from benchsuite.train.augment import flip_permutation, for_dataset
 from benchsuite.train.networks import build_network
 
 
@@ -36,6 +38,7 @@ class Outcome:
     cell: Cell
     status: str  # done | failed | busy (another process holds it) | skipped (already complete)
     error: str | None = None
+    warning: str | None = None  # done, but the result is suspect (e.g. the network collapsed)
 
 
 @dataclass
@@ -99,7 +102,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     if not arch.outputs:
         say(f"fitting on {len(train) + len(val)} images")
         inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
-        predict = fit_codec_free(arch, dataset, train, val, record)
+        predict = fit_codec_free(arch, dataset, train, val, record, protocol, on_epoch)
         if model_folder is not None:
             models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
     else:
@@ -117,10 +120,18 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     return record, predictions_table(dataset.landmark_names, test, predicted)
 
 
-def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict):
-    """A codec-free method learns from the training and validation images (it has no early stopping)."""
+def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict, protocol=None,
+                   on_epoch=None):
+    """A codec-free method learns from the training and validation images; one that trains networks
+    (``takes_training``) is told which are validation, for its early stopping, and gets the protocol."""
     started = time.perf_counter()
-    arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
+    if arch.takes_training:
+        pairs = dataset.flip_pairs
+        training = api.Training(protocol, frozenset(s.id for s in val), on_epoch,
+                                flip_permutation(dataset.landmark_names, pairs) if pairs else None)
+        arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads(), training=training)
+    else:
+        arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
     record["train_seconds"] = time.perf_counter() - started
 
     def predict(samples: list[Sample]) -> np.ndarray:
@@ -149,7 +160,9 @@ def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test,
     report = loop.train(model, codec, inputs.training_set(dataset, train, protocol), val_data, protocol, on_epoch,
                         for_dataset(protocol, dataset), runtime)
     say("measuring the bare network's speed")
-    bare = speed.bare_images_per_s(model, protocol, runtime)  # after training: both measured warm
+    compute = json.dumps([c and c.as_dict() for c in (cell.architecture, cell.encoder, cell.codec)], default=str)
+    bare = speed.bare_images_per_s(model, codec, len(dataset.landmark_names), protocol, runtime, compute)
+    ceiling, efficiency = speed.pipeline_efficiency(report.train_images_per_s, report.fastest_epoch_images_per_s, bare)
     record |= {
         "epochs_run": report.epochs_run,
         "best_epoch": report.best_epoch,
@@ -157,17 +170,31 @@ def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test,
         "stopped_by": report.stopped_by,
         "train_images_per_s": report.train_images_per_s,
         "train_seconds": report.train_seconds,
-        "bare_images_per_s": bare,
-        "pipeline_efficiency": report.train_images_per_s / bare,
+        "bare_images_per_s": ceiling,
+        "pipeline_efficiency": efficiency,
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": str(loop.device()),
     }
+    if report.best_val_flat is not None:
+        record["val_loss_over_flat"] = report.best_val_flat
+        record["collapsed"] = bool(report.best_val_flat > codec.collapsed_above)
+        record["collapsed_above"] = float(codec.collapsed_above)
 
     def predict(samples: list[Sample]) -> np.ndarray:
         data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
         return loop.predict(model, codec, data, protocol)
 
     return predict, model
+
+
+def collapse_warning(record: dict) -> str | None:
+    """The warning a collapsed network's cell gets on the progress output, or None."""
+    if not record.get("collapsed"):
+        return None
+    return (f"the network collapsed: its validation loss is {record['val_loss_over_flat']:.2f} × that of a flat "
+            f"output (all-zero heatmaps; collapsed above {record['collapsed_above']:g}), so its predictions are "
+            "close to guesses; try a loss that leaves the plateau (codec loss = \"adaptive-wing\" or "
+            "\"weighted-mse\") or the integral codec")
 
 
 def mean_radial_error(samples: list[Sample], predicted: np.ndarray) -> float:
@@ -197,7 +224,7 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
     for outcome in executor.map(work, todo, store.root):
         summary.add(outcome)
         if progress and not in_process and outcome.status in ("done", "failed"):
-            progress.cell_finished(outcome.cell, outcome.error)
+            progress.cell_finished(outcome.cell, outcome.error, outcome.warning)
     settled = {*summary.done, *summary.busy, *summary.skipped, *[f for f, _ in summary.failed]}
     summary.pending = [c for c in todo if c not in settled]  # a cell another launcher finished meanwhile is settled
     if progress:
@@ -226,9 +253,10 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
             shutil.rmtree(model_folder, ignore_errors=True)
         store.write(cell.id, record, predictions, staging=staging)
         checkpoint.unlink(missing_ok=True)
+    warning = collapse_warning(record)
     if progress:
-        progress.cell_finished(cell, error)
-    return Outcome(cell, "done" if error is None else "failed", error)
+        progress.cell_finished(cell, error, warning)
+    return Outcome(cell, "done" if error is None else "failed", error, warning)
 
 
 def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, runtime: loop.Runtime,
@@ -238,7 +266,7 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
               "config": cell.identity(),
               "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
-    record |= environment.describe()
+    record |= environment.describe() | environment.use_cpus()  # threads: the CPUs this process was given
     error = predictions = None
     try:
         extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime,
@@ -250,4 +278,6 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
         error = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc()
     record |= {"status": "ok" if error is None else "failed", "error": error, "wall_seconds": time.time() - started}
+    if "train_seconds" in record:  # the rest is reading, preparing, validating, predicting
+        record["train_share"] = record["train_seconds"] / record["wall_seconds"]
     return record, predictions, error

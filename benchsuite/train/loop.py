@@ -35,12 +35,14 @@ class TrainingReport:
     best_val_loss: float
     train_images_per_s: float
     train_seconds: float
+    best_val_flat: float | None = None  # at the best epoch, validation loss over the codec's flat output's
+    fastest_epoch_images_per_s: float = 0.0  # the loop's own best: a floor for the speed ceiling
     stopped_by: str | None = None  # epochs | patience | budget
 
 
 CHECKPOINT_FORMAT = 2  # tensors and plain values only (format 1 pickled Python objects)
 
-EpochCallback = Callable[[int, int, float, float], None]
+EpochCallback = Callable[..., None]  # (epoch, epochs, train_loss, val_loss, val_loss / flat output's loss or None)
 
 
 def device() -> torch.device:
@@ -79,16 +81,21 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None):
         yield batch
 
 
-def evaluate_loss(model, codec, data: Prepared, protocol: Protocol, dev: torch.device) -> float:
+def evaluate(model, codec, data: Prepared, protocol: Protocol, dev: torch.device) -> tuple[float, float | None]:
+    """The loss on ``data``, and that loss over the loss of the codec's flat output (near 1 or above: the
+    network collapsed; None when the codec has no flat output)."""
     model.eval()
-    total, count = 0.0, 0
+    total, flat, count = 0.0, 0.0, 0
     with torch.no_grad():
         for batch in _batches(len(data.samples), protocol.batch_size, None):
-            x = _normalise(data.images[batch].to(dev), protocol)
-            loss = codec.loss(model(x), data.landmarks[batch].to(dev), protocol.input_size)
-            total += float(loss) * len(batch)
+            output = model(_normalise(data.images[batch].to(dev), protocol))
+            landmarks = data.landmarks[batch].to(dev)
+            total += float(codec.loss(output, landmarks, protocol.input_size)) * len(batch)
+            trivial = codec.flat_output(output)
+            flat = None if trivial is None or flat is None else flat + float(
+                codec.loss(trivial, landmarks, protocol.input_size)) * len(batch)
             count += len(batch)
-    return total / max(count, 1)
+    return total / max(count, 1), (total / flat if flat else None)
 
 
 def _set_linear_schedule(optimizer: torch.optim.Optimizer, protocol: Protocol, epoch: int) -> None:
@@ -140,8 +147,10 @@ class _State:
     best_loss: float = math.inf
     best_epoch: int = -1
     best_state: dict | None = None
+    best_flat: float | None = None
     images_seen: int = 0
     train_seconds: float = 0.0
+    fastest_epoch_images_per_s: float = 0.0
     elapsed_seconds: float = 0.0  # training and validation wall time, what a time budget counts
 
 
@@ -251,6 +260,7 @@ def train(
             _set_linear_schedule(optimizer, protocol, state.epoch)
         started = time.perf_counter()
         running = torch.zeros((), device=dev)
+        epoch_images = 0
         for batch in _batches(len(train_data.samples), protocol.batch_size, generator):
             images = images_src[batch].to(dev, non_blocking=True).float() / 255.0
             landmarks = landmarks_src[batch].to(dev, non_blocking=True)
@@ -265,20 +275,23 @@ def train(
             scaler.step(optimizer)
             scaler.update()
             running += loss.detach() * len(batch)
-            state.images_seen += len(batch)
+            epoch_images += len(batch)
+        state.images_seen += epoch_images
         train_loss = float(running) / max(len(train_data.samples), 1)  # the epoch's one synchronisation
-        state.train_seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        state.train_seconds += seconds
+        state.fastest_epoch_images_per_s = max(state.fastest_epoch_images_per_s, epoch_images / seconds)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {state.epoch}")
-        val_loss = evaluate_loss(model, codec, val_data, protocol, dev)
+        val_loss, val_flat = evaluate(model, codec, val_data, protocol, dev)
         if scheduler is not None:
             scheduler.step(val_loss)
         if val_loss < state.best_loss:
-            state.best_loss, state.best_epoch = val_loss, state.epoch
+            state.best_loss, state.best_epoch, state.best_flat = val_loss, state.epoch, val_flat
             state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         state.elapsed_seconds += time.perf_counter() - epoch_started
         if on_epoch:
-            on_epoch(state.epoch, protocol.epochs, train_loss, val_loss)
+            on_epoch(state.epoch, protocol.epochs, train_loss, val_loss, val_flat)
         if runtime.checkpoint is not None and time.monotonic() - last_checkpoint >= runtime.checkpoint_every_s:
             _save_checkpoint(runtime.checkpoint, state, model, optimizer, scheduler, generator, scaler)
             last_checkpoint = time.monotonic()
@@ -290,6 +303,8 @@ def train(
         best_val_loss=state.best_loss,
         train_images_per_s=state.images_seen / state.train_seconds if state.train_seconds else 0.0,
         train_seconds=state.train_seconds,
+        best_val_flat=state.best_flat,
+        fastest_epoch_images_per_s=state.fastest_epoch_images_per_s,
         stopped_by=_stop_reason(state, protocol),
     )
 
@@ -313,14 +328,27 @@ def _staged(data: Prepared, dev: torch.device) -> tuple[torch.Tensor, torch.Tens
     return data.images, data.landmarks
 
 
+def decode_inside(codec, output: torch.Tensor, size, region: torch.Tensor) -> torch.Tensor:
+    """(B, N, 2) points decoded inside ``region`` (B, 4) (first and last image pixel per input), never in padding.
+
+    A codec declaring ``takes_region`` looks for its answer inside the region; every codec's points are then
+    clamped to the region's outer edges (half a pixel beyond its first and last pixel centres).
+    """
+    region = region.to(output.device)
+    points = codec.decode(output, size, region=region) if codec.takes_region else codec.decode(output, size)
+    low, high = region[:, None, :2].to(points.dtype) - 0.5, region[:, None, 2:].to(points.dtype) + 0.5
+    return torch.minimum(torch.maximum(points, low), high)
+
+
 def predict(model: torch.nn.Module, codec, data: Prepared, protocol: Protocol) -> np.ndarray:
-    """(B, N, 2) predicted landmarks in each image's original pixels."""
+    """(B, N, 2) predicted landmarks in each image's original pixels, inside the image."""
     dev = device()
     model.to(dev).eval()
     decoded = []
     with torch.no_grad():
         for batch in _batches(len(data.samples), protocol.batch_size, None):
             output = model(_normalise(data.images[batch].to(dev), protocol))
-            decoded.append(codec.decode(output, protocol.input_size).double().cpu())
+            region = torch.tensor([data.boxes[i].region for i in batch.tolist()])
+            decoded.append(decode_inside(codec, output, protocol.input_size, region).double().cpu())
     points = torch.cat(decoded).numpy()
     return np.stack([box.to_original(p) for box, p in zip(data.boxes, points)])

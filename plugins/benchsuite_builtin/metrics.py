@@ -15,11 +15,13 @@ mean over images, like r², computed per coordinate over the fold's images).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
+
+pd = lazy_import("pandas")
 
 HIT_UNITS = ("delta", "px", "mm")
 

@@ -3,11 +3,12 @@ coordinates normalised over the network input's extent to [0, 1]
 (``coordinates = "unit"``) or to [−1, 1] (``coordinates = "signed"``, the beetle paper's)."""
 from __future__ import annotations
 
-import torch
-
 from benchsuite import api
 from benchsuite.api import extent
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
+
+torch = lazy_import("torch")
 
 
 def _extent(size, like: torch.Tensor) -> torch.Tensor:

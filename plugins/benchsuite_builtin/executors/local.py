@@ -16,6 +16,7 @@ import time
 from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+from benchsuite.run import environment
 
 _PR_SET_PDEATHSIG = 1
 
@@ -39,14 +40,13 @@ def _die_with(parent: int) -> None:
 
 
 def _init_worker(slots, n_gpus: int, threads: int, parent: int) -> None:
-    """Give this worker its own GPU (before CUDA starts) or its share of the CPU cores; tie it to the launcher."""
+    """Give this worker its own GPU (before CUDA starts) or its share of the CPU cores (before torch starts:
+    the cell then keeps to it, see :func:`benchsuite.run.environment.cpu_limits`); tie it to the launcher."""
     _die_with(parent)
     slot = slots.get()
     if n_gpus:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(slot % n_gpus)
-    import torch
-
-    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 class Local(api.Executor):
@@ -73,7 +73,7 @@ class Local(api.Executor):
         slots = context.Queue()
         for slot in range(self.jobs):
             slots.put(slot)
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        threads = max(1, environment.usable_cpus() // self.jobs)
         with concurrent.futures.ProcessPoolExecutor(
             self.jobs, mp_context=context, initializer=_init_worker, initargs=(slots, self.gpus, threads, os.getpid())
         ) as pool:

@@ -13,13 +13,13 @@ is left at its random initialisation.
 """
 from __future__ import annotations
 
-from torch import nn
-
 from benchsuite import api
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
 
 from . import weights as local_weights
-from .heads import FlattenRegressor
+
+layers = lazy_import("._beetle_cnn_layers", __package__)
 
 BLOCKS = ((32, 3, 0.1), (64, 2, 0.2), (128, 2, 0.3))  # filters, kernel, dropout
 
@@ -29,14 +29,6 @@ def feature_grid(width: int, height: int) -> tuple[int, int]:
     for _, kernel, _ in BLOCKS:
         width, height = (width - kernel + 1) // 2, (height - kernel + 1) // 2
     return max(height, 1), max(width, 1)
-
-
-def _blocks(in_channels: int) -> nn.Sequential:
-    layers, channels = [], in_channels
-    for filters, kernel, dropout in BLOCKS:
-        layers += [nn.Conv2d(channels, filters, kernel), nn.ReLU(inplace=True), nn.MaxPool2d(2), nn.Dropout(dropout)]
-        channels = filters
-    return nn.Sequential(*layers)
 
 
 class BeetleCnn(api.Architecture):
@@ -52,12 +44,7 @@ class BeetleCnn(api.Architecture):
 
     def build(self, *, in_channels, out_channels, output, encoder):
         grid = feature_grid(*self.reference_input)
-        dense = nn.Sequential(
-            nn.ReLU(inplace=True), nn.Dropout(0.5),
-            nn.Linear(self.fc_units, self.fc_units), nn.ReLU(inplace=True),
-            nn.Linear(self.fc_units, out_channels),
-        )
-        model = nn.Sequential(FlattenRegressor(_blocks(in_channels), BLOCKS[-1][0], grid, self.fc_units), dense)
+        model = layers.beetle_cnn(in_channels, out_channels, BLOCKS, grid, self.fc_units)
         if self.weights is not None:
             path = local_weights.resolve(self.name, self.weights)
             local_weights.load(model, path, self.name, skip_mismatched=True)

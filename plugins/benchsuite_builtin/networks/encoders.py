@@ -10,23 +10,19 @@ ResNet whose torchvision file is in torch's cache.
 """
 from __future__ import annotations
 
-import segmentation_models_pytorch as smp
-import timm
-import torch
-import torchvision.models as tv
-
 from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
 
 from . import weights as local_weights
 
+smp = lazy_import("segmentation_models_pytorch")
+timm = lazy_import("timm")
+tv = lazy_import("torchvision.models")
+
 # The smp ResNets have torchvision's layout, so torchvision's ImageNet files load into them.
-_IMAGENET = {
-    "resnet18": tv.ResNet18_Weights.IMAGENET1K_V1.url,
-    "resnet34": tv.ResNet34_Weights.IMAGENET1K_V1.url,
-    "resnet50": tv.ResNet50_Weights.IMAGENET1K_V1.url,
-}
+_IMAGENET = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights", "resnet50": "ResNet50_Weights"}
 
 
 class SmpEncoder(api.Encoder):
@@ -40,12 +36,13 @@ class SmpEncoder(api.Encoder):
         self.load_weights(encoder)
         return encoder
 
-    def load_weights(self, module: torch.nn.Module) -> None:
+    def load_weights(self, module) -> None:
         """Load local pretrained weights into an encoder module, if asked to."""
         if self.weights is None:
             return
         owner = f"encoder {self.smp_name}"
-        path = local_weights.resolve(owner, self.weights, _IMAGENET.get(self.smp_name))
+        imagenet = getattr(tv, _IMAGENET[self.smp_name]).IMAGENET1K_V1.url if self.smp_name in _IMAGENET else None
+        path = local_weights.resolve(owner, self.weights, imagenet)
         local_weights.load(module, path, owner)
 
 

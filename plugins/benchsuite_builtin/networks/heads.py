@@ -1,4 +1,4 @@
-"""Network pieces shared by several architectures."""
+"""Network pieces shared by several architectures (torch modules: imported by the layer modules and lazily)."""
 from __future__ import annotations
 
 from torch import nn
@@ -39,3 +39,15 @@ class FlattenRegressor(nn.Module):
 
     def forward(self, x):
         return self.fc(self.pool(self.features(x)).flatten(1))
+
+
+class RegressionHead(nn.Module):
+    """Encoder features (the deepest map), global average pooling, then a linear layer."""
+
+    def __init__(self, encoder: nn.Module, out_channels: int):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(encoder.out_channels[-1], out_channels))
+
+    def forward(self, x):
+        return self.head(self.encoder(x)[-1])

@@ -8,38 +8,15 @@ of 32). ``variant`` is any timm HRNet (hrnet_w18_small … hrnet_w64).
 """
 from __future__ import annotations
 
-import timm
-import torch
-import torch.nn.functional as F
-from torch import nn
-
 from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
 
 from . import weights as local_weights
-from .heads import conv_block, upsampling_path
 
-UP_WIDTHS = (64, 32)  # the two ×2 stages from stride 4 to input resolution
-
-
-class HRNetHeatmaps(nn.Module):
-    def __init__(self, variant: str, in_channels: int, out_channels: int):
-        super().__init__()
-        # features_only with feature_location="" gives the raw branches; index 0 (the stem) is not used
-        self.backbone = timm.create_model(variant, pretrained=False, features_only=True, feature_location="",
-                                          out_indices=(1, 2, 3, 4), in_chans=in_channels)
-        merged = sum(self.backbone.feature_info.channels())
-        self.mix = conv_block(merged, merged, kernel=1)
-        self.up, channels = upsampling_path(merged, UP_WIDTHS)
-        self.head = nn.Conv2d(channels, out_channels, 1)
-
-    def forward(self, x):
-        branches = self.backbone(x)
-        size = branches[0].shape[-2:]
-        merged = torch.cat([branches[0]] + [F.interpolate(b, size=size, mode="bilinear", align_corners=False)
-                                            for b in branches[1:]], dim=1)
-        return self.head(self.up(self.mix(merged)))
+layers = lazy_import("._hrnet_layers", __package__)
+timm = lazy_import("timm")
 
 
 class HRNet(api.Architecture):
@@ -56,7 +33,7 @@ class HRNet(api.Architecture):
         self.weights = weights
 
     def build(self, *, in_channels, out_channels, output, encoder):
-        model = HRNetHeatmaps(self.variant, in_channels, out_channels)
+        model = layers.HRNetHeatmaps(self.variant, in_channels, out_channels)
         if self.weights is not None:
             owner = f"hrnet {self.variant}"
             local_weights.load(model.backbone, local_weights.resolve(owner, self.weights), owner)

@@ -8,52 +8,12 @@ The backbone is torchvision's ResNet50 without its classifier, so
 """
 from __future__ import annotations
 
-import torchvision.models as tv
-from torch import nn
-
 from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
 
-from . import weights as local_weights
-from .heads import FlattenRegressor, upsampling_path
-
-STRIDE = 32  # of the backbone's last feature map
-CHANNELS = 2048
-
-
-class ResNet50Backbone(nn.Module):
-    """torchvision's ResNet50 up to layer4 (stride 32, 2048 channels), any number of input channels."""
-
-    def __init__(self, in_channels: int):
-        super().__init__()
-        net = tv.resnet50(weights=None)
-        if in_channels != 3:
-            net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
-        del net.fc, net.avgpool
-        self.net = net
-
-    def forward(self, x):
-        n = self.net
-        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
-        return n.layer4(n.layer3(n.layer2(n.layer1(x))))
-
-    def load(self, weights: str | None, owner: str) -> None:
-        if weights is not None:
-            path = local_weights.resolve(owner, weights, tv.ResNet50_Weights.IMAGENET1K_V1.url)
-            local_weights.load(self.net, path, owner)
-
-
-class UpsamplingDecoder(nn.Module):
-    """Five ×2 stages (bilinear upsampling, 3×3 convolution, batch norm, ReLU) back to input resolution."""
-
-    def __init__(self, out_channels: int, widths: list[int]):
-        super().__init__()
-        self.stages, channels = upsampling_path(CHANNELS, widths)
-        self.head = nn.Conv2d(channels, out_channels, 1)
-
-    def forward(self, x):
-        return self.head(self.stages(x))
+layers = lazy_import("._resnet_layers", __package__)
 
 
 class ResNet50Upsampling(api.Architecture):
@@ -69,9 +29,7 @@ class ResNet50Upsampling(api.Architecture):
         self.weights = weights
 
     def build(self, *, in_channels, out_channels, output, encoder):
-        backbone = ResNet50Backbone(in_channels)
-        backbone.load(self.weights, self.name)
-        return nn.Sequential(backbone, UpsamplingDecoder(out_channels, self.decoder_channels))
+        return layers.upsampling(in_channels, out_channels, self.decoder_channels, self.weights, self.name)
 
 
 class ResNet50Regression(api.Architecture):
@@ -85,10 +43,7 @@ class ResNet50Regression(api.Architecture):
         self.weights = weights
 
     def build(self, *, in_channels, out_channels, output, encoder):
-        backbone = ResNet50Backbone(in_channels)
-        backbone.load(self.weights, self.name)
-        side = max(self.reference_input // STRIDE, 1)
-        return FlattenRegressor(backbone, CHANNELS, (side, side), out_channels)
+        return layers.regression(in_channels, out_channels, self.reference_input, self.weights, self.name)
 
 
 @hookimpl

@@ -4,11 +4,12 @@ direct coordinates. Any encoder entry works, including ``smp`` with a
 ``smp_name``, so every smp/timm backbone can be paired with every decoder."""
 from __future__ import annotations
 
-import segmentation_models_pytorch as smp
-from torch import nn
-
 from benchsuite import api
 from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
+
+smp = lazy_import("segmentation_models_pytorch")
+heads = lazy_import(".heads", __package__)
 
 
 def smp_name(encoder: api.Encoder, architecture: str) -> str:
@@ -42,18 +43,6 @@ class SmpUnet(api.Architecture):
         return model
 
 
-class RegressionHead(nn.Module):
-    """Encoder features, global average pooling, then a linear layer."""
-
-    def __init__(self, encoder: nn.Module, out_channels: int):
-        super().__init__()
-        self.encoder = encoder
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(encoder.out_channels[-1], out_channels))
-
-    def forward(self, x):
-        return self.head(self.encoder(x)[-1])
-
-
 class FcRegression(api.Architecture):
     name = "fc-regression"
     description = "Encoder + global pooling + fully connected layer regressing N×2 coordinates"
@@ -64,7 +53,7 @@ class FcRegression(api.Architecture):
         self.encoder_depth = encoder_depth
 
     def build(self, *, in_channels, out_channels, output, encoder):
-        return RegressionHead(encoder.build(in_channels, self.encoder_depth), out_channels)
+        return heads.RegressionHead(encoder.build(in_channels, self.encoder_depth), out_channels)
 
 
 class SmpFpn(api.Architecture):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from torch import nn
-
 from benchsuite.api import PluginError
+from benchsuite.lazy import lazy_import
+
+torch = lazy_import("torch")
 
 
 def resolve(owner: str, weights: str, imagenet_url: str | None = None) -> Path:
@@ -36,7 +36,7 @@ def resolve(owner: str, weights: str, imagenet_url: str | None = None) -> Path:
     return path
 
 
-def load(module: nn.Module, path: Path, owner: str, skip_mismatched: bool = False) -> None:
+def load(module: torch.nn.Module, path: Path, owner: str, skip_mismatched: bool = False) -> None:
     """Copy every tensor of the file whose name the module has into the module.
 
     A first convolution saved for RGB is adapted to the module's input

@@ -1,0 +1,90 @@
+"""Integral regression (Sun et al., "Integral Human Pose Regression", ECCV 2018).
+
+The network outputs one map of logits per landmark; their spatial softmax is a
+probability map and its expectation (soft-argmax) is the landmark. The loss is
+the L1 distance of that expectation to the truth, in input pixels, so it has
+no all-zero minimum to collapse into: every pixel's logit gets a gradient
+that moves the expectation towards the landmark, from the first step.
+``heatmap_weight`` adds the Jensen-Shannon divergence between the probability
+map and a normalised Gaussian of width σ (the DSNT regulariser of Nibali et
+al., 2018), which keeps the map a single peak; σ is also what :meth:`encode`
+gives, the output of a perfect network (as logits).
+"""
+from __future__ import annotations
+
+import numbers
+
+from benchsuite import api
+from benchsuite.api import PluginError, extent
+from benchsuite.hookspecs import hookimpl
+from benchsuite.lazy import lazy_import
+
+from . import decoding
+
+torch = lazy_import("torch")
+
+
+def _log_gaussian(landmarks: torch.Tensor, size, sigma: float) -> torch.Tensor:
+    """(B, N, H, W) log-probabilities of a Gaussian of width σ at each landmark, normalised over the map."""
+    width, height = extent(size)
+    xs = torch.arange(width, device=landmarks.device, dtype=torch.float32)
+    ys = torch.arange(height, device=landmarks.device, dtype=torch.float32)
+    centre = torch.nan_to_num(landmarks.float(), nan=0.0)
+    across = -((xs - centre[..., 0:1]) ** 2) / (2 * sigma**2)
+    down = -((ys - centre[..., 1:2]) ** 2) / (2 * sigma**2)
+    logits = down.unsqueeze(-1) + across.unsqueeze(-2)
+    return logits - torch.logsumexp(logits.flatten(-2), dim=-1)[..., None, None]
+
+
+def _jensen_shannon(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """(B, N) divergence between two maps of log-probabilities."""
+    log_p, log_q = log_p.flatten(-2), log_q.flatten(-2)
+    log_m = torch.logsumexp(torch.stack((log_p, log_q)), dim=0) - torch.log(torch.tensor(2.0))
+    kl = lambda a: (a.exp() * (a - log_m)).sum(-1)  # noqa: E731
+    return (kl(log_p) + kl(log_q)) / 2
+
+
+class Integral(api.Codec):
+    name = "integral"
+    description = ("Integral regression: soft-argmax over heatmap logits, L1 loss on the coordinates (cannot "
+                   "collapse to zero maps); heatmap_weight adds a Gaussian (σ) regulariser")
+    output = "heatmap"
+    takes_region = True
+
+    def __init__(self, sigma: float = 2.0, heatmap_weight: float = 0.0):
+        if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not sigma > 0:
+            raise PluginError(f"codec {self.name}: sigma must be a positive number, got {sigma!r}")
+        if isinstance(heatmap_weight, bool) or not isinstance(heatmap_weight, numbers.Real) or not heatmap_weight >= 0:
+            raise PluginError(f"codec {self.name}: heatmap_weight must be a number >= 0, got {heatmap_weight!r}")
+        self.sigma = float(sigma)
+        self.heatmap_weight = float(heatmap_weight)
+
+    def out_channels(self, n_landmarks: int) -> int:
+        return n_landmarks
+
+    def encode(self, landmarks: torch.Tensor, size) -> torch.Tensor:
+        """The logits of a perfect network: a normalised Gaussian's logarithm (uniform where missing)."""
+        logits = _log_gaussian(landmarks, size, self.sigma)
+        return torch.where(torch.isnan(landmarks).any(-1)[..., None, None], torch.zeros_like(logits), logits)
+
+    def loss(self, prediction: torch.Tensor, landmarks: torch.Tensor, size) -> torch.Tensor:
+        """Mean absolute coordinate error (input pixels) of the soft-argmax, present landmarks only."""
+        valid = ~torch.isnan(landmarks).any(dim=-1)
+        error = (decoding.soft_argmax(prediction) - torch.nan_to_num(landmarks.float())).abs().sum(-1) / 2
+        if self.heatmap_weight:
+            log_p = torch.log_softmax(prediction.float().flatten(-2), dim=-1).view_as(prediction)
+            error = error + self.heatmap_weight * _jensen_shannon(log_p, _log_gaussian(landmarks, size, self.sigma))
+        return (error * valid).sum() / valid.sum().clamp(min=1)
+
+    def flat_output(self, prediction: torch.Tensor) -> torch.Tensor:
+        """Flat logits: every landmark at the input's centre, what a network that learnt nothing answers."""
+        return torch.zeros_like(prediction)
+
+    def decode(self, prediction: torch.Tensor, size, region: torch.Tensor | None = None) -> torch.Tensor:
+        """The expected position under each map's softmax, taken over ``region`` only."""
+        return decoding.soft_argmax(prediction, region)
+
+
+@hookimpl
+def register_codecs(register):
+    register(Integral)
