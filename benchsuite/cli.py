@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--images", type=int, default=32, help="synthetic training images per epoch (default: 32)")
     p.add_argument("--epochs", type=int, default=2, help="training epochs measured (default: 2)")
-    p.add_argument("--encoder", default="resnet34", help="encoder for encoder-based architectures")
+    p.add_argument("--encoder", help="encoder for encoder-based architectures (default: the first installed, by name)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision and channels_last (default: on for a GPU)")
     p.add_argument("--output", help="also write the table as CSV here")

@@ -187,7 +187,11 @@ def _check_codec_free(subject: Subject, arch, params: dict[str, Any]) -> None:
     samples = data.samples()
     ids = [s.id for s in samples[6:]]
     with subject.calling("fit()"):
-        arch.fit(samples[:6], data.load_image, threads=1)
+        if arch.takes_training:  # it trains networks: the core tells it the protocol and the validation part
+            training = api.Training(training_protocol(), frozenset(s.id for s in samples[4:6]))
+            arch.fit(samples[:6], data.load_image, threads=1, training=training)
+        else:
+            arch.fit(samples[:6], data.load_image, threads=1)
     with subject.calling("predict()"):
         predicted = np.asarray(arch.predict(ids, data.load_image), dtype=np.float64)
     subject.expect(predicted.shape == (len(ids), N_LANDMARKS, 2) and np.isfinite(predicted).all(), "predict()",

@@ -46,7 +46,6 @@ def training_protocol():
     return load_protocol("smoke", {"input_size": list(INPUT), "epochs": 1, "batch_size": 2, "patience": 1})
 
 
-
 def predictions(perfect: bool):
     """The predictions table the core hands a metric (see :class:`benchsuite.api.Metric`): 4 images × 3
     landmarks, one truth missing, with the context columns."""

@@ -20,12 +20,13 @@ from benchsuite.train import inputs, loop, speed
 from benchsuite.train.networks import build_network
 
 
-def _pairs(registry: Registry, pattern: str, encoder: str):
+def _pairs(registry: Registry, pattern: str, encoder: str | None):
     """(architecture, encoder or None, codec) triples to measure, one codec per output kind."""
     for arch in registry.entries("architectures"):
         if not fnmatch.fnmatchcase(arch.name, pattern) or not arch.cls.outputs:
             continue
-        enc = registry.get("encoders", encoder) if arch.cls.encoder == "required" else None
+        enc = registry.get("encoders", encoder or registry.names("encoders")[0]) if arch.cls.encoder == "required" \
+            else None
         if encoder_incompatibility(arch.cls, enc and enc.cls):
             continue
         for output in sorted(arch.cls.outputs):
@@ -35,7 +36,7 @@ def _pairs(registry: Registry, pattern: str, encoder: str):
 
 
 def bench(registry: Registry, pattern: str = "*", size: int = 256, batch_size: int = 8, images: int = 32,
-          epochs: int = 2, encoder: str = "resnet34", n_landmarks: int = 19, amp: bool | None = None) -> pd.DataFrame:
+          epochs: int = 2, encoder: str | None = None, n_landmarks: int = 19, amp: bool | None = None) -> pd.DataFrame:
     protocol = dataclasses.replace(load_protocol("smoke"), input_size=size, channels=3, batch_size=batch_size,
                                    epochs=epochs, patience=epochs)
     generator = registry.the_one("datasets", lambda cls: cls.synthetic, "a synthetic image generator (synthetic)")

@@ -72,7 +72,7 @@ def _images_per_s(cell, registry) -> float | None:
         torch.manual_seed(0)
         model = build_network(arch, codec, encoder, len(dataset.landmark_names), cell.protocol.channels)
         small = dataclasses.replace(cell.protocol, batch_size=min(2, cell.protocol.batch_size))
-        return speed.bare_images_per_s(model, small, steps=1, warmup=1)
+        return speed.bare_images_per_s(model, codec, len(dataset.landmark_names), small, steps=1, warmup=1)
     except Exception:  # noqa: BLE001 - an estimate never stops a dry run; the run itself reports the problem
         return None
 

@@ -98,6 +98,22 @@ def evaluate(model, codec, data: Prepared, protocol: Protocol, dev: torch.device
     return total / max(count, 1), (total / flat if flat else None)
 
 
+def training_step(model, codec, images: torch.Tensor, landmarks: torch.Tensor, protocol: Protocol, optimizer,
+                  scaler, dev: torch.device, amp: bool) -> torch.Tensor:
+    """One optimiser step on one batch (forward in autocast, the codec's loss, backward, step); its loss.
+
+    The speed ceiling (:mod:`benchsuite.train.speed`) times exactly this step, so the two never drift apart.
+    """
+    with torch.autocast(dev.type, enabled=amp):
+        output = model(images)
+    loss = codec.loss(output.float(), landmarks, protocol.input_size)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss
+
+
 def _set_linear_schedule(optimizer: torch.optim.Optimizer, protocol: Protocol, epoch: int) -> None:
     """Learning rate (and momentum) interpolated linearly from the first to the last epoch."""
     t = (epoch - 1) / max(protocol.epochs - 1, 1)
@@ -267,13 +283,7 @@ def train(
             if augment:
                 images, landmarks = augment.apply(images, landmarks, augment.sample(len(batch), generator))
             images = scale_inputs(images, protocol).contiguous(memory_format=memory_format)
-            with torch.autocast(dev.type, enabled=amp):
-                output = model(images)
-            loss = codec.loss(output.float(), landmarks, protocol.input_size)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            loss = training_step(model, codec, images, landmarks, protocol, optimizer, scaler, dev, amp)
             running += loss.detach() * len(batch)
             epoch_images += len(batch)
         state.images_seen += epoch_images

@@ -63,13 +63,7 @@ def bare_images_per_s(model: torch.nn.Module, codec, n_landmarks: int, protocol,
     for step in range(warmup + steps):
         _synchronise(dev)
         started = time.perf_counter()
-        with torch.autocast(dev.type, enabled=amp):
-            output = clone(x)
-        loss = codec.loss(output.float(), landmarks, protocol.input_size)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+        loop.training_step(clone, codec, x, landmarks, protocol, optimizer, scaler, dev, amp)
         _synchronise(dev)
         if step >= warmup:
             fastest = min(fastest, time.perf_counter() - started)
