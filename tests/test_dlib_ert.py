@@ -112,6 +112,25 @@ def test_it_learns_where_the_landmarks_are():
     assert error < 1.5 and error < 0.25 * mean_shape, (error, mean_shape)
 
 
+def test_a_downscaled_image_is_learnt_and_predicted_in_original_pixels():
+    """downscale = 0.5 on images twice the size of the rectangles: dlib sees exactly the small images, and the
+    landmarks go in and come back through pixel centres, so the predictions are the small model's, doubled."""
+    small, load_small = _rectangles(30, seed=1)
+    tests, load_small_test = _rectangles(10, seed=2)
+    double = lambda load: lambda sample_id: np.kron(load(sample_id), np.ones((2, 2), np.uint8))  # noqa: E731
+    big = [dataclasses.replace(s, landmarks=(s.landmarks + 0.5) * 2 - 0.5, size=(96, 72)) for s in small]
+    options = {"cascade_depth": 4, "num_trees_per_cascade_level": 20}
+    reference = dlib_ert.DlibErt(**options)
+    reference.fit(small, load_small)
+    method = dlib_ert.DlibErt(**options, downscale=0.5)
+    method.fit(big, double(load_small))
+    ids = [s.id for s in tests]
+    expected = (reference.predict(ids, load_small_test) + 0.5) * 2 - 0.5
+    np.testing.assert_array_equal(method.predict(ids, double(load_small_test)), expected)
+    with pytest.raises(PluginError, match="downscale must be in"):
+        dlib_ert.DlibErt(downscale=0)
+
+
 def test_images_are_converted_as_dlib_converts_them():
     rgb = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
     samples, _ = _rectangles(6, seed=3, size=(40, 30))
