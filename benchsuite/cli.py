@@ -365,9 +365,9 @@ def cmd_bench(args) -> int:
 
 def cmd_floor(args) -> int:
     """The error floor of each codec's decoding on each dataset at the grid's input size (no training)."""
-    from tabulate import tabulate
-
     import fnmatch
+
+    from tabulate import tabulate
 
     from benchsuite.protocol import load_protocol
     from benchsuite.run.grid import components, dataset_params

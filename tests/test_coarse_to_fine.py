@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from benchsuite.api import PluginError, Training
 from benchsuite.protocol import load_protocol
@@ -81,10 +80,10 @@ def test_nested_plugins_are_checked_when_the_method_is_created(registry):
 
 def test_in_a_grid_it_is_told_its_validation_part_and_never_sees_test_images(registry, tmp_path, monkeypatch):
     grid_file = tmp_path / "c2f.toml"
-    grid_file.write_text(f"""
+    grid_file.write_text("""
 protocol = "smoke"
-datasets = [{{ name = "synthetic", n_images = 12, n_landmarks = 2, min_size = 40, max_size = 60 }}]
-architectures = [{{ name = "coarse-to-fine", crop = 16, network = {{ name = "smp-unet", encoder_depth = 3, decoder_channels = [8, 8, 8] }} }}]
+datasets = [{ name = "synthetic", n_images = 12, n_landmarks = 2, min_size = 40, max_size = 60 }]
+architectures = [{ name = "coarse-to-fine", crop = 16, network = { name = "smp-unet", encoder_depth = 3, decoder_channels = [8, 8, 8] } }]
 encoders = ["resnet18"]
 codecs = ["gaussian"]
 [settings]

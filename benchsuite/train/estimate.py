@@ -12,8 +12,8 @@ import json
 import torch
 
 from benchsuite.api import extent
-from benchsuite.train import speed
 from benchsuite.run.grid import dataset_params
+from benchsuite.train import speed
 from benchsuite.train.networks import build_network
 
 MAX_NETWORKS = 12  # beyond this many distinct networks, a dry run does not time them (it would take too long)
