@@ -145,3 +145,25 @@ def test_a_time_budget_stops_training_with_the_best_weights_and_says_so(registry
         in_channels=1, out_channels=4, output="coords", encoder=registry.create("encoders", "resnet18"))
     report = loop.train(model, registry.create("codecs", "regression"), data, data, protocol)
     assert report.stopped_by == "budget" and 1 <= report.epochs_run < 1000 and report.best_epoch >= 1
+
+
+def test_the_speed_ceiling_measurement_stops_at_its_time_cap(registry):
+    """Measuring a large network's bare step on a CPU must not cost more than a small share of its cell."""
+    from benchsuite.train import speed
+
+    calls = []
+
+    class Counted(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(16 * 16, 4)
+
+        def forward(self, x):
+            calls.append(1)
+            return self.linear(x.flatten(1))
+
+    protocol = load_protocol("smoke", {"input_size": 16, "batch_size": 2})
+    codec = registry.create("codecs", "regression")
+    assert speed.bare_images_per_s(Counted(), codec, 2, protocol) > 0 and len(calls) == 10  # 2 warm-up + 8 timed
+    calls.clear()
+    assert speed.bare_images_per_s(Counted(), codec, 2, protocol, max_seconds=0.0) > 0 and len(calls) == 2

@@ -161,7 +161,8 @@ def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test,
                         for_dataset(protocol, dataset), runtime)
     say("measuring the bare network's speed")
     compute = json.dumps([c and c.as_dict() for c in (cell.architecture, cell.encoder, cell.codec)], default=str)
-    bare = speed.bare_images_per_s(model, codec, len(dataset.landmark_names), protocol, runtime, compute)
+    bare = speed.bare_images_per_s(model, codec, len(dataset.landmark_names), protocol, runtime, compute,
+                                   max_seconds=max(5.0, 0.05 * report.train_seconds))  # ≤ 5 % of the training
     ceiling, efficiency = speed.pipeline_efficiency(report.train_images_per_s, report.fastest_epoch_images_per_s, bare)
     record |= {
         "epochs_run": report.epochs_run,
