@@ -192,6 +192,11 @@ def collapse_warning(record: dict) -> str | None:
     """The warning a collapsed network's cell gets on the progress output, or None."""
     if not record.get("collapsed"):
         return None
+    if record.get("stopped_by") == "budget" and record.get("epochs_run", 0) < 10:
+        return (f"the network learnt nothing usable: its time budget stopped it after {record['epochs_run']} "
+                f"epoch(s), with a validation loss {record['val_loss_over_flat']:.2f} × that of a flat output "
+                "(all-zero heatmaps), so its predictions are close to guesses; give it more time (max_minutes, "
+                "--budget), a smaller network or input, or a GPU")
     return (f"the network collapsed: its validation loss is {record['val_loss_over_flat']:.2f} × that of a flat "
             f"output (all-zero heatmaps; collapsed above {record['collapsed_above']:g}), so its predictions are "
             "close to guesses; try a loss that leaves the plateau (codec loss = \"adaptive-wing\" or "
