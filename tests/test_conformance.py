@@ -96,8 +96,6 @@ def _failure(check, cls, **params) -> str:
     return message
 
 
-
-
 class _Network(api.Architecture):
     """A one-layer heatmap network; the broken variants below change one thing each."""
 

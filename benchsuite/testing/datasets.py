@@ -143,10 +143,10 @@ def _check_writes(subject: Subject, dataset, names: list[str], samples: list[Sam
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        (folder / "images").mkdir()
         images = {}
-        for sample in samples:
-            images[sample.id] = folder / f"{sample.id}.png"  # an id may name a subfolder (a video's frames)
-            images[sample.id].parent.mkdir(parents=True, exist_ok=True)
+        for index, sample in enumerate(samples):  # by position: an id may hold '/' or '..', never a path here
+            images[sample.id] = folder / "images" / f"{index}.png"
             Image.fromarray(dataset.load_image(sample.id)).save(images[sample.id])
         for format in subject.cls.writes:
             target = folder / f"out-{format}"
