@@ -15,6 +15,8 @@ the view.
 """
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -74,9 +76,19 @@ class Flags:
         return data
 
 
+_JUDGED: weakref.WeakKeyDictionary[Run, Flags] = weakref.WeakKeyDictionary()  # per unfiltered run
+
+
 def flags_of(run: Run) -> Flags:
-    """The flags of every dataset × method of the unfiltered run."""
-    run = run.unfiltered
+    """The flags of every dataset × method of the unfiltered run, judged once per run (every table of a
+    report asks), each table getting its own record of the marks it used."""
+    whole = run.unfiltered
+    if whole not in _JUDGED:
+        _JUDGED[whole] = _judge(whole)
+    return dataclasses.replace(_JUDGED[whole], used=set())
+
+
+def _judge(run: Run) -> Flags:
     metric = load_metric(run.registry)
     summary = summarise(fold_scores(run, metric), metric.higher_is_better)
     summary = summary.merge(run.methods[["dataset", "method", "baseline"]], on=["dataset", "method"])
