@@ -121,7 +121,8 @@ class Training:
     """What the core gives a codec-free method that trains networks (one declaring ``takes_training``).
 
     ``protocol`` is the cell's :class:`benchsuite.protocol.Protocol` (input size, epochs, optimiser, budget,
-    augmentation). ``validation`` names the samples among those given to ``fit`` that form the validation
+    augmentation); its ``max_minutes`` bounds all the method's training together (``--budget`` counts the
+    cell as a network cell). ``validation`` names the samples among those given to ``fit`` that form the validation
     part: drawn from the fold's training part only, they are the only ones early stopping and any other
     choice may look at. ``on_epoch`` reports progress like the core's own training loop.
     """
@@ -130,6 +131,12 @@ class Training:
     validation: frozenset[str] = frozenset()
     on_epoch: EpochCallback | None = None
     flip_permutation: tuple[int, ...] | None = None  # landmark order after a horizontal flip (the dataset's pairs)
+
+
+def trains_networks(arch_cls) -> bool:
+    """Whether a cell of this architecture trains networks (through a codec, or itself with ``takes_training``):
+    such cells share a time budget and get a training time estimate."""
+    return bool(arch_cls.outputs) or arch_cls.takes_training is True
 
 
 # --- the kinds -------------------------------------------------------------------------------
@@ -313,6 +320,11 @@ class Codec(Plugin):
         network whose validation loss is not clearly below this output's has learnt nothing about where
         the landmarks are. None (the default): the codec's loss has no such output."""
         return None
+
+    def collapse_remedy(self) -> str:
+        """What to try when a network trained with this codec (as configured) collapsed: shown in the warning,
+        so a codec that already uses a remedy suggests the next one. Empty (the default): nothing specific."""
+        return ""
 
 
 class Metric(Plugin):

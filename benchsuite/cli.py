@@ -89,11 +89,12 @@ def _settings(args, spec=None, registry=None) -> dict:
     if args.folds is not None:
         settings["folds"] = args.folds
     if getattr(args, "budget", None):
+        from benchsuite.api import trains_networks
         from benchsuite.run.launch import plan_grid
 
         minutes = parse_duration(args.budget)
         plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=settings)
-        networks = [c for c in plan.cells if registry.get("architectures", c.architecture.name).cls.outputs]
+        networks = [c for c in plan.cells if trains_networks(registry.get("architectures", c.architecture.name).cls)]
         if networks:
             settings["max_minutes"] = round(minutes / len(networks), 3)
     return settings
@@ -128,6 +129,8 @@ def _spec_with_own_folders(args, registry):
     if own:
         spec.axes["datasets"] = own
         args.dataset = [d for d in args.dataset if not folder_component(d, registry)]
+    elif args.dataset and not spec.axes["datasets"]:  # a grid for any data (lab) on installed datasets by name
+        spec.axes["datasets"] = list(args.dataset)
     if args.splits:
         spec = with_split_file(spec, args.splits)
     return spec, own

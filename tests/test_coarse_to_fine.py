@@ -24,19 +24,22 @@ def wings(registry):
 def test_both_stages_train_on_the_training_part_and_stop_on_the_validation_part(registry, wings, monkeypatch):
     samples = wings.samples()
     validation = frozenset(s.id for s in samples[:3])
-    stages = []
+    stages, budgets = [], []
     train = loop.train
 
     def spy(model, codec, train_data, val_data, protocol, *args, **kwargs):
         stages.append(({s.id for s in train_data.samples}, {s.id for s in val_data.samples}, protocol.input_size))
+        budgets.append(protocol.max_minutes)
         return train(model, codec, train_data, val_data, protocol, *args, **kwargs)
 
     monkeypatch.setattr(loop, "train", spy)
     epochs = []
     method = registry.create("architectures", "coarse-to-fine", TINY)
-    method.fit(samples, wings.load_image, training=Training(load_protocol("smoke", PROTOCOL), validation,
+    protocol = load_protocol("smoke", PROTOCOL | {"max_minutes": 2})
+    method.fit(samples, wings.load_image, training=Training(protocol, validation,
                                                             on_epoch=lambda e, n, *_: epochs.append((e, n))))
     assert [size for *_, size in stages] == [32, 16]  # the whole image, then windows
+    assert budgets[0] == 1 and 1.9 < budgets[1] < 2  # the cell's budget for both: half, then what is left
     for trained_on, stopped_on, _ in stages:
         assert trained_on == {s.id for s in samples} - validation and stopped_on == validation
     assert [e for e, _ in epochs] == list(range(1, len(epochs) + 1)) and len(epochs) == 2  # one progress count

@@ -280,3 +280,13 @@ def test_missing_landmarks_contribute_nothing_to_the_remedy_losses(registry):
         changed[:, 1] += 5.0
         assert codec.loss(changed, landmarks, 32).item() == pytest.approx(loss.item())
         assert codec.loss(prediction[:, [0, 2]], present, 32).item() == pytest.approx(loss.item(), rel=1e-6)
+
+
+def test_a_collapsed_codec_suggests_only_remedies_it_does_not_use_yet(registry):
+    plain = registry.create("codecs", "gaussian", {"sigma": 2.0}).collapse_remedy()
+    wing = registry.create("codecs", "gaussian", {"sigma": 2.0, "loss": "adaptive-wing", "amplitude": 4.0})
+    assert 'loss = "adaptive-wing"' in plain and "larger amplitude" in plain
+    remedy = wing.collapse_remedy()
+    assert "adaptive-wing" not in remedy and 'loss = "weighted-mse"' in remedy and "amplitude" not in remedy
+    assert "sigma above 2" in remedy and "integral" in remedy
+    assert registry.create("codecs", "integral", {}).collapse_remedy() == ""  # it has no all-zero plateau

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
@@ -128,7 +129,7 @@ methods = [
 
 
 @pytest.mark.parametrize("sizes,expected", [
-    ([(632, 480)] * 5, (224, 192)),  # the fly wings: about 3 original pixels per input pixel
+    ([(632, 480)] * 5, (160, 128)),  # the fly wings: about 4 original pixels per input pixel
     ([(1935, 2400)] * 3, (320, 384)),  # the X-rays: capped at 384, portrait kept
     ([(100, 80)], (128, 128)),  # small images: at least 128
 ])
@@ -147,5 +148,50 @@ def test_the_lab_grid_is_the_default_for_a_folder_and_its_dry_run_details_each_c
     assert main(["run", "-d", str(data), "--dry-run", "-a", "mean-shape", "-a", "smp-unet", "--budget", "30m"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("grid lab:")
-    assert "input 224×192" in out and "budget 6 min" in out and "from scratch" in out  # 30 min over 5 network cells
+    assert "input 160×128" in out and "budget 6 min" in out and "from scratch" in out  # 30 min over 5 network cells
     assert "codec-free" in out and " min here" in out
+
+
+def test_a_method_for_large_originals_runs_only_where_the_images_are_that_large(tmp_path, registry):
+    from landmark_files import tps_folder
+
+    from benchsuite.lab.datasets import folder_component
+
+    spec = load_spec("lab")
+    small = folder_component(str(tps_folder(tmp_path / "wings", n=6, size=(632, 480))), registry)
+    large = folder_component(str(tps_folder(tmp_path / "xrays", n=6, size=(1340, 1671))), registry)
+    spec.axes["datasets"] = [small, large]
+    grid = expand(spec, registry)
+    refined = [c for c in grid.cells if c.architecture.name == "coarse-to-fine"]
+    assert len(refined) == 5 and all("xrays" in c.dataset.label for c in refined)  # δ 4.4 at 320×384 on these
+    (skipped,) = [s for s in grid.skipped if s.architecture.name == "coarse-to-fine"]
+    assert "wings" in skipped.dataset.label and "at least 4× the network input; these are 3.95× 160×128" in skipped.reason
+
+
+@pytest.mark.parametrize("value", [0.5, "4", True])
+def test_min_downscale_must_be_a_number_of_at_least_one(tmp_path, value):
+    path = tmp_path / "bad.toml"
+    path.write_text('protocol = "smoke"\ndatasets = ["synthetic"]\n'
+                    f'methods = [{{ architecture = "mean-shape", min_downscale = {json.dumps(value)} }}]\n')
+    with pytest.raises(PluginError, match="min_downscale must be a number >= 1"):
+        load_spec(str(path))
+
+
+def test_a_grid_without_datasets_runs_on_an_installed_dataset_named_with_d(capsys):
+    from benchsuite.cli import main
+
+    assert main(["run", "--grid", "lab", "-d", "synthetic", "-a", "mean-shape", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("grid lab:") and "synthetic | mean shape | fold 4" in out
+
+
+def test_a_budget_counts_a_method_that_trains_its_own_networks(tmp_path, capsys):
+    from landmark_files import tps_folder
+
+    from benchsuite.cli import main
+
+    data = tps_folder(tmp_path / "xrays", n=6, size=(1340, 1671))
+    assert main(["run", "-d", str(data), "--dry-run", "-a", "coarse-to-fine", "-a", "mean-shape",
+                 "--budget", "10m"]) == 0
+    out = capsys.readouterr().out
+    assert "trains its own networks: input 320×384, ≤300 epochs, budget 2 min in all" in out  # 10 min / 5 cells

@@ -118,6 +118,7 @@ def test_a_collapsed_network_is_recorded_and_warned_about(registry, tiny_grid, m
     record, _ = compute_cell(cell, registry)
     assert record["collapsed"] is True and record["val_loss_over_flat"] == 1.02
     assert "collapsed" in runner.collapse_warning(record)
+    assert 'try loss = "adaptive-wing" or loss = "weighted-mse"' in runner.collapse_warning(record)  # mse: both
     stopped = record | {"stopped_by": "budget", "epochs_run": 1}  # cut short, not collapsed: say what helps
     assert "time budget stopped it after 1 epoch" in runner.collapse_warning(stopped)
     monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (0.1, 0.3))

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from benchsuite import __version__
-from benchsuite.api import PluginError
+from benchsuite.api import PluginError, extent
 from benchsuite.plugins import Registry, signature_defaults
 from benchsuite.protocol import Protocol, load_protocol
 from benchsuite.run.cells import Cell, Component
@@ -112,10 +112,14 @@ def _method_entries(entries: Any, grid: str, data: dict) -> list[dict[str, Any]]
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise PluginError(f"{grid}: methods must be a list of tables with architecture, encoder and codec")
     for entry in entries:
-        unknown = set(entry) - {"architecture", "encoder", "codec"}
+        unknown = set(entry) - {"architecture", "encoder", "codec", "min_downscale"}
         if unknown or "architecture" not in entry:
-            raise PluginError(f"{grid}: a methods entry needs an architecture and may have an encoder and a codec, "
-                              f"got {sorted(entry)}")
+            raise PluginError(f"{grid}: a methods entry needs an architecture and may have an encoder, a codec and "
+                              f"min_downscale, got {sorted(entry)}")
+        least = entry.get("min_downscale", 1)
+        if isinstance(least, bool) or not isinstance(least, (int, float)) or not least >= 1:
+            raise PluginError(f"{grid}: min_downscale must be a number >= 1 (original pixels per input pixel), "
+                              f"got {least!r}")
     if entries and {"architectures", "encoders", "codecs"} & set(data):
         raise PluginError(f"{grid}: give either methods or the architectures/encoders/codecs axes, not both")
     return list(entries)
@@ -224,8 +228,14 @@ def expand(
     methods = list(_methods(spec, registry, filters, grid))
     for dataset in datasets:
         table = split_table(registry, dataset)
-        cell_protocol = _for_dataset(protocol, registry, dataset)
-        for arch, encoder, codec in methods:
+        cell_protocol, sizes = _for_dataset(protocol, registry, dataset, any(m[3] > 1 for m in methods))
+        for arch, encoder, codec, least in methods:
+            downscale = _downscale(sizes, cell_protocol) if least > 1 else least
+            if downscale < least:
+                grid.skipped.append(Skipped(dataset, arch, encoder, codec,
+                                            f"for images at least {least:g}× the network input; these are "
+                                            f"{downscale:.2f}× {_size_text(cell_protocol.input_size)}"))
+                continue
             versions = _versions(registry, dataset, arch, encoder, codec)
             defaults = _defaults(registry, spec.select, dataset, arch, encoder, codec)
             for fold in range(len(table.folds) if table else protocol.folds):
@@ -313,6 +323,7 @@ def _spelled(cell: Cell) -> str:
 def _methods(spec: GridSpec, registry: Registry, filters: dict, grid: Grid):
     """(architecture, encoder, codec) triples: the grid's explicit ``methods`` list, else the axes' cross-product
     minus incompatible combinations (recorded, with their reason, in ``grid.skipped_methods``)."""
+    least: dict[tuple, float] = {}  # a method's min_downscale, where its entry gives one
     if spec.methods:
         candidates = []
         for entry in spec.methods:
@@ -320,6 +331,7 @@ def _methods(spec: GridSpec, registry: Registry, filters: dict, grid: Grid):
                      for axis, key in (("architectures", "architecture"), ("encoders", "encoder"),
                                        ("codecs", "codec"))]
             candidates.append((parts[0][0], parts[1][0] if parts[1] else None, parts[2][0] if parts[2] else None))
+            least[candidates[-1]] = float(entry.get("min_downscale", 1))
     else:
         axes = {axis: components(registry, axis, spec.axes[axis], filters.get(axis), grid.notes)
                 for axis in AXES[1:]}
@@ -335,7 +347,7 @@ def _methods(spec: GridSpec, registry: Registry, filters: dict, grid: Grid):
         if reason:
             grid.skipped_methods.append((arch, encoder, codec, reason))
         else:
-            yield arch, encoder, codec
+            yield arch, encoder, codec, least.get((arch, encoder, codec), 1.0)
 
 
 def _unavailable(registry: Registry, *parts: Component | None) -> str | None:
@@ -347,15 +359,31 @@ def _unavailable(registry: Registry, *parts: Component | None) -> str | None:
     return None
 
 
-def _for_dataset(protocol: Protocol, registry: Registry, dataset: Component) -> Protocol:
-    """The protocol a dataset's cells use: ``input_size = "auto"`` resolved from its images' sizes."""
+def _for_dataset(protocol: Protocol, registry: Registry, dataset: Component,
+                 need_sizes: bool = False) -> tuple[Protocol, list[tuple[int, int]]]:
+    """The protocol a dataset's cells use (``input_size = "auto"`` resolved from its images' sizes), and those
+    sizes where they were read (for "auto", or when a method is only for large originals)."""
+    if protocol.input_size != "auto" and not need_sizes:
+        return protocol, []
+    sizes = [s.size for s in registry.create("datasets", dataset.name, dataset_params(dataset)).samples()]
     if protocol.input_size != "auto":
-        return protocol
-    instance = registry.create("datasets", dataset.name, dataset_params(dataset))
-    return dataclasses.replace(protocol, input_size=auto_input_size([s.size for s in instance.samples()]))
+        return protocol, sizes
+    return dataclasses.replace(protocol, input_size=auto_input_size(sizes)), sizes
 
 
-def auto_input_size(sizes: list[tuple[int, int]], delta: float = 3.0, smallest: int = 128,
+def _downscale(sizes: list[tuple[int, int]], protocol: Protocol) -> float:
+    """Original pixels per input pixel (δ) of the median image, letterboxed into the network input."""
+    if not sizes:
+        return 1.0
+    width, height = extent(protocol.input_size)
+    return float(np.median([max(w / width, h / height) for w, h in sizes]))
+
+
+def _size_text(size: int | tuple[int, int]) -> str:
+    return f"{size[0]}×{size[1]}" if isinstance(size, tuple) else f"{size}×{size}"
+
+
+def auto_input_size(sizes: list[tuple[int, int]], delta: float = 4.0, smallest: int = 128,
                     largest: int = 384) -> tuple[int, int]:
     """A network input for images of these sizes: about ``delta`` original pixels per input pixel on the median
     image's longest side, within [smallest, largest], sides multiples of 32, the median aspect ratio kept."""

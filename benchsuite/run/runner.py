@@ -180,6 +180,8 @@ def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test,
         record["val_loss_over_flat"] = report.best_val_flat
         record["collapsed"] = bool(report.best_val_flat > codec.collapsed_above)
         record["collapsed_above"] = float(codec.collapsed_above)
+        if record["collapsed"] and codec.collapse_remedy():
+            record["collapse_remedy"] = codec.collapse_remedy()
 
     def predict(samples: list[Sample]) -> np.ndarray:
         data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
@@ -197,10 +199,10 @@ def collapse_warning(record: dict) -> str | None:
                 f"epoch(s), with a validation loss {record['val_loss_over_flat']:.2f} × that of a flat output "
                 "(all-zero heatmaps), so its predictions are close to guesses; give it more time (max_minutes, "
                 "--budget), a smaller network or input, or a GPU")
+    remedy = record.get("collapse_remedy") or "try another codec or codec settings"
     return (f"the network collapsed: its validation loss is {record['val_loss_over_flat']:.2f} × that of a flat "
-            f"output (all-zero heatmaps; collapsed above {record['collapsed_above']:g}), so its predictions are "
-            "close to guesses; try a loss that leaves the plateau (codec loss = \"adaptive-wing\" or "
-            "\"weighted-mse\") or the integral codec")
+            f"output (collapsed above {record['collapsed_above']:g}), so its predictions are close to guesses; "
+            f"{remedy}")
 
 
 def mean_radial_error(samples: list[Sample], predicted: np.ndarray) -> float:

@@ -11,7 +11,7 @@ import json
 
 import torch
 
-from benchsuite.api import extent
+from benchsuite.api import extent, trains_networks
 from benchsuite.run.grid import dataset_params
 from benchsuite.train import speed
 from benchsuite.train.networks import build_network
@@ -30,8 +30,12 @@ def describe_cells(cells, registry) -> dict[str, str]:
         arch_cls = registry.get("architectures", cell.architecture.name).cls
         protocol = cell.protocol
         width, height = extent(protocol.input_size)
-        if not arch_cls.outputs:
+        if not trains_networks(arch_cls):
             texts[cell.id] = "codec-free: fits on the original images, no epochs"
+            continue
+        if not arch_cls.outputs:  # it trains its own networks: no bare network of the cell's to time
+            budget = f", budget {protocol.max_minutes:g} min in all" if protocol.max_minutes else ""
+            texts[cell.id] = f"trains its own networks: input {width}×{height}, ≤{protocol.epochs} epochs{budget}"
             continue
         parts = [f"input {width}×{height}", f"≤{protocol.epochs} epochs"]
         if protocol.max_minutes:

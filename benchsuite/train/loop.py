@@ -38,6 +38,7 @@ class TrainingReport:
     best_val_flat: float | None = None  # at the best epoch, validation loss over the codec's flat output's
     fastest_epoch_images_per_s: float = 0.0  # the loop's own best: a floor for the speed ceiling
     stopped_by: str | None = None  # epochs | patience | budget
+    elapsed_seconds: float = 0.0  # training and validation wall time, what the time budget counts
 
 
 CHECKPOINT_FORMAT = 2  # tensors and plain values only (format 1 pickled Python objects)
@@ -316,6 +317,7 @@ def train(
         best_val_flat=state.best_flat,
         fastest_epoch_images_per_s=state.fastest_epoch_images_per_s,
         stopped_by=_stop_reason(state, protocol),
+        elapsed_seconds=state.elapsed_seconds,
     )
 
 

@@ -125,6 +125,13 @@ class HeatmapCodec(api.Codec):
         """All-zero maps: what a network trained on small peaks collapses to."""
         return torch.zeros_like(prediction)
 
+    def collapse_remedy(self) -> str:
+        """The remedies this codec's settings do not use yet, then integral regression."""
+        losses = " or ".join(f'loss = "{name}"' for name in ("adaptive-wing", "weighted-mse") if name != self.loss_name)
+        wider = f"a wider target (sigma above {self.sigma:g})"
+        louder = "" if self.amplitude > 1 else ", a larger amplitude"
+        return f"try {losses}, {wider}{louder}, or the integral codec (soft-argmax, no all-zero plateau)"
+
 
 class Gaussian(HeatmapCodec):
     name = "gaussian"

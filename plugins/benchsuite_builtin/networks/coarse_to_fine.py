@@ -126,12 +126,14 @@ class CoarseToFine(api.Architecture):
         torch.manual_seed(protocol.seed)
         self.coarse, codec = self._build(n_landmarks, protocol.channels)
         coarse = loop.train(self.coarse, codec, inputs.training_set(images, part, protocol),
-                            inputs.prepare(images, held_out, protocol), protocol, training.on_epoch, augmentation)
+                            inputs.prepare(images, held_out, protocol), _first_half(protocol), training.on_epoch,
+                            augmentation)
         self.crop_delta = max(1.0, self.field * float(np.median([_delta(s.size, protocol) for s in part])) / self.crop)
         generator = np.random.default_rng(protocol.seed)
         fine_train = self._windows(part, load_image, protocol, generator)
         fine_val = self._windows(held_out, load_image, protocol, np.random.default_rng(protocol.seed + 1))
-        fine_protocol = _fine_protocol(protocol, self.crop, len(part) / len(fine_train.samples))
+        fine_protocol = _fine_protocol(protocol, self.crop, len(part) / len(fine_train.samples),
+                                       coarse.elapsed_seconds / 60)
 
         def on_epoch(epoch, epochs, *losses):
             if training.on_epoch:
@@ -238,12 +240,19 @@ def _delta(size: tuple[int, int], protocol) -> float:
     return max(size[0] / width, size[1] / height)
 
 
-def _fine_protocol(protocol, crop: int, presentations: float):
-    """The coarse protocol on windows: their size, no colour copies, epochs scaled to as many presentations."""
+def _first_half(protocol):
+    """The coarse stage's protocol: half the cell's time budget, if it has one (the fine stage gets the rest)."""
+    return dataclasses.replace(protocol, max_minutes=protocol.max_minutes / 2)
+
+
+def _fine_protocol(protocol, crop: int, presentations: float, spent_minutes: float = 0.0):
+    """The coarse protocol on windows: their size, no colour copies, epochs scaled to as many presentations,
+    and what the coarse stage left of the cell's time budget (at least a tenth of it, so the stage trains)."""
     scaled = lambda epochs: max(1, math.ceil(epochs * presentations))  # noqa: E731
+    budget = max(protocol.max_minutes - spent_minutes, protocol.max_minutes / 10) if protocol.max_minutes else 0.0
     return dataclasses.replace(protocol, input_size=crop, channel_shift=0, channel_split=False,
                                epochs=scaled(protocol.epochs), patience=scaled(protocol.patience),
-                               lr_patience=scaled(protocol.lr_patience))
+                               lr_patience=scaled(protocol.lr_patience), max_minutes=budget)
 
 
 @hookimpl
