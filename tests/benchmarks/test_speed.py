@@ -3,6 +3,9 @@ once, as a test; ``tox -e bench`` times them and compares with the saved
 baseline in benchmarks/ (``tox -e bench-save`` records a new one)."""
 from __future__ import annotations
 
+import itertools
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +13,8 @@ from PIL import Image
 
 from benchsuite.protocol import load_protocol
 from benchsuite.run.grid import expand, load_spec
-from benchsuite.run.runner import compute_cell
+from benchsuite.run.runner import compute_cell, execute_cell
+from benchsuite.run.store import RunStore
 from benchsuite.train import loop
 from benchsuite.train.cache import ImageCache
 from benchsuite.train.geometry import Letterbox
@@ -84,3 +88,22 @@ def test_smoke_cell(benchmark, registry):
                                   {"epochs": 1}).cells)
     record, table = benchmark.pedantic(compute_cell, args=(cell, registry), rounds=1, iterations=1)
     assert record["pipeline_efficiency"] > 0 and len(table) == record["split"]["test"] * 6
+
+
+def test_fixed_cell_overhead(benchmark, registry, tmp_path):
+    """A smoke cell end to end (claim, read, prepare, build, train, validate, predict, write its files): the
+    time that is not training, validation or the once-per-configuration speed ceiling is the fixed per-cell
+    overhead; extra_info gives it in seconds and as a share of the cell."""
+    cell = next(c for c in expand(load_spec("smoke"), registry, {"architectures": "smp-unet"}, {"epochs": 3}).cells)
+    runs = itertools.count()
+
+    def one_cell():
+        root = tmp_path / f"run{next(runs)}"
+        started = time.perf_counter()
+        assert execute_cell(cell, root, registry=registry).status == "done"
+        return time.perf_counter() - started, RunStore(root).record(cell.id)
+
+    wall, record = benchmark.pedantic(one_cell, rounds=1, iterations=1)
+    fixed = wall - record["train_seconds"] - record["validation_seconds"] - record["ceiling_seconds"]
+    benchmark.extra_info.update(fixed_seconds=fixed, fixed_share=fixed / wall, train_share=record["train_seconds"] / wall)
+    assert 0 <= record["fixed_seconds"] <= fixed <= wall  # the record's own count leaves out writing its files
