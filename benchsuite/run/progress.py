@@ -14,25 +14,38 @@ class PlainProgress:
         self.every = every
         self.total = self.index = self.done_here = 0
         self.started = time.monotonic()
+        self.left: dict[str, tuple[str, float | None]] = {}  # cell id -> (configuration, time budget in s or None)
+        self.took: dict[str, list[float]] = {}  # configuration -> its finished cells' seconds
+        self.cell_began = self.started
 
     def _say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.stream, flush=True)
 
-    def start(self, total: int, already_done: int) -> None:
+    def start(self, total: int, already_done: int, todo=(), budgets: dict[str, float] | None = None) -> None:
+        """``todo``: the cells to run; ``budgets``: cell id -> its training time budget in seconds, for cells
+        that train networks under one (the estimate's guess until a cell of that method has finished)."""
         self.total, self.index, self.started = total, already_done, time.monotonic()
+        self.left = {c.id: (c.configuration_id, (budgets or {}).get(c.id)) for c in todo}
         self._say(f"{total} cells, {already_done} already complete, {total - already_done} to run")
 
     def eta(self) -> str:
-        """The time left at the pace of the cells finished in this run so far."""
-        if not self.done_here:
+        """The time left: each cell to run at the pace of its method's cells finished in this run, else its
+        time budget, else the pace of all cells finished so far (methods differ by orders of magnitude)."""
+        if not self.done_here or self.index >= self.total:
             return ""
-        left = (time.monotonic() - self.started) / self.done_here * (self.total - self.index)
-        return f", about {_duration(left)} left" if self.index < self.total else ""
+        pace = (time.monotonic() - self.started) / self.done_here
+        unknown = max(0, self.total - self.index - len(self.left))  # cells not announced at start
+        left = pace * unknown
+        for configuration, budget in self.left.values():
+            took = self.took.get(configuration)
+            left += sum(took) / len(took) if took else budget if budget else pace
+        return f", about {_duration(left)} left"
 
     def phase(self, text: str) -> None:
         self._say(f"  {text}")
 
     def cell_started(self, cell) -> None:
+        self.cell_began = time.monotonic()
         self._say(f"cell {cell.id} {cell.describe()}: started")
 
     def epoch(self, epoch: int, epochs: int, train_loss: float, val_loss: float, val_flat: float | None = None) -> None:
@@ -43,6 +56,8 @@ class PlainProgress:
     def cell_finished(self, cell, error: str | None, warning: str | None = None) -> None:
         self.index += 1
         self.done_here += 1
+        if self.left.pop(cell.id, None) is not None and self.cell_began > self.started:
+            self.took.setdefault(cell.configuration_id, []).append(time.monotonic() - self.cell_began)
         self._say(f"cell {self.index}/{self.total} {cell.id}: " + ("done" if error is None else f"FAILED: {error}")
                   + self.eta())
         if warning:
@@ -74,7 +89,7 @@ class RichProgress(PlainProgress):
     def _say(self, text: str) -> None:
         self.bars.console.print(text)
 
-    def start(self, total: int, already_done: int) -> None:
+    def start(self, total: int, already_done: int, todo=(), budgets: dict[str, float] | None = None) -> None:
         self.bars.start()
         self.cells_task = self.bars.add_task("cells", total=total, completed=already_done)
         self.epoch_task = self.bars.add_task("epochs", total=1, visible=False)

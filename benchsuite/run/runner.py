@@ -227,9 +227,10 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
             summary.skipped.append(cell)
         else:
             todo.append(cell)
-    if progress:
-        progress.start(len(cells), len(summary.skipped))
     in_process = getattr(executor, "in_process", False)
+    if progress:  # cells run one at a time here: each one's own time adds up (elsewhere only the overall pace)
+        progress.start(len(cells), len(summary.skipped), todo if in_process else (),
+                       _budgets(todo, registry) if in_process else None)
     work = functools.partial(execute_cell, store_root=store.root, force=force, runtime=runtime,
                              registry=registry if in_process else None, progress=progress if in_process else None)
     for outcome in executor.map(work, todo, store.root):
@@ -241,6 +242,12 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
     if progress:
         progress.finish()
     return summary
+
+
+def _budgets(cells: list[Cell], registry: Registry) -> dict[str, float]:
+    """Cell id -> its training time budget in seconds, for cells that train networks under one."""
+    return {c.id: 60 * c.protocol.max_minutes for c in cells if c.protocol.max_minutes
+            and api.trains_networks(registry.get("architectures", c.architecture.name).cls)}
 
 
 def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loop.Runtime | None = None,
