@@ -92,6 +92,14 @@ def test_every_public_member_of_every_base_class_is_documented():
                 f"docs/plugins.md does not document {base.__name__}.{member} in its section"
 
 
+def test_every_toolkit_name_is_documented_in_the_plugin_guide():
+    from benchsuite import toolkit
+
+    section = PLUGIN_DOCS.split("## The toolkit", 1)[1].split("\n## ", 1)[0]
+    for name in toolkit.NAMES:
+        assert f"`{name}(" in section or f"`{name}`" in section, f"docs/plugins.md does not document toolkit.{name}"
+
+
 def test_readme_sends_plugin_authors_to_the_guide():
     section = README.split("## Write a plugin", 1)[1].split("\n## ", 1)[0]
     assert "docs/plugins.md" in section and "benchsuite new-plugin" in section and "benchsuite.testing" in section

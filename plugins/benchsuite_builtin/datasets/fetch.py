@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from benchsuite.api import PluginError
-from benchsuite.files import write_atomic
+from benchsuite.toolkit import write_atomic
 
 from .manifest import where_to_put
 

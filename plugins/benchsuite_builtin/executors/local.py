@@ -13,10 +13,9 @@ import signal
 import threading
 import time
 
-from benchsuite import api
+from benchsuite import api, toolkit
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
-from benchsuite.run import environment
 
 _PR_SET_PDEATHSIG = 1
 
@@ -73,7 +72,7 @@ class Local(api.Executor):
         slots = context.Queue()
         for slot in range(self.jobs):
             slots.put(slot)
-        threads = max(1, environment.usable_cpus() // self.jobs)
+        threads = max(1, toolkit.usable_cpus() // self.jobs)
         with concurrent.futures.ProcessPoolExecutor(
             self.jobs, mp_context=context, initializer=_init_worker, initargs=(slots, self.gpus, threads, os.getpid())
         ) as pool:

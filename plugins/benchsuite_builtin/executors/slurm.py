@@ -17,8 +17,8 @@ from pathlib import Path
 
 from benchsuite import api
 from benchsuite.api import PluginError
-from benchsuite.files import locked, write_text_atomic
 from benchsuite.hookspecs import hookimpl
+from benchsuite.toolkit import locked, write_text_atomic
 
 _COMMANDS = ("sbatch", "srun", "sacct", "scancel")  # submit, run inside the job, watch, cancel
 _ALIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",

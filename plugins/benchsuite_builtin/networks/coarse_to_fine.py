@@ -7,7 +7,7 @@ sees the whole letterboxed image at the protocol's input size; a second one
 sees, for each landmark, a ``crop``-pixel window of the *original* image
 centred on the first network's answer, sampled every ``crop_delta`` original
 pixels (``field`` coarse input pixels across, at full resolution at most), and
-its sub-pixel answer is mapped back exactly (:class:`~benchsuite.train.geometry.Crop`).
+its sub-pixel answer is mapped back exactly (:class:`benchsuite.toolkit.Crop`).
 
 The refining network is trained on windows centred on the true landmarks
 moved by a random offset of up to a quarter of the window, so it learns to
@@ -27,18 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchsuite import api
+from benchsuite import api, toolkit
 from benchsuite.api import PluginError, extent
 from benchsuite.hookspecs import hookimpl
 from benchsuite.lazy import lazy_import
 
-torch = lazy_import("torch")  # the training machinery is imported when the method first trains or predicts
-inputs = lazy_import("benchsuite.train.inputs")
-loop = lazy_import("benchsuite.train.loop")
-augment = lazy_import("benchsuite.train.augment")
-geometry = lazy_import("benchsuite.train.geometry")
-images_ = lazy_import("benchsuite.train.images")
-networks = lazy_import("benchsuite.train.networks")
+torch = lazy_import("torch")
 
 DEFAULT_NETWORK = {"name": "smp-unet", "encoder_depth": 4}
 DEFAULT_CODEC = {"name": "gaussian", "sigma": 2.0, "loss": "adaptive-wing", "decode": "dark"}
@@ -55,7 +49,7 @@ def _spec(value, what: str) -> tuple[str, dict]:
 
 
 class _Images:
-    """What :func:`benchsuite.train.inputs.prepare` needs of a dataset, from a codec-free method's loader."""
+    """What :func:`benchsuite.toolkit.prepare` needs of a dataset, from a codec-free method's loader."""
 
     name = "coarse-to-fine"
 
@@ -92,21 +86,18 @@ class CoarseToFine(api.Architecture):
 
     def _parts(self):
         """The network's architecture, its encoder (or None) and the heatmap codec, created by the registry."""
-        from benchsuite.plugins import registry
-
-        plugins = registry()
-        codec = plugins.create("codecs", *self.codec_spec)
+        codec = toolkit.create_plugin("codecs", *self.codec_spec)
         if codec.output != "heatmap":
             raise PluginError(f"architecture coarse-to-fine: codec {codec.name} is not a heatmap codec")
-        arch = plugins.create("architectures", *self.network)
+        arch = toolkit.create_plugin("architectures", *self.network)
         if "heatmap" not in arch.outputs:
             raise PluginError(f"architecture coarse-to-fine: network {arch.name} does not output heatmaps")
-        encoder = plugins.create("encoders", *self.encoder_spec) if arch.encoder == "required" else None
+        encoder = toolkit.create_plugin("encoders", *self.encoder_spec) if arch.encoder == "required" else None
         return arch, encoder, codec
 
     def _build(self, n_landmarks: int, channels: int):
         arch, encoder, codec = self._parts()
-        return networks.build_network(arch, codec, encoder, n_landmarks, channels), codec
+        return toolkit.build_network(arch, codec, encoder, n_landmarks, channels), codec
 
     # --- training ----------------------------------------------------------------------------------------------
 
@@ -120,13 +111,13 @@ class CoarseToFine(api.Architecture):
             raise PluginError("architecture coarse-to-fine needs training and validation images (val_fraction > 0)")
         self.n_landmarks = n_landmarks = samples[0].landmarks.shape[0]
         images = _Images(load_image)
-        augmentation = augment.GeometricAugmentation(rotate_deg=protocol.rotate_deg, scale=protocol.scale,
+        augmentation = toolkit.GeometricAugmentation(rotate_deg=protocol.rotate_deg, scale=protocol.scale,
                                              translate=protocol.translate, hflip=protocol.hflip,
                                              flip_permutation=training.flip_permutation)
         torch.manual_seed(protocol.seed)
         self.coarse, codec = self._build(n_landmarks, protocol.channels)
-        coarse = loop.train(self.coarse, codec, inputs.training_set(images, part, protocol),
-                            inputs.prepare(images, held_out, protocol), _first_half(protocol), training.on_epoch,
+        coarse = toolkit.train_network(self.coarse, codec, toolkit.training_set(images, part, protocol),
+                            toolkit.prepare(images, held_out, protocol), _first_half(protocol), training.on_epoch,
                             augmentation)
         self.crop_delta = max(1.0, self.field * float(np.median([_delta(s.size, protocol) for s in part])) / self.crop)
         generator = np.random.default_rng(protocol.seed)
@@ -141,27 +132,27 @@ class CoarseToFine(api.Architecture):
 
         torch.manual_seed(protocol.seed + 1)
         self.fine, codec = self._build(n_landmarks, protocol.channels)
-        loop.train(self.fine, codec, fine_train, fine_val, fine_protocol, on_epoch, augmentation)
+        toolkit.train_network(self.fine, codec, fine_train, fine_val, fine_protocol, on_epoch, augmentation)
         self.protocol = protocol
 
-    def _windows(self, samples, load_image, protocol, generator: np.random.Generator) -> inputs.Prepared:
+    def _windows(self, samples, load_image, protocol, generator: np.random.Generator) -> toolkit.Prepared:
         """A window around every present landmark of every image, moved by up to a quarter of its side."""
         crops, landmarks, owners = [], [], []
         reach = self.crop * self.crop_delta / 4
         for sample in samples:
-            image = geometry.antialias(images_.to_channels(load_image(sample.id), protocol.channels), self.crop_delta)
+            image = toolkit.antialias(toolkit.to_channels(load_image(sample.id), protocol.channels), self.crop_delta)
             for point in sample.landmarks:
                 if not np.isfinite(point).all():
                     continue
                 centre = point + generator.uniform(-reach, reach, size=2)
-                window = geometry.Crop(tuple(centre), self.crop_delta, self.crop, *sample.size)
+                window = toolkit.Crop(tuple(centre), self.crop_delta, self.crop, *sample.size)
                 inside = window.to_input(sample.landmarks)
                 outside = ~((inside >= -0.5) & (inside <= self.crop - 0.5)).all(axis=1)
                 inside[outside] = np.nan
                 crops.append(window.apply(image).transpose(2, 0, 1))
                 landmarks.append(inside)
                 owners.append(sample)
-        return inputs.Prepared(owners, torch.from_numpy(np.stack(crops)),
+        return toolkit.Prepared(owners, torch.from_numpy(np.stack(crops)),
                                torch.from_numpy(np.stack(landmarks).astype(np.float32)), [])
 
     # --- prediction --------------------------------------------------------------------------------------------
@@ -170,27 +161,27 @@ class CoarseToFine(api.Architecture):
         if self.fine is None:
             raise PluginError("architecture coarse-to-fine: predict() before fit()")
         _, _, codec = self._parts()
-        dev = loop.device()
+        dev = toolkit.device()
         self.coarse.to(dev).eval()
         self.fine.to(dev).eval()
         result = []
         with torch.no_grad():
             for sample_id in sample_ids:
-                image = images_.to_channels(load_image(sample_id), self.protocol.channels)
+                image = toolkit.to_channels(load_image(sample_id), self.protocol.channels)
                 result.append(self._refine(image, self._locate(image, codec, dev), codec, dev))
         return np.stack(result)
 
     def _locate(self, image: np.ndarray, codec, dev) -> np.ndarray:
         """(N, 2) original-pixel points the coarse network finds on the whole letterboxed image."""
-        box = geometry.Letterbox(image.shape[1], image.shape[0], self.protocol.input_size)
+        box = toolkit.Letterbox(image.shape[1], image.shape[0], self.protocol.input_size)
         found = self._run(self.coarse, codec, box.apply(image)[None], [box.region], self.protocol.input_size, dev)
         return box.to_original(found[0])
 
     def _refine(self, image: np.ndarray, located: np.ndarray, codec, dev) -> np.ndarray:
         """(N, 2) original-pixel points: landmark k as the fine network finds it in the window around located[k]."""
         height, width = image.shape[:2]
-        windows = [geometry.Crop(tuple(p), self.crop_delta, self.crop, width, height) for p in located]
-        image = geometry.antialias(image, self.crop_delta)
+        windows = [toolkit.Crop(tuple(p), self.crop_delta, self.crop, width, height) for p in located]
+        image = toolkit.antialias(image, self.crop_delta)
         stack = np.stack([w.apply(image) for w in windows])
         found = self._run(self.fine, codec, stack, [w.region for w in windows], self.crop, dev)
         own = found[np.arange(len(windows)), np.arange(len(windows))]  # window k answers for landmark k
@@ -199,8 +190,8 @@ class CoarseToFine(api.Architecture):
     def _run(self, model, codec, images: np.ndarray, regions, size, dev) -> np.ndarray:
         """Decoded (B, N, 2) input-pixel points of B×H×W×C uint8 images, each inside its region."""
         batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(dev).float() / 255.0
-        output = model(loop.scale_inputs(batch, self.protocol))
-        return loop.decode_inside(codec, output, size, torch.tensor(regions)).double().cpu().numpy()
+        output = model(toolkit.scale_inputs(batch, self.protocol))
+        return toolkit.decode_inside(codec, output, size, torch.tensor(regions)).double().cpu().numpy()
 
     # --- keeping a fitted method -------------------------------------------------------------------------------
 
@@ -217,14 +208,12 @@ class CoarseToFine(api.Architecture):
 
     @classmethod
     def load(cls, folder: Path, params):
-        from benchsuite.protocol import Protocol
-
         method = cls(**params)
         folder = Path(folder)
         meta = json.loads((folder / _META).read_text())
         values = meta["protocol"]
         values["input_size"] = tuple(values["input_size"]) if isinstance(values["input_size"], list) else values["input_size"]
-        method.protocol = Protocol(**values)
+        method.protocol = toolkit.Protocol(**values)
         method.crop_delta, method.n_landmarks = float(meta["crop_delta"]), int(meta["n_landmarks"])
         state = torch.load(io.BytesIO((folder / _FILE).read_bytes()), map_location="cpu", weights_only=True)
         method.coarse, _ = method._build(meta["n_landmarks"], method.protocol.channels)

@@ -18,7 +18,7 @@ import numpy as np
 
 from benchsuite import api
 from benchsuite.hookspecs import hookimpl
-from benchsuite.train.images import to_uint8
+from benchsuite.toolkit import to_uint8
 
 INSTALL_HINT = "dlib is not installed: pip install 'benchsuite[classical]'"
 MODEL_FILE = "dlib-ert.dat"

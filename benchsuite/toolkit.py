@@ -1,0 +1,59 @@
+"""What the core lends to plugins beyond the contract: stable helpers, loaded when first used.
+
+A plugin imports from the core only :mod:`benchsuite.api` (the contract),
+:mod:`benchsuite.hookspecs` (registration), :mod:`benchsuite.lazy` and this
+module; ``tests/test_core_names.py`` holds the built-in plugins to that. The
+names below keep their meaning across versions, the rest of the core may
+change. Each name is imported on first use, so an executor that only writes
+files never imports torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    # files written whole or not at all, and a lock shared by processes and nodes
+    "write_atomic": "benchsuite.files", "write_text_atomic": "benchsuite.files", "locked": "benchsuite.files",
+    # the CPUs this process may use (Slurm allocation, affinity, cgroup quota)
+    "usable_cpus": "benchsuite.run.environment",
+    # images as the core hands them to networks
+    "to_uint8": "benchsuite.train.images", "to_channels": "benchsuite.train.images",
+    # exact mappings between original pixels and a network input
+    "Letterbox": "benchsuite.train.geometry", "Crop": "benchsuite.train.geometry",
+    "antialias": "benchsuite.train.geometry",
+    # training networks the way the core trains them (a method that trains its own, e.g. in stages)
+    "Protocol": "benchsuite.protocol", "build_network": "benchsuite.train.networks",
+    "Prepared": "benchsuite.train.inputs", "prepare": "benchsuite.train.inputs",
+    "training_set": "benchsuite.train.inputs", "GeometricAugmentation": "benchsuite.train.augment",
+    "device": "benchsuite.train.loop", "scale_inputs": "benchsuite.train.loop",
+    "decode_inside": "benchsuite.train.loop",
+}
+_RENAMED = {"train_network": ("benchsuite.train.loop", "train")}
+
+NAMES = [  # what the plugin guide documents (a test checks each name is there and resolves)
+    "Crop", "GeometricAugmentation", "Letterbox", "Prepared", "Protocol", "antialias", "build_network",
+    "create_plugin", "decode_inside", "device", "locked", "prepare", "scale_inputs", "to_channels", "to_uint8",
+    "train_network", "training_set", "usable_cpus", "write_atomic", "write_text_atomic",
+]
+
+
+def create_plugin(kind: str, name: str, params: dict[str, Any] | None = None):
+    """An installed plugin of ``kind`` made with ``params`` (checked against its signature): for a plugin
+    built from others, e.g. a method naming the network and codec it trains."""
+    from benchsuite.plugins import registry
+
+    return registry().create(kind, name, params or {})
+
+
+def __getattr__(name: str):
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    if name in _RENAMED:
+        module, attribute = _RENAMED[name]
+        return getattr(importlib.import_module(module), attribute)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return list(NAMES)
