@@ -373,21 +373,28 @@ def cmd_floor(args) -> int:
     from tabulate import tabulate
 
     from benchsuite.protocol import load_protocol
-    from benchsuite.run.grid import components, dataset_params
+    from benchsuite.run.grid import auto_input_size, components, dataset_params
     from benchsuite.train.floor import floor_table
 
     registry = _registry(args)
     spec, _ = _spec_with_own_folders(args, registry)
     protocol = load_protocol(spec.protocol, spec.settings | parse_assignments(args.set))
+    codec_entries = ([m["codec"] for m in spec.methods if m.get("codec") is not None] if spec.methods
+                     else spec.axes["codecs"])
 
-    def chosen(axis: str, patterns: list[str]):
-        found = components(registry, axis, spec.axes[axis], None, [])
+    def chosen(axis: str, entries: list, patterns: list[str]):
+        found = components(registry, axis, entries, None, [])
         return [c for c in found if not patterns or any(fnmatch.fnmatchcase(c.name, p) or
                                                         fnmatch.fnmatchcase(c.label, p) for p in patterns)]
 
-    datasets = [(d.label, registry.create("datasets", d.name, dataset_params(d))) for d in chosen("datasets", args.dataset)]
-    codecs = [(c.label, registry.create("codecs", c.name, c.params)) for c in chosen("codecs", args.codec)]
-    table = floor_table(datasets, codecs, protocol.input_size)
+    def at_input(component):  # the grid's input size, or the one "auto" gives this dataset's images
+        dataset = registry.create("datasets", component.name, dataset_params(component))
+        size = protocol.input_size
+        return component.label, dataset, auto_input_size([s.size for s in dataset.samples()]) if size == "auto" else size
+
+    datasets = [at_input(d) for d in chosen("datasets", spec.axes["datasets"], args.dataset)]
+    codecs = [(c.label, registry.create("codecs", c.name, c.params)) for c in chosen("codecs", codec_entries, args.codec)]
+    table = floor_table(datasets, codecs)
     print(tabulate(table, headers=["dataset", "input", "δ (px)", "codec", "floor MRE (px)", "worst image (px)",
                                    "images"], tablefmt="github", showindex=False, floatfmt=".3f"))
     print("\nfloor: mean over images of the mean radial error (original pixels) left by encoding the true landmarks "

@@ -36,14 +36,14 @@ def decoding_errors(codec, samples: list[Sample], size) -> np.ndarray:
     return np.array(errors)
 
 
-def floor_table(datasets, codecs, size) -> pd.DataFrame:
+def floor_table(datasets, codecs) -> pd.DataFrame:
     """One row per dataset × codec: δ, the floor (mean over images of the per-image error) and its worst image.
 
-    ``datasets`` are (label, instance) pairs, ``codecs`` (label, instance) pairs.
+    ``datasets`` are (label, instance, network input size) triples, ``codecs`` (label, instance) pairs.
     """
-    width, height = extent(size)
     rows = []
-    for dataset_label, dataset in datasets:
+    for dataset_label, dataset, size in datasets:
+        width, height = extent(size)
         samples = dataset.samples()
         delta = float(np.mean([max(s.size[0] / width, s.size[1] / height) for s in samples]))
         for codec_label, codec in codecs:
