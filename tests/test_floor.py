@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from landmark_files import image, tps, tps_folder
 
 from benchsuite.cli import main
