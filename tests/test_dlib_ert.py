@@ -237,3 +237,28 @@ def test_on_the_fly_wings_it_finds_the_landmarks(tmp_path, registry):
         errors[cell.architecture.name] = np.hypot(table.pred_x - table.x, table.pred_y - table.y).mean()
     # fold 0 is the hardest of the five: 11.0 px (ml-morph's own pipeline on it: 12.1), the mean shape 24.4
     assert errors["dlib-ert"] < 14 and errors["dlib-ert"] < 0.6 * errors["mean-shape"], errors
+
+
+def test_it_learns_from_the_validation_images_except_in_a_nested_selection(tmp_path, registry, monkeypatch):
+    """Trained on training + validation images its error on the latter is a training error: no val_mre. In a
+    selection of its options it is fitted on the training part only, so val_mre is a held-out error to choose on."""
+    fitted = []
+    fit = dlib_ert.DlibErt.fit
+    monkeypatch.setattr(dlib_ert.DlibErt, "fit", lambda self, samples, *a, **k: (
+        fitted.append({s.id for s in samples}), fit(self, samples, *a, **k))[1])
+    (tmp_path / "grid.toml").write_text(GRID.replace(
+        '{ name = "dlib-ert", cascade_depth = 3, num_trees_per_cascade_level = 20 }',
+        '{ name = "dlib-ert", cascade_depth = 3, num_trees_per_cascade_level = 20 }, '
+        '{ name = "dlib-ert", cascade_depth = 2, num_trees_per_cascade_level = 20 }'))
+    plain = next(c for c in expand(load_spec(str(tmp_path / "grid.toml")), registry).cells
+                 if c.architecture.name == "dlib-ert")
+    dataset = registry.create("datasets", plain.dataset.name, plain.dataset.params)
+    train, val, _ = runner.split_samples(dataset, plain.protocol, plain.fold)
+    record, _ = runner.compute_cell(plain, registry)
+    assert fitted[-1] == {s.id for s in train + val} and "val_mre" not in record
+    (tmp_path / "grid.toml").write_text((tmp_path / "grid.toml").read_text().replace(
+        "[settings]", 'select = ["architecture.cascade_depth"]\n\n[settings]'))
+    nested = next(c for c in expand(load_spec(str(tmp_path / "grid.toml")), registry).cells
+                  if c.architecture.name == "dlib-ert")
+    record, _ = runner.compute_cell(nested, registry)
+    assert fitted[-1] == {s.id for s in train} and record["val_mre"] > 0

@@ -100,9 +100,13 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     say = on_phase or (lambda text: None)
     torch.manual_seed(protocol.seed)
     if not arch.outputs:
-        say(f"fitting on {len(train) + len(val)} images")
         inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
-        predict = fit_codec_free(arch, dataset, train, val, record, protocol, on_epoch)
+        learns_from_val = not arch.takes_training and not cell.selection()
+        given = val if learns_from_val or arch.takes_training else []
+        say(f"fitting on {len(train) + len(given)} images")
+        predict = fit_codec_free(arch, dataset, train, given, record, protocol, on_epoch)
+        if learns_from_val:
+            val = []  # they were training images: their error is no validation error
         if model_folder is not None:
             models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
     else:
@@ -111,7 +115,8 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
                                       on_epoch, workdir, runtime, say)
         if model_folder is not None:
             models.save_network(model_folder, models.describe(cell, dataset.landmark_names), model)
-    say(f"predicting {len(val)} validation and {len(test)} test images")
+    say(f"predicting {len(val)} validation and {len(test)} test images" if val else
+        f"predicting {len(test)} test images")
     if val:
         record["val_mre"] = mean_radial_error(val, predict(val))
     predicted = predict(test)
@@ -122,8 +127,9 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
 
 def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict, protocol=None,
                    on_epoch=None):
-    """A codec-free method learns from the training and validation images; one that trains networks
-    (``takes_training``) is told which are validation, for its early stopping, and gets the protocol."""
+    """A codec-free method learns from the training and the validation images it is given; one that trains
+    networks (``takes_training``) is told which are validation, for its early stopping, and gets the protocol.
+    In a nested selection it is given none, so that its validation error is one (see :func:`compute_cell`)."""
     started = time.perf_counter()
     if arch.takes_training:
         pairs = dataset.flip_pairs
