@@ -20,7 +20,7 @@ MAX_NETWORKS = 12  # beyond this many distinct networks, a dry run does not time
 
 
 def describe_cells(cells, registry) -> dict[str, str]:
-    """cell id -> "input 224×192, ≤300 epochs, budget 10 min, from scratch, ≈ 8 min"."""
+    """cell id -> "input 160×128, ≤300 epochs, budget 10 min, from scratch, ≈ 8 min"."""
     speeds: dict[str, float | None] = {}
     networks = {_network_key(c) for c in cells if registry.get("architectures", c.architecture.name).cls.outputs}
     timed = len(networks) <= MAX_NETWORKS
