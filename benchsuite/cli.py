@@ -137,7 +137,7 @@ def _spec_with_own_folders(args, registry):
 
 
 def cmd_run(args) -> int:
-    from benchsuite.report.leaderboard import fold_scores, render, summarise
+    from benchsuite.report.leaderboard import command, fold_scores
     from benchsuite.run.launch import dataset_problems, plan_grid, run_grid, run_name_from
     from benchsuite.run.progress import make_progress
     from benchsuite.train.loop import Runtime
@@ -172,7 +172,7 @@ def cmd_run(args) -> int:
     scores = fold_scores(store, registry)
     if not scores.empty:
         print()
-        print(render(summarise(scores)))
+        print(command(store.root, registry))  # the leaderboard itself, with its flags (collapsed, worse than …)
         name = store.root.name
         print(f"\nnext: benchsuite stats {name}   (which differences are significant)\n"
               f"      benchsuite report {name}  (one HTML page with tables, statistics and predictions drawn)\n"

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from benchsuite.cli import main
-from benchsuite.report.leaderboard import fold_scores, render, summarise
+from benchsuite.report.leaderboard import command, fold_scores, summarise
 from benchsuite.run.store import RunStore
 
 
@@ -44,7 +44,7 @@ def test_fold_score_is_the_mean_over_images_and_method_is_mean_std_over_folds(st
 def test_missing_folds_are_marked_incomplete_and_ranked_after_complete(store, registry):
     table = summarise(fold_scores(store, registry))
     assert list(table.method) == ["good", "partial"]  # partial has a lower mean but only 1/3 folds
-    text = render(table, "md")
+    text = command(store.root, registry)
     assert "1/3 incomplete" in text and "4.33 ± 2.52" in text
 
 

@@ -44,6 +44,13 @@ def test_run_stores_every_cell_with_its_record_and_predictions(tiny_grid, tmp_pa
         assert len(table) == record["split"]["test"] * 3 and table.pred_x.notna().all()
     out = capsys.readouterr().out
     assert "6 cells computed" in out and "| mean-shape" in out  # the leaderboard is printed
+    assert main(["leaderboard", "r", "--results", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.strip() in out  # the same one, flags and notes included
+    for cell in cells:  # the fixed rest of a cell's time is what training, validation and the ceiling leave
+        record = store.record(cell.id)
+        if "epochs_run" in record:
+            spent = record["train_seconds"] + record["validation_seconds"] + record["ceiling_seconds"]
+            assert record["fixed_seconds"] == pytest.approx(record["wall_seconds"] - spent)
 
 
 def test_rerun_skips_completed_cells_and_force_recomputes(tiny_grid, tmp_path, monkeypatch, capsys):

@@ -16,7 +16,7 @@ import pandas as pd
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.report import scores as _scores
-from benchsuite.report.render import FORMATS, Entry, Table, mean_std
+from benchsuite.report.render import FORMATS
 from benchsuite.report.render import render as _render
 from benchsuite.report.results import Run
 from benchsuite.run.store import RunStore
@@ -31,18 +31,6 @@ def fold_scores(store: RunStore, registry: Registry, metric_name: str | None = N
 def summarise(scores: pd.DataFrame, higher_is_better: bool = False) -> pd.DataFrame:
     """Mean ± sample std (ddof=1) over folds; a method missing folds is flagged incomplete."""
     return _scores.summarise(scores, higher_is_better)
-
-
-def render(table: pd.DataFrame, fmt: str = "md", metric_label: str = "MRE (px)") -> str:
-    """The short leaderboard (no tests): dataset, method, score, folds, test images."""
-    rows = []
-    for row in table.itertuples():
-        folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
-        rows.append([Entry(row.dataset), Entry(row.method), Entry(mean_std(row.mean, row.std)), Entry(folds),
-                     Entry(str(row.images))])
-    headers = ["dataset", "method", f"{metric_label} mean ± std over folds", "folds", "test images"]
-    text = _render(Table("Leaderboard", headers, rows, table), fmt)
-    return text.split("\n", 2)[2] if fmt == "md" else text  # no title line: printed after a run
 
 
 def command(folder: Path, registry: Registry, table: str = "summary", fmt: str = "md", alpha: float = 0.05,
