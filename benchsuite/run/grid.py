@@ -234,7 +234,7 @@ def expand(
             if downscale < least:
                 grid.skipped.append(Skipped(dataset, arch, encoder, codec,
                                             f"for images at least {least:g}× the network input; these are "
-                                            f"{downscale:.2f}× {_size_text(cell_protocol.input_size)}"))
+                                            f"{downscale:.2f}× {'×'.join(map(str, extent(cell_protocol.input_size)))}"))
                 continue
             versions = _versions(registry, dataset, arch, encoder, codec)
             defaults = _defaults(registry, spec.select, dataset, arch, encoder, codec)
@@ -377,10 +377,6 @@ def _downscale(sizes: list[tuple[int, int]], protocol: Protocol) -> float:
         return 1.0
     width, height = extent(protocol.input_size)
     return float(np.median([max(w / width, h / height) for w, h in sizes]))
-
-
-def _size_text(size: int | tuple[int, int]) -> str:
-    return f"{size[0]}×{size[1]}" if isinstance(size, tuple) else f"{size}×{size}"
 
 
 def auto_input_size(sizes: list[tuple[int, int]], delta: float = 4.0, smallest: int = 128,

@@ -189,8 +189,9 @@ def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test,
         record["val_loss_over_flat"] = report.best_val_flat
         record["collapsed"] = bool(report.best_val_flat > codec.collapsed_above)
         record["collapsed_above"] = float(codec.collapsed_above)
-        if record["collapsed"] and codec.collapse_remedy():
-            record["collapse_remedy"] = codec.collapse_remedy()
+        remedy = codec.collapse_remedy() if record["collapsed"] else ""
+        if remedy:
+            record["collapse_remedy"] = remedy
 
     def predict(samples: list[Sample]) -> np.ndarray:
         data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
