@@ -3,6 +3,7 @@ and on the synthetic data a U-Net with heatmaps clearly beats the mean-shape bas
 from __future__ import annotations
 
 import copy
+import itertools
 
 import numpy as np
 import pytest
@@ -15,9 +16,14 @@ from benchsuite.run.runner import compute_cell
 from benchsuite.train import inputs, loop
 
 
+def _scripted_losses(monkeypatch, losses):
+    """evaluate() reports these validation losses (and flat ratios), in turn, with its real predictions."""
+    real, scripted = loop.evaluate, iter(losses)
+    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (*next(scripted), real(*a, **k)[2]))
+
+
 def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_best(registry, monkeypatch):
-    scripted = iter([5.0, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0, 10.0])
-    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (next(scripted), None))
+    _scripted_losses(monkeypatch, [(loss, None) for loss in [5.0, 3.0, 4.0, 6.0, 7.0, 8.0, 9.0, 10.0]])
     protocol = load_protocol("smoke", {"input_size": 32, "epochs": 8, "patience": 3, "batch_size": 4})
     dataset = registry.get("datasets", "synthetic").cls(n_images=8, n_landmarks=2, min_size=40, max_size=50)
     data = inputs.prepare(dataset, dataset.samples(), protocol)
@@ -31,6 +37,8 @@ def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_bes
     assert not torch.equal(snapshots[2]["segmentation_head.0.weight"], snapshots[5]["segmentation_head.0.weight"])
     for key, value in model.state_dict().items():
         assert torch.equal(value.cpu(), snapshots[2][key].cpu()), key
+    # the validation predictions kept from epoch 2 are those of the weights kept: no second pass needed
+    np.testing.assert_allclose(report.best_val_points, loop.predict(model, codec, data, protocol), atol=1e-9)
 
 
 class _Replay(torch.nn.Module):
@@ -114,14 +122,14 @@ def test_a_collapsed_network_is_recorded_and_warned_about(registry, tiny_grid, m
 
     grid = expand(load_spec(str(tiny_grid)), registry, {"architectures": "smp-*", "codecs": "gaussian"})
     cell = grid.cells[0]
-    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (0.5, 1.02))
+    _scripted_losses(monkeypatch, itertools.repeat((0.5, 1.02)))
     record, _ = compute_cell(cell, registry)
     assert record["collapsed"] is True and record["val_loss_over_flat"] == 1.02
     assert "collapsed" in runner.collapse_warning(record)
     assert 'try loss = "adaptive-wing" or loss = "weighted-mse"' in runner.collapse_warning(record)  # mse: both
     stopped = record | {"stopped_by": "budget", "epochs_run": 1}  # cut short, not collapsed: say what helps
     assert "time budget stopped it after 1 epoch" in runner.collapse_warning(stopped)
-    monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (0.1, 0.3))
+    _scripted_losses(monkeypatch, itertools.repeat((0.1, 0.3)))
     record, _ = compute_cell(cell, registry)
     assert record["collapsed"] is False and runner.collapse_warning(record) is None
 

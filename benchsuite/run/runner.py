@@ -194,8 +194,9 @@ def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test,
             record["collapse_remedy"] = remedy
 
     def predict(samples: list[Sample]) -> np.ndarray:
-        data = val_data if samples is val else inputs.prepare(dataset, samples, protocol)
-        return loop.predict(model, codec, data, protocol)
+        if samples is val and report.best_val_points is not None:
+            return report.best_val_points  # decoded while validating the best epoch, with these weights
+        return loop.predict(model, codec, inputs.prepare(dataset, samples, protocol), protocol)
 
     return predict, model
 

@@ -39,6 +39,7 @@ class TrainingReport:
     fastest_epoch_images_per_s: float = 0.0  # the loop's own best: a floor for the speed ceiling
     stopped_by: str | None = None  # epochs | patience | budget
     elapsed_seconds: float = 0.0  # training and validation wall time, what the time budget counts
+    best_val_points: np.ndarray | None = None  # the best epoch's validation predictions (original pixels)
 
 
 CHECKPOINT_FORMAT = 2  # tensors and plain values only (format 1 pickled Python objects)
@@ -82,21 +83,40 @@ def _batches(n: int, batch_size: int, generator: torch.Generator | None):
         yield batch
 
 
-def evaluate(model, codec, data: Prepared, protocol: Protocol, dev: torch.device) -> tuple[float, float | None]:
-    """The loss on ``data``, and that loss over the loss of the codec's flat output (near 1 or above: the
-    network collapsed; None when the codec has no flat output)."""
+def _outputs(model, data: Prepared, protocol: Protocol, dev: torch.device):
+    """(batch indices, network output) over ``data`` in batches, in evaluation mode, without gradients."""
     model.eval()
-    total, flat, count = 0.0, 0.0, 0
     with torch.no_grad():
         for batch in _batches(len(data.samples), protocol.batch_size, None):
-            output = model(_normalise(data.images[batch].to(dev), protocol))
-            landmarks = data.landmarks[batch].to(dev)
-            total += float(codec.loss(output, landmarks, protocol.input_size)) * len(batch)
-            trivial = codec.flat_output(output)
-            flat = None if trivial is None or flat is None else flat + float(
-                codec.loss(trivial, landmarks, protocol.input_size)) * len(batch)
-            count += len(batch)
-    return total / max(count, 1), (total / flat if flat else None)
+            yield batch, model(_normalise(data.images[batch].to(dev), protocol))
+
+
+def _decoded(codec, output: torch.Tensor, data: Prepared, batch: torch.Tensor, protocol: Protocol) -> torch.Tensor:
+    """A batch's points in input pixels, decoded inside each image's region."""
+    region = torch.tensor([data.boxes[i].region for i in batch.tolist()])
+    return decode_inside(codec, output, protocol.input_size, region).double().cpu()
+
+
+def _in_original_pixels(data: Prepared, points: list[torch.Tensor]) -> np.ndarray:
+    return np.stack([box.to_original(p) for box, p in zip(data.boxes, torch.cat(points).numpy())])
+
+
+def evaluate(model, codec, data: Prepared, protocol: Protocol,
+             dev: torch.device) -> tuple[float, float | None, np.ndarray]:
+    """The loss on ``data``; that loss over the loss of the codec's flat output (near 1 or above: the
+    network collapsed; None when the codec has no flat output); and the predicted points in original pixels,
+    so that the best epoch's validation error needs no second pass over the validation images."""
+    total, flat, count, points = 0.0, 0.0, 0, []
+    for batch, output in _outputs(model, data, protocol, dev):
+        landmarks = data.landmarks[batch].to(dev)
+        total += float(codec.loss(output, landmarks, protocol.input_size)) * len(batch)
+        trivial = codec.flat_output(output)
+        flat = None if trivial is None or flat is None else flat + float(
+            codec.loss(trivial, landmarks, protocol.input_size)) * len(batch)
+        count += len(batch)
+        points.append(_decoded(codec, output, data, batch, protocol))
+    predicted = _in_original_pixels(data, points) if points else np.zeros((0, data.landmarks.shape[1], 2))
+    return total / max(count, 1), (total / flat if flat else None), predicted
 
 
 def training_step(model, codec, images: torch.Tensor, landmarks: torch.Tensor, protocol: Protocol, optimizer,
@@ -165,6 +185,7 @@ class _State:
     best_epoch: int = -1
     best_state: dict | None = None
     best_flat: float | None = None
+    best_points: torch.Tensor | None = None  # float64, original pixels (a tensor: checkpoints hold no objects)
     images_seen: int = 0
     train_seconds: float = 0.0
     fastest_epoch_images_per_s: float = 0.0
@@ -294,12 +315,13 @@ def train(
         state.fastest_epoch_images_per_s = max(state.fastest_epoch_images_per_s, epoch_images / seconds)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {state.epoch}")
-        val_loss, val_flat = evaluate(model, codec, val_data, protocol, dev)
+        val_loss, val_flat, val_points = evaluate(model, codec, val_data, protocol, dev)
         if scheduler is not None:
             scheduler.step(val_loss)
         if val_loss < state.best_loss:
             state.best_loss, state.best_epoch, state.best_flat = val_loss, state.epoch, val_flat
             state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            state.best_points = torch.from_numpy(val_points)
         state.elapsed_seconds += time.perf_counter() - epoch_started
         if on_epoch:
             on_epoch(state.epoch, protocol.epochs, train_loss, val_loss, val_flat)
@@ -318,6 +340,7 @@ def train(
         fastest_epoch_images_per_s=state.fastest_epoch_images_per_s,
         stopped_by=_stop_reason(state, protocol),
         elapsed_seconds=state.elapsed_seconds,
+        best_val_points=None if state.best_points is None else state.best_points.numpy(),
     )
 
 
@@ -355,12 +378,6 @@ def decode_inside(codec, output: torch.Tensor, size, region: torch.Tensor) -> to
 def predict(model: torch.nn.Module, codec, data: Prepared, protocol: Protocol) -> np.ndarray:
     """(B, N, 2) predicted landmarks in each image's original pixels, inside the image."""
     dev = device()
-    model.to(dev).eval()
-    decoded = []
-    with torch.no_grad():
-        for batch in _batches(len(data.samples), protocol.batch_size, None):
-            output = model(_normalise(data.images[batch].to(dev), protocol))
-            region = torch.tensor([data.boxes[i].region for i in batch.tolist()])
-            decoded.append(decode_inside(codec, output, protocol.input_size, region).double().cpu())
-    points = torch.cat(decoded).numpy()
-    return np.stack([box.to_original(p) for box, p in zip(data.boxes, points)])
+    model.to(dev)
+    return _in_original_pixels(data, [_decoded(codec, output, data, batch, protocol)
+                                      for batch, output in _outputs(model, data, protocol, dev)])
