@@ -373,7 +373,7 @@ def cmd_floor(args) -> int:
     from tabulate import tabulate
 
     from benchsuite.protocol import load_protocol
-    from benchsuite.run.grid import auto_input_size, components, dataset_params
+    from benchsuite.run.grid import components, dataset_params, input_size_for
     from benchsuite.train.floor import floor_table
 
     registry = _registry(args)
@@ -387,10 +387,9 @@ def cmd_floor(args) -> int:
         return [c for c in found if not patterns or any(fnmatch.fnmatchcase(c.name, p) or
                                                         fnmatch.fnmatchcase(c.label, p) for p in patterns)]
 
-    def at_input(component):  # the grid's input size, or the one "auto" gives this dataset's images
+    def at_input(component):
         dataset = registry.create("datasets", component.name, dataset_params(component))
-        size = protocol.input_size
-        return component.label, dataset, auto_input_size([s.size for s in dataset.samples()]) if size == "auto" else size
+        return component.label, dataset, input_size_for(protocol, [s.size for s in dataset.samples()])
 
     datasets = [at_input(d) for d in chosen("datasets", spec.axes["datasets"], args.dataset)]
     codecs = [(c.label, registry.create("codecs", c.name, c.params)) for c in chosen("codecs", codec_entries, args.codec)]

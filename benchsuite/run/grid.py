@@ -366,9 +366,12 @@ def _for_dataset(protocol: Protocol, registry: Registry, dataset: Component,
     if protocol.input_size != "auto" and not need_sizes:
         return protocol, []
     sizes = [s.size for s in registry.create("datasets", dataset.name, dataset_params(dataset)).samples()]
-    if protocol.input_size != "auto":
-        return protocol, sizes
-    return dataclasses.replace(protocol, input_size=auto_input_size(sizes)), sizes
+    return dataclasses.replace(protocol, input_size=input_size_for(protocol, sizes)), sizes
+
+
+def input_size_for(protocol: Protocol, sizes: list[tuple[int, int]]):
+    """The protocol's input size, or for ``"auto"`` the one :func:`auto_input_size` gives images of these sizes."""
+    return auto_input_size(sizes) if protocol.input_size == "auto" else protocol.input_size
 
 
 def _downscale(sizes: list[tuple[int, int]], protocol: Protocol) -> float:
