@@ -31,7 +31,7 @@ def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_bes
         in_channels=1, out_channels=2, output="heatmap", encoder=registry.get("encoders", "resnet18").cls())
     codec = registry.get("codecs", "gaussian").cls(sigma=2.0)
     snapshots = {}
-    report = loop.train(model, codec, data, data, protocol,
+    report = loop.train(model, codec, data, data, protocol, predict_validation=True,
                             on_epoch=lambda e, *_: snapshots.setdefault(e, copy.deepcopy(model.state_dict())))
     assert report.best_epoch == 2 and report.epochs_run == 5  # stopped 3 epochs after the best
     assert not torch.equal(snapshots[2]["segmentation_head.0.weight"], snapshots[5]["segmentation_head.0.weight"])

@@ -164,7 +164,7 @@ def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test,
         torch.manual_seed(protocol.seed)  # fine-tuning starts alike whether pre-training ran or was cached
     val_data = inputs.prepare(dataset, val, protocol)
     report = loop.train(model, codec, inputs.training_set(dataset, train, protocol), val_data, protocol, on_epoch,
-                        for_dataset(protocol, dataset), runtime)
+                        for_dataset(protocol, dataset), runtime, predict_validation=True)
     say("measuring the bare network's speed")
     compute = json.dumps([c and c.as_dict() for c in (cell.architecture, cell.encoder, cell.codec)], default=str)
     measuring = time.perf_counter()

@@ -101,11 +101,11 @@ def _in_original_pixels(data: Prepared, points: list[torch.Tensor]) -> np.ndarra
     return np.stack([box.to_original(p) for box, p in zip(data.boxes, torch.cat(points).numpy())])
 
 
-def evaluate(model, codec, data: Prepared, protocol: Protocol,
-             dev: torch.device) -> tuple[float, float | None, np.ndarray]:
+def evaluate(model, codec, data: Prepared, protocol: Protocol, dev: torch.device,
+             decode: bool = False) -> tuple[float, float | None, np.ndarray | None]:
     """The loss on ``data``; that loss over the loss of the codec's flat output (near 1 or above: the
-    network collapsed; None when the codec has no flat output); and the predicted points in original pixels,
-    so that the best epoch's validation error needs no second pass over the validation images."""
+    network collapsed; None when the codec has no flat output); with ``decode``, the predicted points in
+    original pixels, so that the best epoch's validation error needs no second pass over the images."""
     total, flat, count, points = 0.0, 0.0, 0, []
     for batch, output in _outputs(model, data, protocol, dev):
         landmarks = data.landmarks[batch].to(dev)
@@ -114,8 +114,9 @@ def evaluate(model, codec, data: Prepared, protocol: Protocol,
         flat = None if trivial is None or flat is None else flat + float(
             codec.loss(trivial, landmarks, protocol.input_size)) * len(batch)
         count += len(batch)
-        points.append(_decoded(codec, output, data, batch, protocol))
-    predicted = _in_original_pixels(data, points) if points else np.zeros((0, data.landmarks.shape[1], 2))
+        if decode:
+            points.append(_decoded(codec, output, data, batch, protocol))
+    predicted = _in_original_pixels(data, points) if points else None
     return total / max(count, 1), (total / flat if flat else None), predicted
 
 
@@ -275,8 +276,10 @@ def train(
     on_epoch: EpochCallback | None = None,
     augmentation: GeometricAugmentation | None = None,
     runtime: Runtime | None = None,
+    predict_validation: bool = False,
 ) -> TrainingReport:
-    """Fit with early stopping; leave the model holding its best-validation weights.
+    """Fit with early stopping; leave the model holding its best-validation weights (and with
+    ``predict_validation``, report the best epoch's validation predictions in original pixels).
 
     The loop never waits for the device inside an epoch: the loss is summed
     on the device and read once per epoch.
@@ -315,13 +318,13 @@ def train(
         state.fastest_epoch_images_per_s = max(state.fastest_epoch_images_per_s, epoch_images / seconds)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {state.epoch}")
-        val_loss, val_flat, val_points = evaluate(model, codec, val_data, protocol, dev)
+        val_loss, val_flat, val_points = evaluate(model, codec, val_data, protocol, dev, predict_validation)
         if scheduler is not None:
             scheduler.step(val_loss)
         if val_loss < state.best_loss:
             state.best_loss, state.best_epoch, state.best_flat = val_loss, state.epoch, val_flat
             state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            state.best_points = torch.from_numpy(val_points)
+            state.best_points = None if val_points is None else torch.from_numpy(val_points)
         state.elapsed_seconds += time.perf_counter() - epoch_started
         if on_epoch:
             on_epoch(state.epoch, protocol.epochs, train_loss, val_loss, val_flat)
