@@ -268,6 +268,11 @@ class Architecture(Plugin):
         """Codec-free: (len(sample_ids), n_landmarks, 2) predicted landmarks in original pixels."""
         raise PluginError(f"architecture {self.name} is a network: it predicts through a codec")
 
+    def fit_seconds(self, n_images: int, n_landmarks: int, threads: int = 1) -> float | None:
+        """Codec-free, optional: about how many seconds :meth:`fit` takes here on so many images (timed on a
+        small probe, not guessed), for the dry run's estimate; None when the method cannot tell."""
+        return None
+
     def save(self, folder: Path) -> None:
         """Codec-free: write the fitted method into ``folder`` in a format that cannot carry code."""
         raise PluginError(f"architecture {self.name} cannot be saved")

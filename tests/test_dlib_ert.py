@@ -262,3 +262,31 @@ def test_it_learns_from_the_validation_images_except_in_a_nested_selection(tmp_p
                   if c.architecture.name == "dlib-ert")
     record, _ = runner.compute_cell(nested, registry)
     assert fitted[-1] == {s.id for s in train} and record["val_mre"] > 0
+
+
+def test_its_fit_estimate_solves_four_probes_of_one_cascade_level_for_the_folds_work(registry, monkeypatch):
+    """On a clock where one level costs 0.5 s, 0.01 s per image, 0.02 s per tree and 0.003 s per tree and
+    image, ml-morph's 20 levels of 500 trees on 80 images cost 20 × (0.5 + 0.8 + 10 + 120) s; the probes train
+    one level with the method's other options (after an untimed call that starts dlib's threads)."""
+    clock, probes = [0.0], []
+
+    def fake_train(images, objects, options):
+        n, trees = len(images), options.num_trees_per_cascade_level
+        probes.append((options.cascade_depth, trees, options.oversampling_amount, options.num_threads, n,
+                       len(objects[0][0].parts())))
+        clock[0] += 0.5 + 0.01 * n + 0.02 * trees + 0.003 * n * trees
+
+    monkeypatch.setattr(dlib_ert.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(dlib, "train_shape_predictor", fake_train)
+    method = registry.create("architectures", "dlib-ert", {"preset": "ml-morph"})
+    assert method.fit_seconds(80, 19, threads=2) == pytest.approx(20 * (0.5 + 0.8 + 10 + 120))
+    assert probes == [(1, 1, 200, 2, 1, 19)] + [(1, trees, 200, 2, n, 19) for n in (4, 16) for trees in (10, 30)]
+
+
+def test_a_dry_run_gives_its_fit_estimate(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(dlib_ert.DlibErt, "fit_seconds", lambda self, n_images, n_landmarks, threads=1: 30.0 * n_images)
+    (tmp_path / "grid.toml").write_text(GRID)
+    assert main(["run", "--grid", str(tmp_path / "grid.toml"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("codec-free: fits on the original images, no epochs, < 1 min here") == 2  # the mean shape
+    assert out.count("codec-free: fits on the original images, no epochs, ≈ 3 min here") == 2  # 6 images a fold

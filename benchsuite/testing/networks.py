@@ -84,7 +84,7 @@ def _compatible_codecs(subject: Subject, registry: Registry, arch_cls: type) -> 
 def check_architecture(cls: type, *, with_encoder: str | dict | None = None, fresh_process: bool = True,
                        **params: Any) -> list[str]:
     """A network: one training step through the core's training loop with every compatible codec installed,
-    outputs of the declared shape, finite predictions. Codec-free: fit and predict on tiny data, save/load.
+    outputs of the declared shape, finite predictions. Codec-free: fit and predict on tiny data, its fit estimate, save/load.
 
     ``with_encoder`` (a name, or a table with ``name`` and parameters) is the encoder an encoder-taking
     architecture is built on; default: the first installed encoder that needs no parameters."""
@@ -197,6 +197,10 @@ def _check_codec_free(subject: Subject, arch, params: dict[str, Any]) -> None:
     subject.expect(predicted.shape == (len(ids), N_LANDMARKS, 2) and np.isfinite(predicted).all(), "predict()",
                    f"expected finite points of shape ({len(ids)}, {N_LANDMARKS}, 2) in original pixels, got "
                    f"{predicted.shape}")
+    with subject.calling("fit_seconds()"):
+        seconds = arch.fit_seconds(6, N_LANDMARKS, threads=1)
+    subject.expect(seconds is None or (isinstance(seconds, (int, float)) and 0 <= seconds < float("inf")),
+                   "fit_seconds()", f"expected None or a finite number of seconds ≥ 0, got {seconds!r}")
     base = api.Architecture
     if type(arch).save is base.save:
         subject.notes.append("save()/load() not implemented (optional): a fitted method cannot be kept")

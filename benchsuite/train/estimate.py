@@ -2,7 +2,8 @@
 
 The estimate times a few bare training steps of each distinct network on this machine (random inputs of the
 cell's shape) and scales them by the fold's training images and the epochs, capped by the time budget. It is
-an upper bound: early stopping usually ends training sooner.
+an upper bound: early stopping usually ends training sooner. A codec-free method estimates its own fit
+(``fit_seconds``, a small probe of its own on this machine), where it can.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import json
 import torch
 
 from benchsuite.api import extent, trains_networks
+from benchsuite.run.environment import usable_cpus
 from benchsuite.run.grid import dataset_params
 from benchsuite.train import speed
 from benchsuite.train.networks import build_network
@@ -24,14 +26,19 @@ def describe_cells(cells, registry) -> dict[str, str]:
     speeds: dict[str, float | None] = {}
     networks = {_network_key(c) for c in cells if registry.get("architectures", c.architecture.name).cls.outputs}
     timed = len(networks) <= MAX_NETWORKS
-    sizes: dict[str, int] = {}
+    sizes: dict[str, tuple[int, int]] = {}
+    fits: dict[str, float | None] = {}
     texts = {}
     for cell in cells:
         arch_cls = registry.get("architectures", cell.architecture.name).cls
         protocol = cell.protocol
         width, height = extent(protocol.input_size)
         if not trains_networks(arch_cls):
-            texts[cell.id] = "codec-free: fits on the original images, no epochs"
+            key = json.dumps([cell.architecture.as_dict(), cell.dataset.as_dict(), protocol.folds], default=str)
+            if key not in fits:
+                fits[key] = _fit_seconds(cell, registry, sizes)
+            texts[cell.id] = "codec-free: fits on the original images, no epochs" + (
+                "" if fits[key] is None else f", {_minutes(fits[key] / 60)}")
             continue
         if not arch_cls.outputs:  # it trains its own networks: no bare network of the cell's to time
             budget = f", budget {protocol.max_minutes:g} min in all" if protocol.max_minutes else ""
@@ -45,11 +52,11 @@ def describe_cells(cells, registry) -> dict[str, str]:
         if timed and key not in speeds:
             speeds[key] = _images_per_s(cell, registry)
         if speeds.get(key):
-            n_train = _training_images(cell, registry, sizes)
-            minutes = protocol.epochs * n_train / speeds[key] / 60
+            n_train = round(_fold_images(cell, registry, sizes) * (1 - cell.protocol.val_fraction))
+            minutes = protocol.epochs * max(1, n_train) / speeds[key] / 60
             if protocol.max_minutes:
                 minutes = min(minutes, protocol.max_minutes)
-            parts.append(f"≈ {minutes:.0f} min here" if minutes >= 1 else "< 1 min here")
+            parts.append(_minutes(minutes))
         texts[cell.id] = ", ".join(parts)
     return texts
 
@@ -81,11 +88,30 @@ def _images_per_s(cell, registry) -> float | None:
         return None
 
 
-def _training_images(cell, registry, sizes: dict[str, int]) -> int:
+def _minutes(minutes: float) -> str:
+    return f"≈ {minutes:.0f} min here" if minutes >= 1 else "< 1 min here"
+
+
+def _fit_seconds(cell, registry, sizes) -> float | None:
+    """A codec-free method's own estimate of its fit on the fold's training and validation images."""
+    try:
+        method = registry.create("architectures", cell.architecture.name, cell.architecture.params)
+        return method.fit_seconds(_fold_images(cell, registry, sizes), _dataset_shape(cell, registry, sizes)[1],
+                                  threads=usable_cpus())
+    except Exception:  # noqa: BLE001 - an estimate never stops a dry run; the run itself reports the problem
+        return None
+
+
+def _fold_images(cell, registry, sizes) -> int:
+    """The images of a fold's training part (training and validation images)."""
+    folds = cell.protocol.folds
+    return round(_dataset_shape(cell, registry, sizes)[0] * (folds - 1) / folds)
+
+
+def _dataset_shape(cell, registry, sizes: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """(images, landmarks) of the cell's dataset, read once per dataset."""
     key = json.dumps(cell.dataset.as_dict(), default=str)
     if key not in sizes:
-        dataset = registry.create("datasets", cell.dataset.name,
-                                  dataset_params(cell.dataset))
-        sizes[key] = len(dataset.samples())
-    folds = cell.protocol.folds
-    return max(1, round(sizes[key] * (folds - 1) / folds * (1 - cell.protocol.val_fraction)))
+        dataset = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
+        sizes[key] = len(dataset.samples()), len(dataset.landmark_names)
+    return sizes[key]

@@ -25,6 +25,9 @@ class MeanShape(api.Architecture):
     def fit(self, samples, load_image, threads=1):
         self.mean = np.nanmean(np.stack([s.landmarks for s in samples]), axis=0)
 
+    def fit_seconds(self, n_images, n_landmarks, threads=1):
+        return 0.0  # an average of coordinates: no image is read
+
     def predict(self, sample_ids, load_image):
         if self.mean is None:
             raise api.PluginError("mean-shape: predict() before fit()")
