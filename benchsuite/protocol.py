@@ -48,7 +48,7 @@ class Protocol:
     hflip: float = 0.0  # flip probability; needs the dataset's left/right landmark pairs
     channel_shift: int = 0  # >0: 3 extra copies, a constant in [1, channel_shift] added to one RGB channel
     channel_split: bool = False  # 3 extra grayscale copies, one per RGB channel
-    max_minutes: float = 0.0  # time budget per cell's training (0: none); stops with the best-validation weights
+    max_minutes: float = 0.0  # per cell, training and validation (0: none): may end an epoch early; best weights kept
     input_scaling: str = "standard"  # standard: (x - 0.45) / 0.225 from [0, 1]; unit: pixels in [0, 1] as they are
 
     def identity(self) -> dict[str, Any]:

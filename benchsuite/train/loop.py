@@ -191,6 +191,8 @@ class _State:
     train_seconds: float = 0.0
     fastest_epoch_images_per_s: float = 0.0
     elapsed_seconds: float = 0.0  # training and validation wall time, what a time budget counts
+    validation_seconds: float = 0.0  # the last validation pass: kept in hand when a budget cuts an epoch
+    out_of_time: bool = False  # the budget ended an epoch early
 
 
 def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, generator, scaler) -> None:
@@ -303,6 +305,9 @@ def train(
         running = torch.zeros((), device=dev)
         epoch_images = 0
         for batch in _batches(len(train_data.samples), protocol.batch_size, generator):
+            if epoch_images and _budget_spent(state, protocol, time.perf_counter() - epoch_started):
+                state.out_of_time = True  # a large network on a CPU: one epoch may be longer than the budget
+                break
             images = images_src[batch].to(dev, non_blocking=True).float() / 255.0
             landmarks = landmarks_src[batch].to(dev, non_blocking=True)
             if augment:
@@ -312,13 +317,15 @@ def train(
             running += loss.detach() * len(batch)
             epoch_images += len(batch)
         state.images_seen += epoch_images
-        train_loss = float(running) / max(len(train_data.samples), 1)  # the epoch's one synchronisation
+        train_loss = float(running) / max(epoch_images, 1)  # the epoch's one synchronisation
         seconds = time.perf_counter() - started
         state.train_seconds += seconds
         state.fastest_epoch_images_per_s = max(state.fastest_epoch_images_per_s, epoch_images / seconds)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {state.epoch}")
+        validating = time.perf_counter()
         val_loss, val_flat, val_points = evaluate(model, codec, val_data, protocol, dev, predict_validation)
+        state.validation_seconds = time.perf_counter() - validating
         if scheduler is not None:
             scheduler.step(val_loss)
         if val_loss < state.best_loss:
@@ -354,9 +361,16 @@ def _stop_reason(state: _State, protocol: Protocol) -> str | None:
         return "epochs"
     if state.best_epoch >= 0 and state.epoch - state.best_epoch >= protocol.patience:
         return "patience"
-    if protocol.max_minutes and state.elapsed_seconds >= 60 * protocol.max_minutes:
+    if protocol.max_minutes and (state.out_of_time or state.elapsed_seconds >= 60 * protocol.max_minutes):
         return "budget"
     return None
+
+
+def _budget_spent(state: _State, protocol: Protocol, epoch_seconds: float) -> bool:
+    """Whether the time budget is used up ``epoch_seconds`` into an epoch, keeping back the time of one
+    validation pass (the last one's), which the cut epoch still needs."""
+    return bool(protocol.max_minutes) and (
+        state.elapsed_seconds + epoch_seconds + state.validation_seconds >= 60 * protocol.max_minutes)
 
 
 def _staged(data: Prepared, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
