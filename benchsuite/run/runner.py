@@ -115,8 +115,8 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
                                       on_epoch, workdir, runtime, say)
         if model_folder is not None:
             models.save_network(model_folder, models.describe(cell, dataset.landmark_names), model)
-    say(f"predicting {len(val)} validation and {len(test)} test images" if val else
-        f"predicting {len(test)} test images")
+    say(f"predicting {len(val)} validation and {len(test)} test images" if val and not arch.outputs else
+        f"predicting {len(test)} test images")  # a network's validation points come from its best epoch
     if val:
         record["val_mre"] = mean_radial_error(val, predict(val))
     predicted = predict(test)
