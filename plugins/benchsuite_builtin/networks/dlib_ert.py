@@ -11,7 +11,6 @@ per-thread blocks, so another number of threads can change a prediction by a pix
 """
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from pathlib import Path
@@ -44,7 +43,7 @@ PRESETS = {
     # https://github.com/agporto/ml-morph/blob/802997fc28fae10444ade844f63b9f83e9f28e58/shape_trainer.py
     "ml-morph-defaults": {"cascade_depth": 15, "oversampling_amount": 10, "feature_pool_size": 500},
 }
-_PROBE_IMAGES, _PROBE_TREES = (4, 16), (10, 30)  # fit_seconds' probes: a second for ml-morph's options here
+_PROBE_IMAGES, _PROBE_TREES = 128, (10, 30)  # fit_seconds' probes: 2–4 s for ml-morph's options on 50–100 images
 # A missing landmark, as dlib 20 spells it (OBJECT_PART_NOT_PRESENT in dlib/image_processing/full_object_detection.h).
 _NOT_PRESENT = 0x7FFFFFFFFFFFF
 
@@ -111,28 +110,30 @@ class DlibErt(api.Architecture):
         self.predictor = dlib.train_shape_predictor(images, objects, self.training_options(threads))
 
     def fit_seconds(self, n_images, n_landmarks, threads=1):
-        """Times one cascade level on 4 and 16 random images with 10 and 30 trees and these options. A level's
-        time is bilinear in images and trees (a fixed part, a part per image, per tree, and per tree and
-        image: dlib's split search), and every level costs the same; the four times give the four parts."""
+        """Times one cascade level of 10 and of 30 trees with these options on as many random images as the
+        fold has (up to 128), and scales to the fold's trees and levels (every level costs the same). Fewer
+        images than the fold's would fit in the CPU's caches and run several times faster per image."""
         dlib = _dlib()
         rng = np.random.default_rng(0)
-        images = [rng.integers(0, 256, (96, 96), dtype=np.uint8) for _ in range(max(_PROBE_IMAGES))]
+        n = max(1, min(n_images, _PROBE_IMAGES))
+        images = [rng.integers(0, 256, (96, 96), dtype=np.uint8) for _ in range(n)]
         objects = [[dlib.full_object_detection(_whole(dlib, image), [dlib.point(int(x), int(y)) for x, y in
                                                                      rng.integers(8, 88, (n_landmarks, 2))])]
                    for image in images]
         options = self.training_options(threads)
         options.cascade_depth, options.num_trees_per_cascade_level = 1, 1
         dlib.train_shape_predictor(images[:1], objects[:1], options)  # dlib's first call starts its threads
-        rows, seconds = [], []
-        for n, trees in itertools.product(_PROBE_IMAGES, _PROBE_TREES):
+        seconds = []
+        for trees in _PROBE_TREES:
             options.num_trees_per_cascade_level = trees
             started = time.perf_counter()
-            dlib.train_shape_predictor(images[:n], objects[:n], options)
+            dlib.train_shape_predictor(images, objects, options)
             seconds.append(time.perf_counter() - started)
-            rows.append([1, n, trees, n * trees])
-        parts = np.maximum(np.linalg.solve(np.array(rows, dtype=float), seconds), 0.0)
-        trees = self.options["num_trees_per_cascade_level"]
-        return float(self.options["cascade_depth"] * parts @ [1, n_images, trees, n_images * trees])
+        (few, many), (short, long) = _PROBE_TREES, seconds
+        per_tree = max(long - short, 0.0) / (many - few)
+        per_level = max(short - few * per_tree, 0.0)
+        level = per_level + self.options["num_trees_per_cascade_level"] * per_tree
+        return self.options["cascade_depth"] * level * n_images / n
 
     def predict(self, sample_ids, load_image):
         if self.predictor is None:
