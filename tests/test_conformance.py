@@ -145,6 +145,22 @@ class FlatPredictions(api.Architecture):
         return np.zeros((len(sample_ids), len(self.mean)))
 
 
+class NegativeEstimate(api.Architecture):
+    name = "kit-negative-estimate"
+    description = "codec-free, the mean shape with an estimate below zero"
+    encoder = "none"
+    outputs = frozenset()
+
+    def fit(self, samples, load_image, threads=1):
+        self.mean = np.nanmean([s.landmarks for s in samples], axis=0)
+
+    def fit_seconds(self, n_images, n_landmarks, threads=1):
+        return -1.0
+
+    def predict(self, sample_ids, load_image):
+        return np.broadcast_to(self.mean, (len(sample_ids), *self.mean.shape)).copy()
+
+
 class SwappedDecode(Regression):
     name = "kit-swapped"
 
@@ -214,6 +230,7 @@ class TwoLines(MeanRadialError):
     (testing.check_architecture, HalfResolution, "build(in_channels=1)", "must be (2, 3, 32, 64)"),
     (testing.check_architecture, DeadInputLayer, "training one step", "stem.weight did not change"),
     (testing.check_architecture, FlatPredictions, "predict()", "shape (2, 3, 2)"),
+    (testing.check_architecture, NegativeEstimate, "fit_seconds()", "finite number of seconds ≥ 0, got -1.0"),
     (testing.check_codec, SwappedDecode, "decode(size=(64, 32))", "off by"),
     (testing.check_codec, NanLoss, "loss(size=(64, 32))", "finite scalar tensor with a landmark missing"),
     (testing.check_metric, UpsideDown, "higher_is_better", "perfect predictions score 0"),

@@ -84,7 +84,8 @@ def _compatible_codecs(subject: Subject, registry: Registry, arch_cls: type) -> 
 def check_architecture(cls: type, *, with_encoder: str | dict | None = None, fresh_process: bool = True,
                        **params: Any) -> list[str]:
     """A network: one training step through the core's training loop with every compatible codec installed,
-    outputs of the declared shape, finite predictions. Codec-free: fit and predict on tiny data, its fit estimate, save/load.
+    outputs of the declared shape, finite predictions. Codec-free: fit and predict on tiny data, its fit
+    estimate, save/load.
 
     ``with_encoder`` (a name, or a table with ``name`` and parameters) is the encoder an encoder-taking
     architecture is built on; default: the first installed encoder that needs no parameters."""

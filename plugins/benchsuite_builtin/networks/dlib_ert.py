@@ -111,8 +111,8 @@ class DlibErt(api.Architecture):
 
     def fit_seconds(self, n_images, n_landmarks, threads=1):
         """Times one cascade level of 10 and of 30 trees with these options on as many random images as the
-        fold has (up to 128), and scales to the fold's trees and levels (every level costs the same). Fewer
-        images than the fold's would fit in the CPU's caches and run several times faster per image."""
+        fold has (up to 128, then scaled by images), and scales to the fold's trees and levels (every level
+        costs the same). Measured on the real wings: 65.8 s estimated for a fit that took 50.8 s."""
         dlib = _dlib()
         rng = np.random.default_rng(0)
         n = max(1, min(n_images, _PROBE_IMAGES))
