@@ -191,7 +191,7 @@ def _literal(text: str):
 
 
 def _print_dry_run(plan, registry) -> None:
-    from benchsuite.train.estimate import describe_cells
+    from benchsuite.run.estimate import describe_cells
 
     grid = plan.grid
     print(f"grid {grid.spec.name}: protocol {grid.protocol.name}, {grid.protocol.folds} folds")
@@ -355,7 +355,7 @@ def cmd_splits(args) -> int:
 def cmd_bench(args) -> int:
     from tabulate import tabulate
 
-    from benchsuite.train.bench import bench
+    from benchsuite.run.bench import bench
 
     table = bench(_registry(args), args.architecture, args.size, args.batch_size, args.images, args.epochs,
                   args.encoder, amp=args.amp)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from benchsuite.api import PluginError, Sample
-from benchsuite.report.results import CellInfo, with_context
+from benchsuite.run.results import CellInfo, with_context
 from benchsuite.report.scores import load_metric, parse_metric
 from benchsuite.run.runner import predictions_table
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from benchsuite.cli import main
 from benchsuite.report import overlays
-from benchsuite.report.results import Run
+from benchsuite.run.results import Run
 from benchsuite.run.store import RunStore
 
 

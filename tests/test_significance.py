@@ -8,7 +8,7 @@ from fake_runs import make_run, write_cell
 
 from benchsuite.cli import main
 from benchsuite.report import significance, stats
-from benchsuite.report.results import Run
+from benchsuite.run.results import Run
 from benchsuite.report.scores import fold_scores, image_scores, load_metric, summarise
 from benchsuite.run.store import RunStore
 

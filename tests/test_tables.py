@@ -10,7 +10,7 @@ from fake_runs import make_run, write_cell
 
 from benchsuite.cli import main
 from benchsuite.report.render import render
-from benchsuite.report.results import Run
+from benchsuite.run.results import Run
 from benchsuite.report.tables import TABLES, build
 from benchsuite.run.store import RunStore
 
@@ -207,7 +207,7 @@ def test_unknown_table_is_a_clear_error(run_folder, capsys):
 
 
 def test_speed_table_reports_throughput_and_pipeline_efficiency(tmp_path, registry):
-    from benchsuite.report.results import Run
+    from benchsuite.run.results import Run
     from benchsuite.report.tables import build
     from benchsuite.run.store import RunStore
 

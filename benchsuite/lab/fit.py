@@ -16,8 +16,8 @@ import uuid
 from pathlib import Path
 
 from benchsuite.api import PluginError
-from benchsuite.lab import models
-from benchsuite.report.results import CellInfo, Run
+from benchsuite.train import models
+from benchsuite.run.results import CellInfo, Run
 
 FIT_STREAM = 2**32 - 1  # the validation draw of a final fit: a random stream no fold's draw uses
 

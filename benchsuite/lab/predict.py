@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchsuite.api import PluginError, Sample
-from benchsuite.lab import models
+from benchsuite.train import models
 
 
 @dataclass

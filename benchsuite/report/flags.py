@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from benchsuite.report.render import Entry
-from benchsuite.report.results import Run
+from benchsuite.run.results import Run
 from benchsuite.report.scores import fold_scores, load_metric, summarise
 
 WORSE, OUTSIDE, COLLAPSED = "‡", "§", "¶"

@@ -18,7 +18,7 @@ from benchsuite.plugins import Registry
 from benchsuite.report import scores as _scores
 from benchsuite.report.render import FORMATS
 from benchsuite.report.render import render as _render
-from benchsuite.report.results import Run
+from benchsuite.run.results import Run
 from benchsuite.run.store import RunStore
 
 

@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from benchsuite.api import PluginError
 from benchsuite.report.plots import filename
-from benchsuite.report.results import Run, group_cells
+from benchsuite.run.results import Run, group_cells
 
 LONGEST = 400  # longest side of a drawn image, in shown pixels (a third of a page's width)
 TRUTH = (26, 152, 80)  # green

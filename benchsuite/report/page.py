@@ -21,7 +21,7 @@ from pathlib import Path
 from benchsuite.api import PluginError
 from benchsuite.report import overlays, plots, significance, tables
 from benchsuite.report.render import Table, number
-from benchsuite.report.results import Run
+from benchsuite.run.results import Run
 from benchsuite.report.scores import image_scores, load_metric
 
 NUMBER = re.compile(r"^[−+-]?(\d|\.\d)|^—$")  # text aligned right: numbers, and the dash for "none"

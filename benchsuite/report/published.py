@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchsuite.api import PluginError
-from benchsuite.report.results import CellInfo
+from benchsuite.run.results import CellInfo
 
 MANIFEST = "leaderboard.toml"
 COLUMNS = ["table", "dataset", "architecture", "encoder", "codec", "match", "label", "metric", "landmark", "mean",

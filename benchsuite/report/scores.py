@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
-from benchsuite.report.results import Run
+from benchsuite.run.results import Run
 
 FOLD_COLUMNS = ["dataset", "method", "fold", "folds", "score", "images", "missing"]
 

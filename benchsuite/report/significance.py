@@ -32,7 +32,7 @@ from tabulate import tabulate
 
 from benchsuite.api import PluginError
 from benchsuite.report import stats
-from benchsuite.report.results import Run
+from benchsuite.run.results import Run
 from benchsuite.report.scores import best_per_group
 
 FEW_DATASETS = 10  # Demšar (2006): the Friedman χ² approximation wants N > 10 datasets for k ≤ 5

@@ -230,7 +230,7 @@ def with_split_file(spec: grids.GridSpec, path: str | Path) -> grids.GridSpec:
 
 def load_run(run: str | Path, *, results: str | Path | None = None, registry: Registry | None = None):
     """A finished (or partial) run as the reports see it: a run name under the results folder, or a folder."""
-    from benchsuite.report.results import Run
+    from benchsuite.run.results import Run
 
     folder = resolve_run(run, results)
     return Run(folder, registry or installed_registry())

@@ -18,7 +18,7 @@ import torch
 
 from benchsuite import api
 from benchsuite.api import PluginError, Sample
-from benchsuite.lab import models
+from benchsuite.train import models
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
 from benchsuite.run import environment
@@ -82,7 +82,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
 
     The record holds the validation error (mean radial error in original pixels): the only error a nested
     selection may choose on. With ``model_folder`` the trained method is kept there (see
-    :mod:`benchsuite.lab.models`) so that it can predict new images later.
+    :mod:`benchsuite.train.models`) so that it can predict new images later.
     """
     protocol = cell.protocol
     dataset = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
