@@ -27,7 +27,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
-KINDS = ("datasets", "encoders", "architectures", "codecs", "metrics", "executors")
+KINDS = ("datasets", "encoders", "architectures", "methods", "codecs", "metrics", "executors")
 ERROR, WARNING = "error", "warning"
 
 
@@ -113,30 +113,90 @@ def extent(size) -> tuple[int, int]:
 
 
 ImageLoader = Callable[[str], np.ndarray]  # sample id -> H×W or H×W×C uint8/uint16 array, original pixels
-EpochCallback = Callable[[int, int, float, float], None]  # (epoch, epochs, training loss, validation loss)
+EpochCallback = Callable[..., None]  # (epoch, epochs, training loss, validation loss, validation / flat loss or None)
+
+
+@dataclass(frozen=True)
+class Images:
+    """The pixels a method reads, by sample id, in original pixels (a dataset's images, or a lab's new ones).
+
+    ``image_key`` gives a digest of an image file's content so that the core can cache prepared inputs
+    across cells (None: not cached); a :class:`Dataset` offers all three members itself.
+    """
+
+    name: str
+    load_image: ImageLoader
+    image_key: Callable[[str], str | None] = lambda sample_id: None
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # (width, height) where known, by sample id
+
+    @classmethod
+    def of(cls, dataset: "Dataset", samples: Iterable[Sample] = ()) -> "Images":
+        """A dataset's images; the sizes of ``samples`` known without decoding them."""
+        return cls(dataset.name, dataset.load_image, dataset.image_key, {s.id: tuple(s.size) for s in samples})
+
+    def size(self, sample_id: str) -> tuple[int, int]:
+        """An image's (width, height): known, or read from the image itself."""
+        if sample_id not in self.sizes:
+            image = self.load_image(sample_id)
+            self.sizes[sample_id] = (int(image.shape[1]), int(image.shape[0]))
+        return self.sizes[sample_id]
+
+
+class NetworkTools(abc.ABC):
+    """How the core builds, trains and runs networks, lent to a method that trains its own (in stages, on
+    crops): exactly the core's path, so its networks train like every network cell's. ``Inputs`` are the
+    core's prepared sets (uint8 images on the training device's side, landmarks in input pixels)."""
+
+    @abc.abstractmethod
+    def build(self, architecture: "Architecture", encoder: "Encoder | None", codec: "Codec", n_landmarks: int,
+              channels: int):
+        """The torch module of ``architecture`` with as many outputs as ``codec`` needs."""
+
+    @abc.abstractmethod
+    def letterboxed(self, samples: list[Sample], images: Images, protocol, for_training: bool = False) -> Any:
+        """Inputs of whole images, each letterboxed to ``protocol.input_size`` (cached where images are keyed);
+        ``for_training`` adds the protocol's offline colour copies, as a network cell's training part has."""
+
+    @abc.abstractmethod
+    def windows(self, samples: list[Sample], crops: np.ndarray, landmarks: np.ndarray) -> Any:
+        """Inputs of the method's own crops: (B, C, H, W) uint8 and (B, N, 2) landmarks in crop pixels, NaN where
+        missing; ``samples[i]`` is the image crop i came from."""
+
+    @abc.abstractmethod
+    def train(self, module, codec: "Codec", train: Any, validation: Any, protocol, on_epoch=None) -> Any:
+        """Train with early stopping on ``validation`` and the protocol's augmentation; the module keeps its best
+        weights. Returns a report with ``epochs_run``, ``best_epoch``, ``stopped_by`` and ``elapsed_seconds``."""
+
+    @abc.abstractmethod
+    def locate(self, module, codec: "Codec", images: np.ndarray, regions: np.ndarray, size, protocol) -> np.ndarray:
+        """(B, N, 2) points in input pixels that ``module`` finds in B×H×W×C uint8 ``images`` of ``size``, decoded
+        inside ``regions`` (B, 4: first and last image pixel, x0, y0, x1, y1), in evaluation mode."""
 
 
 @dataclass(frozen=True)
 class Training:
-    """What the core gives a codec-free method that trains networks (one declaring ``takes_training``).
+    """What the core hands a :class:`Method` when it fits it, and again when it loads a fitted one.
 
     ``protocol`` is the cell's :class:`benchsuite.protocol.Protocol` (input size, epochs, optimiser, budget,
-    augmentation); its ``max_minutes`` bounds all the method's training together (``--budget`` counts the
-    cell as a network cell). ``validation`` names the samples among those given to ``fit`` that form the validation
-    part: drawn from the fold's training part only, they are the only ones early stopping and any other
-    choice may look at. ``on_epoch`` reports progress like the core's own training loop.
+    augmentation); its ``max_minutes`` bounds all the method's training together. ``validation`` names the
+    samples among those given to ``fit`` that form the validation part (a method declaring
+    ``uses_validation``): drawn from the fold's training part only, they are the only ones early stopping and
+    any other choice may look at. ``on_epoch`` reports progress; ``threads`` is the CPUs the cell was given;
+    ``networks`` the core's own network training (:class:`NetworkTools`).
     """
 
     protocol: Any
     validation: frozenset[str] = frozenset()
     on_epoch: EpochCallback | None = None
     flip_permutation: tuple[int, ...] | None = None  # landmark order after a horizontal flip (the dataset's pairs)
+    threads: int = 1
+    networks: NetworkTools | None = None
 
 
-def trains_networks(arch_cls) -> bool:
-    """Whether a cell of this architecture trains networks (through a codec, or itself with ``takes_training``):
-    such cells share a time budget and get a training time estimate."""
-    return bool(arch_cls.outputs) or arch_cls.takes_training is True
+def trains_networks(cls) -> bool:
+    """Whether a cell of this class trains networks under the protocol's time budget: every network
+    architecture, and a method whose results depend on ``max_minutes``."""
+    return issubclass(cls, Architecture) or "max_minutes" in getattr(cls, "reads", ())
 
 
 # --- the kinds -------------------------------------------------------------------------------
@@ -234,53 +294,71 @@ class Encoder(Plugin):
 
 
 class Architecture(Plugin):
-    """A network, or a codec-free method (a statistical baseline, a classical predictor).
+    """A network the core trains through a codec.
 
     ``encoder`` says whether it takes an encoder (``"required"``) or not
     (``"none"``). ``outputs`` lists the codec output kinds its networks can
-    produce (``"heatmap"``, ``"coords"``). An architecture with outputs
-    implements :meth:`build`; one without (``frozenset()``) is codec-free and
-    implements :meth:`fit` and :meth:`predict` instead, and :meth:`save` /
-    :meth:`load` so a fitted method can be kept and used on new images.
-    A codec-free method that trains networks declares ``takes_training``:
-    its ``fit`` then also gets ``training=`` a :class:`Training` (the
-    protocol, which samples are validation, a progress callback).
+    produce (``"heatmap"``, ``"coords"``). A method that learns otherwise (a
+    statistical baseline, a classical predictor, a method training networks
+    of its own) is a :class:`Method`.
     """
 
     kind: ClassVar[str] = "architectures"
     encoder: ClassVar[str] = REQUIRED  # "required" | "none"
     outputs: ClassVar[frozenset[str]] = REQUIRED
-    takes_training: ClassVar[bool] = False  # codec-free: fit() accepts training=Training(...)
+
+    @abc.abstractmethod
+    def build(self, *, in_channels: int, out_channels: int, output: str, encoder: Encoder | None):
+        """The torch module: (B, in_channels, H, W) -> heatmaps (B, C, H, W) or coordinates (B, C)."""
+
+
+class Method(Plugin):
+    """Anything that learns from a fold's annotated images and predicts landmarks on new ones.
+
+    The core's own network method (an architecture × encoder × codec) is one;
+    the mean shape, dlib's shape predictor and coarse-to-fine implement this
+    contract directly. ``reads`` declares the protocol settings a method's
+    results depend on: only those (and the split) are part of its cells'
+    identity, so changing the epochs or the time budget recomputes no cell
+    of a method that reads neither. A method with ``uses_validation`` is told
+    which of the samples it is given are the validation part (its early
+    stopping); one without learns from all of them.
+    """
+
+    kind: ClassVar[str] = "methods"
+    reads: ClassVar[frozenset[str]] = frozenset()  # protocol settings that change its results
+    uses_validation: ClassVar[bool] = False  # fit() holds training.validation out, so its error there is one
     # A floor every method must beat: it predicts without looking at the image (the mean shape). The tables
     # flag a method whose mean error on a dataset is worse than that dataset's baseline.
     baseline: ClassVar[bool] = False
 
-    def build(self, *, in_channels: int, out_channels: int, output: str, encoder: Encoder | None):
-        """The torch module: (B, in_channels, H, W) -> heatmaps (B, C, H, W) or coordinates (B, C)."""
-        raise PluginError(f"architecture {self.name} is codec-free: it has no network to build")
+    @abc.abstractmethod
+    def fit(self, samples: list[Sample], images: Images, training: Training) -> dict[str, Any] | None:
+        """Learn from annotated images (a fold's training part, and its validation part as the core decides);
+        may return facts about the fit for the cell's record (``epochs_run``, ``best_epoch``, ``stopped_by``...)."""
 
-    def fit(self, samples: list[Sample], load_image: ImageLoader, threads: int = 1) -> None:
-        """Codec-free: learn from annotated images (training plus validation part of a fold; with
-        ``takes_training`` also ``training=``, which says which of them are validation)."""
-        raise PluginError(f"architecture {self.name} is a network: it is trained through a codec")
+    @abc.abstractmethod
+    def predict(self, sample_ids: list[str], images: Images) -> np.ndarray:
+        """(len(sample_ids), n_landmarks, 2) predicted landmarks in original pixels."""
 
-    def predict(self, sample_ids: list[str], load_image: ImageLoader) -> np.ndarray:
-        """Codec-free: (len(sample_ids), n_landmarks, 2) predicted landmarks in original pixels."""
-        raise PluginError(f"architecture {self.name} is a network: it predicts through a codec")
+    def validation_points(self) -> np.ndarray | None:
+        """Points for the validation samples ``fit`` was given, in their order, if it computed them anyway
+        (a network's best epoch): the core then predicts them no second time. None: the core predicts them."""
+        return None
 
     def fit_seconds(self, n_images: int, n_landmarks: int, threads: int = 1) -> float | None:
-        """Codec-free, optional: about how many seconds :meth:`fit` takes here on so many images (timed on a
-        small probe, not guessed), for the dry run's estimate; None when the method cannot tell."""
+        """Optional: about how many seconds :meth:`fit` takes here on so many images (timed on a small probe,
+        not guessed), for the dry run's estimate; None when the method cannot tell."""
         return None
 
     def save(self, folder: Path) -> None:
-        """Codec-free: write the fitted method into ``folder`` in a format that cannot carry code."""
-        raise PluginError(f"architecture {self.name} cannot be saved")
+        """Write the fitted method into the (existing, empty) ``folder`` in a format that cannot carry code."""
+        raise PluginError(f"method {self.name} cannot be saved")
 
     @classmethod
-    def load(cls, folder: Path, params: dict[str, Any]) -> "Architecture":
-        """Codec-free: the fitted method :meth:`save` wrote, with the parameters it was made with."""
-        raise PluginError(f"architecture {cls.name} cannot be loaded")
+    def load(cls, folder: Path, params: dict[str, Any], training: Training) -> "Method":
+        """The fitted method :meth:`save` wrote, made with ``params``, under the protocol it was fitted with."""
+        raise PluginError(f"method {cls.name} cannot be loaded")
 
 
 class Codec(Plugin):
@@ -392,7 +470,7 @@ class Executor(Plugin):
 
 
 BASES: dict[str, type[Plugin]] = {
-    "datasets": Dataset, "encoders": Encoder, "architectures": Architecture,
+    "datasets": Dataset, "encoders": Encoder, "architectures": Architecture, "methods": Method,
     "codecs": Codec, "metrics": Metric, "executors": Executor,
 }
 assert tuple(BASES) == KINDS
@@ -402,8 +480,8 @@ _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "description": str, "encoder": str, "outputs": frozenset, "output": str,
     "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "tables": dict,
     "decimals": int, "baseline": bool, "opens_folders": bool, "synthetic": bool, "writes": tuple,
-    "image_suffixes": tuple, "default": bool, "takes_region": bool, "takes_training": bool,
-    "collapsed_above": (int, float),
+    "image_suffixes": tuple, "default": bool, "takes_region": bool, "reads": frozenset,
+    "uses_validation": bool, "collapsed_above": (int, float),
 }
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # what a registered name may be
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}
@@ -476,7 +554,7 @@ def _signature_problems(base: type, cls: type) -> list[str]:
 
 
 def _declared_problems(kind: str, cls: type) -> list[str]:
-    """Declared capabilities must be implemented, and codec-free architectures must fit and predict."""
+    """Declared capabilities must be implemented, and declared protocol settings must exist."""
     problems = []
     base = BASES[kind]
     if kind == "metrics" and isinstance(cls.scores, frozenset):
@@ -489,21 +567,19 @@ def _declared_problems(kind: str, cls: type) -> list[str]:
             method = SCORE_METHODS[level]
             if getattr(cls, method) is getattr(base, method):
                 problems.append(f"declares {level!r} scores but does not implement {method}()")
-    if kind == "architectures" and isinstance(cls.outputs, frozenset):
-        needed = ("build",) if cls.outputs else ("fit", "predict")
-        for method in needed:
-            if getattr(cls, method) is getattr(base, method):
-                what = "a network" if cls.outputs else "codec-free (outputs is empty)"
-                problems.append(f"is {what} but does not implement {method}()")
+    if kind == "architectures" and isinstance(cls.outputs, frozenset) and not cls.outputs:
+        problems.append("attribute 'outputs' is empty: a method that learns without a codec is a method (derive from "
+                        "benchsuite.api.Method and register it with register_methods)")
+    if kind == "methods" and isinstance(cls.reads, frozenset):
+        from benchsuite.protocol import SETTINGS  # the contract names the settings; the protocol module owns them
+
+        unknown = sorted(str(key) for key in cls.reads - SETTINGS)
+        if unknown:
+            problems.append(f"attribute 'reads' names settings the protocol does not have: {', '.join(unknown)}")
     if kind == "datasets" and cls.writes and cls.write_landmarks.__func__ is base.write_landmarks.__func__:
         problems.append("declares formats in 'writes' but does not implement write_landmarks()")
     if kind == "codecs" and cls.takes_region is True and not _accepts(cls.decode, "region"):
         problems.append("declares takes_region but decode() does not accept parameter 'region'")
-    if kind == "architectures" and cls.takes_training is True:
-        if cls.outputs:
-            problems.append("declares takes_training but is a network (trained by the core through a codec)")
-        elif not _accepts(cls.fit, "training"):
-            problems.append("declares takes_training but fit() does not accept parameter 'training'")
     if kind == "datasets" and cls.image_suffixes and cls.read_image_file.__func__ is base.read_image_file.__func__:
         problems.append("declares 'image_suffixes' but does not implement read_image_file()")
     return problems

@@ -84,36 +84,14 @@ def _filters(args):
 def _settings(args, spec=None, registry=None) -> dict:
     """--set and --folds, and --budget spread evenly over the grid's network cells as each one's max_minutes."""
     from benchsuite.protocol import parse_assignments
+    from benchsuite.run.launch import parse_duration, spread_budget
 
     settings = parse_assignments(args.set)
     if args.folds is not None:
         settings["folds"] = args.folds
     if getattr(args, "budget", None):
-        from benchsuite.api import trains_networks
-        from benchsuite.run.launch import plan_grid
-
-        minutes = parse_duration(args.budget)
-        plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=settings)
-        networks = [c for c in plan.cells if trains_networks(registry.get("architectures", c.architecture.name).cls)]
-        if networks:
-            settings["max_minutes"] = round(minutes / len(networks), 3)
+        settings = spread_budget(spec, registry, _filters(args), settings, parse_duration(args.budget))
     return settings
-
-
-def parse_duration(text: str) -> float:
-    """``90s``, ``20m``, ``2h``, ``1h30m`` or a plain number of minutes, in minutes."""
-    import re
-
-    match = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*", text)
-    if text.strip().replace(".", "", 1).isdigit():
-        return float(text)
-    if not match or not any(match.groups()):
-        raise PluginError(f"--budget must be a duration like 90s, 20m, 2h or 1h30m, got {text!r}")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    total = 60 * hours + minutes + seconds / 60
-    if total <= 0:
-        raise PluginError(f"--budget must be positive, got {text!r}")
-    return total
 
 
 def _spec_with_own_folders(args, registry):
@@ -289,7 +267,7 @@ def cmd_fit(args) -> int:
 
     registry = _registry(args)
     run = load_run(args.run, results=args.results, registry=registry)
-    out = Path(args.out or f"{_safe_name(args.method)}-model")
+    out = Path(args.out) if args.out else fit.default_folder(args.method)
     if args.from_folds:
         info = fit.from_folds(run, args.method, out, args.dataset)
         print(f"model folder {out}: the {len(info.members)} fold models of {args.method!r} as an ensemble")
@@ -300,10 +278,6 @@ def cmd_fit(args) -> int:
               f"(+{info.data['trained_on']['val']} for validation)")
     print(f"next: benchsuite predict {out} IMAGES... --to tps|dlc|labelme|coco|csv")
     return 0
-
-
-def _safe_name(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text).strip("-.") or "model"
 
 
 def cmd_predict(args) -> int:
@@ -331,21 +305,14 @@ def cmd_splits(args) -> int:
     import csv
 
     from benchsuite.protocol import load_protocol
-    from benchsuite.run.cells import Component
-    from benchsuite.run.grid import components, dataset_params, split_table
-    from benchsuite.splits import splits_rows
+    from benchsuite.run.launch import dataset_split_rows
 
     registry = _registry(args)
     settings = parse_assignments(args.set) | ({"folds": args.folds} if args.folds is not None else {})
-    protocol = load_protocol(args.protocol, settings)
     entry = folder_component(args.dataset, registry) or {"name": args.dataset}
     if args.splits:
         entry["splits"] = args.splits
-    dataset: Component = components(registry, "datasets", [entry], None, [])[0]
-    params = dataset_params(dataset)
-    instance = registry.create("datasets", dataset.name, params)
-    rows = splits_rows(instance.samples(), protocol.folds, protocol.split_seed, protocol.val_fraction,
-                       split_table(registry, dataset, instance), dataset.label)
+    rows = dataset_split_rows(registry, entry, load_protocol(args.protocol, settings))
     writer = csv.DictWriter(sys.stdout, ["dataset", "image", "fold", "part"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -368,32 +335,13 @@ def cmd_bench(args) -> int:
 
 def cmd_floor(args) -> int:
     """The error floor of each codec's decoding on each dataset at the grid's input size (no training)."""
-    import fnmatch
-
     from tabulate import tabulate
 
-    from benchsuite.protocol import load_protocol
-    from benchsuite.run.grid import components, dataset_params, input_size_for
-    from benchsuite.train.floor import floor_table
+    from benchsuite.run.launch import grid_floors
 
     registry = _registry(args)
     spec, _ = _spec_with_own_folders(args, registry)
-    protocol = load_protocol(spec.protocol, spec.settings | parse_assignments(args.set))
-    codec_entries = ([m["codec"] for m in spec.methods if m.get("codec") is not None] if spec.methods
-                     else spec.axes["codecs"])
-
-    def chosen(axis: str, entries: list, patterns: list[str]):
-        found = components(registry, axis, entries, None, [])
-        return [c for c in found if not patterns or any(fnmatch.fnmatchcase(c.name, p) or
-                                                        fnmatch.fnmatchcase(c.label, p) for p in patterns)]
-
-    def at_input(component):
-        dataset = registry.create("datasets", component.name, dataset_params(component))
-        return component.label, dataset, input_size_for(protocol, [s.size for s in dataset.samples()])
-
-    datasets = [at_input(d) for d in chosen("datasets", spec.axes["datasets"], args.dataset)]
-    codecs = [(c.label, registry.create("codecs", c.name, c.params)) for c in chosen("codecs", codec_entries, args.codec)]
-    table = floor_table(datasets, codecs)
+    table = grid_floors(spec, registry, parse_assignments(args.set), args.dataset, args.codec)
     print(tabulate(table, headers=["dataset", "input", "δ (px)", "codec", "floor MRE (px)", "worst image (px)",
                                    "images"], tablefmt="github", showindex=False, floatfmt=".3f"))
     print("\nfloor: mean over images of the mean radial error (original pixels) left by encoding the true landmarks "

@@ -21,7 +21,13 @@ def register_encoders(register):
 
 @hookspec
 def register_architectures(register):
-    """Register architecture classes: networks and codec-free baselines."""
+    """Register architecture classes: networks the core trains through a codec."""
+
+
+@hookspec
+def register_methods(register):
+    """Register method classes: what learns from images without a codec (baselines, classical predictors,
+    methods that train networks of their own)."""
 
 
 @hookspec

@@ -69,6 +69,20 @@ class Registry:
             known = ", ".join(self.names(kind)) or "none"
             raise PluginError(f"unknown {kind[:-1]} {name!r} (installed: {known})") from None
 
+    def method_kind(self, name: str) -> str:
+        """Where a grid's architectures entry is registered: "methods" for a method of that name (the mean shape,
+        dlib's shape predictor), else "architectures" (a network); an error naming both kinds when neither has it."""
+        if name in self._entries["methods"] or ("methods", name) in self.conflicts:
+            return "methods"
+        if name in self._entries["architectures"] or ("architectures", name) in self.conflicts:
+            return "architectures"
+        known = ", ".join(sorted({*self.names("architectures"), *self.names("methods")})) or "none"
+        raise PluginError(f"unknown architecture or method {name!r} (installed: {known})")
+
+    def method_class(self, name: str) -> type:
+        """The class a grid's architectures entry names: a method's, or a network architecture's."""
+        return self.get(self.method_kind(name), name).cls
+
     def select(self, kind: str, predicate: Callable[[type], bool]) -> list[Registered]:
         """The registered classes of a kind that declare a capability (``predicate(cls)`` is true)."""
         return [e for e in self.entries(kind) if predicate(e.cls)]

@@ -58,7 +58,17 @@ class Protocol:
         return data
 
 
+    def restricted(self, reads: frozenset[str]) -> dict[str, Any]:
+        """The settings among ``reads``, and the split's, which every method's result depends on: the part of
+        the protocol that is a cell's identity."""
+        return {key: value for key, value in self.identity().items() if key in reads | SPLIT_SETTINGS}
+
+
 _FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}
+SETTINGS = frozenset(_FIELDS) - {"name", "description"}  # what a method's ``reads`` may name
+SPLIT_SETTINGS = frozenset({"folds", "split_seed"})  # the test folds: every cell depends on them
+VALIDATION_SETTING = "val_fraction"  # read by a method that holds validation out, and by every selection
+TRAINING_SETTINGS = SETTINGS - SPLIT_SETTINGS  # what the core's network method reads: everything but the folds
 
 
 def preset_names() -> list[str]:

@@ -22,19 +22,14 @@ _HOMES = {
     # exact mappings between original pixels and a network input
     "Letterbox": "benchsuite.train.geometry", "Crop": "benchsuite.train.geometry",
     "antialias": "benchsuite.train.geometry",
-    # training networks the way the core trains them (a method that trains its own, e.g. in stages)
-    "Protocol": "benchsuite.protocol", "build_network": "benchsuite.train.networks",
-    "Prepared": "benchsuite.train.inputs", "prepare": "benchsuite.train.inputs",
-    "training_set": "benchsuite.train.inputs", "GeometricAugmentation": "benchsuite.train.augment",
-    "device": "benchsuite.train.loop", "scale_inputs": "benchsuite.train.loop",
-    "decode_inside": "benchsuite.train.loop",
+    # the protocol settings a method may declare it reads (a method that trains networks reads them all); a
+    # method trains networks through the tools its ``training`` hands it (benchsuite.api.NetworkTools)
+    "SETTINGS": "benchsuite.protocol", "TRAINING_SETTINGS": "benchsuite.protocol",
 }
-_RENAMED = {"train_network": ("benchsuite.train.loop", "train")}
 
 NAMES = [  # what the plugin guide documents (a test checks each name is there and resolves)
-    "Crop", "GeometricAugmentation", "Letterbox", "Prepared", "Protocol", "antialias", "build_network",
-    "create_plugin", "decode_inside", "device", "locked", "prepare", "scale_inputs", "to_channels", "to_uint8",
-    "train_network", "training_set", "usable_cpus", "write_atomic", "write_text_atomic",
+    "Crop", "Letterbox", "SETTINGS", "TRAINING_SETTINGS", "antialias", "create_plugin", "locked", "to_channels",
+    "to_uint8", "usable_cpus", "write_atomic", "write_text_atomic",
 ]
 
 
@@ -49,9 +44,6 @@ def create_plugin(kind: str, name: str, params: dict[str, Any] | None = None):
 def __getattr__(name: str):
     if name in _HOMES:
         return getattr(importlib.import_module(_HOMES[name]), name)
-    if name in _RENAMED:
-        module, attribute = _RENAMED[name]
-        return getattr(importlib.import_module(module), attribute)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

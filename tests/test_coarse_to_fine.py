@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchsuite.api import PluginError, Training
+from benchsuite.api import Images, PluginError
 from benchsuite.protocol import load_protocol
 from benchsuite.run.grid import expand, load_spec
 from benchsuite.run.runner import compute_cell
-from benchsuite.train import loop
+from benchsuite.train import loop, methods
 from benchsuite.train.images import to_channels
 
 TINY = {"network": {"name": "smp-unet", "encoder_depth": 3, "decoder_channels": [8, 8, 8]}, "crop": 16,
@@ -34,16 +34,17 @@ def test_both_stages_train_on_the_training_part_and_stop_on_the_validation_part(
 
     monkeypatch.setattr(loop, "train", spy)
     epochs = []
-    method = registry.create("architectures", "coarse-to-fine", TINY)
+    method = registry.create("methods", "coarse-to-fine", TINY)
     protocol = load_protocol("smoke", PROTOCOL | {"max_minutes": 2})
-    method.fit(samples, wings.load_image, training=Training(protocol, validation,
-                                                            on_epoch=lambda e, n, *_: epochs.append((e, n))))
+    images = Images.of(wings)
+    method.fit(samples, images, methods.training(protocol, [s for s in samples if s.id in validation],
+                                                 on_epoch=lambda e, n, *_: epochs.append((e, n))))
     assert [size for *_, size in stages] == [32, 16]  # the whole image, then windows
     assert budgets[0] == 1 and 1.9 < budgets[1] < 2  # the cell's budget for both: half, then what is left
     for trained_on, stopped_on, _ in stages:
         assert trained_on == {s.id for s in samples} - validation and stopped_on == validation
     assert [e for e, _ in epochs] == list(range(1, len(epochs) + 1)) and len(epochs) == 2  # one progress count
-    predicted = method.predict([s.id for s in samples[:4]], wings.load_image)
+    predicted = method.predict([s.id for s in samples[:4]], images)
     assert predicted.shape == (4, 3, 2) and np.isfinite(predicted).all()
     for sample, points in zip(samples, predicted):
         assert (points >= -0.5).all() and (points <= np.array(sample.size) - 0.5).all()
@@ -52,33 +53,34 @@ def test_both_stages_train_on_the_training_part_and_stop_on_the_validation_part(
 def test_the_refined_answer_is_mapped_back_exactly(registry, wings, monkeypatch):
     """What the refining network finds at (u, v) in the window around a located point is that point plus
     (u - centre, v - centre) · δ in the original, to float precision; each window answers for its own landmark."""
-    method = registry.create("architectures", "coarse-to-fine", TINY)
+    method = registry.create("methods", "coarse-to-fine", TINY)
     method.protocol, method.crop_delta = load_protocol("smoke", PROTOCOL), 1.3
+    method.tools = methods.CoreNetworks()
     sample = wings.samples()[0]
     image = to_channels(wings.load_image(sample.id), 1)
     located = sample.landmarks + [[2.7, -1.9], [-0.6, 3.1], [1.0, 1.0]]
     centre, offset = (16 - 1) / 2, np.array([0.37, -1.21])
 
-    def fine(model, codec, images, regions, size, dev):
+    def fine(model, codec, images, regions, size, protocol):
         answers = np.full((len(images), 3, 2), -99.0)  # other landmarks' channels: wrong on purpose
         answers[np.arange(3), np.arange(3)] = centre + offset
         return answers
 
-    monkeypatch.setattr(type(method), "_run", lambda self, *a: fine(*a))
-    refined = method._refine(image, located, codec=None, dev=None)
+    monkeypatch.setattr(method.tools, "locate", fine)
+    refined = method._refine(image, located, codec=None)
     np.testing.assert_allclose(refined, located + offset * 1.3, atol=1e-9)
 
 
 def test_nested_plugins_are_checked_when_the_method_is_created(registry):
     with pytest.raises(PluginError, match="not a heatmap codec"):
-        registry.create("architectures", "coarse-to-fine", {"codec": {"name": "regression"}})
+        registry.create("methods", "coarse-to-fine", {"codec": {"name": "regression"}})
     with pytest.raises(PluginError, match="unknown parameter 'sigmaa'"):
-        registry.create("architectures", "coarse-to-fine", {"codec": {"name": "gaussian", "sigmaa": 2}})
+        registry.create("methods", "coarse-to-fine", {"codec": {"name": "gaussian", "sigmaa": 2}})
     with pytest.raises(PluginError, match="crop must be an integer"):
-        registry.create("architectures", "coarse-to-fine", {"crop": 4})
-    method = registry.create("architectures", "coarse-to-fine")
-    with pytest.raises(PluginError, match="needs the protocol"):
-        method.fit([], lambda i: None)
+        registry.create("methods", "coarse-to-fine", {"crop": 4})
+    method = registry.create("methods", "coarse-to-fine")
+    with pytest.raises(PluginError, match="needs training and validation images"):
+        method.fit([], Images("none", lambda i: None), methods.training(load_protocol("smoke")))
 
 
 def test_in_a_grid_it_is_told_its_validation_part_and_never_sees_test_images(registry, tmp_path, monkeypatch):
@@ -103,10 +105,13 @@ batch_size = 4
 
     fit = CoarseToFine.fit
 
-    def spy(self, samples, load_image, threads=1, training=None):
+    def spy(self, samples, images, training):
         loaded = []
-        fit(self, samples, lambda i: loaded.append(i) or load_image(i), threads, training)
+        watched = Images(images.name, lambda i: loaded.append(i) or images.load_image(i))
         seen.update(samples={s.id for s in samples}, validation=training.validation, loaded=set(loaded))
+        facts = fit(self, samples, watched, training)
+        seen["loaded"] = set(loaded)
+        return facts
 
     monkeypatch.setattr(CoarseToFine, "fit", spy)
     record, table = compute_cell(cell, registry)
@@ -118,10 +123,11 @@ batch_size = 4
 
 def test_a_fitted_method_is_saved_without_code_and_reloaded_to_the_same_predictions(registry, wings, tmp_path):
     samples = wings.samples()
-    method = registry.create("architectures", "coarse-to-fine", TINY)
-    method.fit(samples, wings.load_image, training=Training(load_protocol("smoke", PROTOCOL),
-                                                            frozenset(s.id for s in samples[:3])))
+    method = registry.create("methods", "coarse-to-fine", TINY)
+    training = methods.training(load_protocol("smoke", PROTOCOL), samples[:3])
+    images = Images.of(wings)
+    method.fit(samples, images, training)
     method.save(tmp_path)
-    again = type(method).load(tmp_path, TINY)
+    again = type(method).load(tmp_path, TINY, training)
     ids = [s.id for s in samples[:2]]
-    np.testing.assert_array_equal(again.predict(ids, wings.load_image), method.predict(ids, wings.load_image))
+    np.testing.assert_array_equal(again.predict(ids, images), method.predict(ids, images))

@@ -69,6 +69,6 @@ def test_built_in_plugins_use_the_core_only_through_the_contract_and_the_toolkit
 def test_every_toolkit_name_resolves():
     from benchsuite import toolkit
 
-    assert set(toolkit.NAMES) == {*toolkit._HOMES, *toolkit._RENAMED, "create_plugin"}
+    assert set(toolkit.NAMES) == {*toolkit._HOMES, "create_plugin"}
     for name in toolkit.NAMES:
         assert getattr(toolkit, name) is not None, name

@@ -11,7 +11,7 @@ import pytest
 from benchsuite_builtin.datasets.manifest import default_root
 from benchsuite_builtin.networks import dlib_ert
 
-from benchsuite.api import PluginError, Sample
+from benchsuite.api import Images, PluginError, Sample, Training
 from benchsuite.cli import main
 from benchsuite.run import runner
 from benchsuite.run.grid import expand, load_spec
@@ -39,6 +39,14 @@ def _rectangles(n: int, seed: int, size=(48, 36)):
     return samples, images.__getitem__
 
 
+def _fit(method, samples, load, threads=1):
+    method.fit(samples, Images("test", load), Training(None, threads=threads))
+
+
+def _predict(method, sample_ids, load):
+    return method.predict(sample_ids, Images("test", load))
+
+
 def _constant(landmarks, n: int = 4, size=(40, 30)):
     """Identical blank images with the same landmarks: dlib's prediction is then exactly its mean shape."""
     samples = [Sample(f"c{i}", np.array(landmarks, float), size) for i in range(n)]
@@ -49,18 +57,18 @@ def test_defaults_and_fields_are_dlibs_own(registry):
     fresh = dlib.shape_predictor_training_options()
     fields = {name for name in dir(fresh) if not name.startswith("_")} - {"be_verbose", "num_threads"}
     assert dlib_ert.DLIB_DEFAULTS == {name: getattr(fresh, name) for name in fields}
-    method = registry.create("architectures", "dlib-ert")
+    method = registry.create("methods", "dlib-ert")
     options = method.training_options(threads=3)
     assert {name: getattr(options, name) for name in fields} == dlib_ert.DLIB_DEFAULTS
     assert options.num_threads == 3
 
 
 def test_the_preset_gives_ml_morphs_options_and_explicit_values_win(registry):
-    method = registry.create("architectures", "dlib-ert", {"preset": "ml-morph", "cascade_depth": 10})
+    method = registry.create("methods", "dlib-ert", {"preset": "ml-morph", "cascade_depth": 10})
     assert method.options["tree_depth"] == 3 and method.options["oversampling_amount"] == 200
     assert method.options["cascade_depth"] == 10  # dlib's default, given explicitly: it overrides the preset's 20
     # ... and it stays part of the cell's identity instead of being dropped as a default
-    assert registry.canonical("architectures", "dlib-ert", {"preset": "ml-morph", "cascade_depth": 10}) == {
+    assert registry.canonical("methods", "dlib-ert", {"preset": "ml-morph", "cascade_depth": 10}) == {
         "cascade_depth": 10, "preset": "ml-morph"}
 
 
@@ -73,23 +81,23 @@ def test_the_preset_gives_ml_morphs_options_and_explicit_values_win(registry):
 ])
 def test_bad_parameters_are_one_line_errors(registry, params, message):
     with pytest.raises(PluginError, match=message.replace("(", r"\(").replace("]", r"\]")):
-        registry.create("architectures", "dlib-ert", params)
+        registry.create("methods", "dlib-ert", params)
 
 
 def test_predictions_are_the_nearest_pixel_centre_of_the_truth():
     # landmarks off the pixel grid: dlib works in whole pixels, so the best it can give is the nearest centre
     samples, load = _constant([[10.3, 20.7], [5.5, 3.49], [0, 0], [39, 29]])
     method = dlib_ert.DlibErt(**TINY)
-    method.fit(samples, load)
-    np.testing.assert_array_equal(method.predict(["c0"], load)[0], [[10, 21], [6, 3], [0, 0], [39, 29]])
+    _fit(method, samples, load)
+    np.testing.assert_array_equal(_predict(method, ["c0"], load)[0], [[10, 21], [6, 3], [0, 0], [39, 29]])
 
 
 def test_the_search_box_is_the_whole_image():
     # the centres of the corner pixels of a 40×30 training image stay the corner pixels' centres at 80×60
     samples, _ = _constant([[0, 0], [39, 29], [39, 0]])
     method = dlib_ert.DlibErt(**TINY)
-    method.fit(samples, lambda _id: np.zeros((30, 40), np.uint8))
-    predicted = method.predict(["big"], lambda _id: np.zeros((60, 80), np.uint8))
+    _fit(method, samples, lambda _id: np.zeros((30, 40), np.uint8))
+    predicted = _predict(method, ["big"], lambda _id: np.zeros((60, 80), np.uint8))
     np.testing.assert_array_equal(predicted[0], [[0, 0], [79, 59], [79, 0]])
 
 
@@ -97,17 +105,17 @@ def test_missing_landmarks_are_left_out_of_training():
     samples, load = _constant([[10, 20], [30, 5]])
     samples[0] = Sample("c0", np.array([[np.nan, np.nan], [30, 5]]), (40, 30))
     method = dlib_ert.DlibErt(**TINY)
-    method.fit(samples, load)
-    np.testing.assert_array_equal(method.predict(["c1"], load)[0], [[10, 20], [30, 5]])
+    _fit(method, samples, load)
+    np.testing.assert_array_equal(_predict(method, ["c1"], load)[0], [[10, 20], [30, 5]])
 
 
 def test_it_learns_where_the_landmarks_are():
     train, load_train = _rectangles(30, seed=1)
     test, load_test = _rectangles(10, seed=2)
     method = dlib_ert.DlibErt(cascade_depth=4, num_trees_per_cascade_level=20)
-    method.fit(train, load_train, threads=2)
+    _fit(method, train, load_train, threads=2)
     truth = np.stack([s.landmarks for s in test])
-    error = np.hypot(*(method.predict([s.id for s in test], load_test) - truth).transpose(2, 0, 1)).mean()
+    error = np.hypot(*(_predict(method, [s.id for s in test], load_test) - truth).transpose(2, 0, 1)).mean()
     mean_shape = np.hypot(*(np.mean([s.landmarks for s in train], axis=0) - truth).transpose(2, 0, 1)).mean()
     assert error < 1.5 and error < 0.25 * mean_shape, (error, mean_shape)
 
@@ -121,12 +129,12 @@ def test_a_downscaled_image_is_learnt_and_predicted_in_original_pixels():
     big = [dataclasses.replace(s, landmarks=(s.landmarks + 0.5) * 2 - 0.5, size=(96, 72)) for s in small]
     options = {"cascade_depth": 4, "num_trees_per_cascade_level": 20}
     reference = dlib_ert.DlibErt(**options)
-    reference.fit(small, load_small)
+    _fit(reference, small, load_small)
     method = dlib_ert.DlibErt(**options, downscale=0.5)
-    method.fit(big, double(load_small))
+    _fit(method, big, double(load_small))
     ids = [s.id for s in tests]
-    expected = (reference.predict(ids, load_small_test) + 0.5) * 2 - 0.5
-    np.testing.assert_array_equal(method.predict(ids, double(load_small_test)), expected)
+    expected = (_predict(reference, ids, load_small_test) + 0.5) * 2 - 0.5
+    np.testing.assert_array_equal(_predict(method, ids, double(load_small_test)), expected)
     with pytest.raises(PluginError, match="downscale must be in"):
         dlib_ert.DlibErt(downscale=0)
 
@@ -135,7 +143,7 @@ def test_images_are_converted_as_dlib_converts_them():
     rgb = np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8)
     samples, _ = _rectangles(6, seed=3, size=(40, 30))
     method = dlib_ert.DlibErt(**TINY)
-    method.fit(samples, lambda _id: rgb)  # dlib's trainer turns colour into grayscale itself...
+    _fit(method, samples, lambda _id: rgb)  # dlib's trainer turns colour into grayscale itself...
     gray = dlib_ert.grayscale(rgb)  # ... and so do we, identically: same features, same shape
     box = dlib.rectangle(0, 0, 39, 29)
     assert [(p.x, p.y) for p in method.predictor(rgb, box).parts()] == \
@@ -148,21 +156,21 @@ def test_images_are_converted_as_dlib_converts_them():
 def test_save_and_load_give_identical_predictions(tmp_path, registry):
     samples, load = _rectangles(12, seed=4)
     params = {"preset": "ml-morph", **TINY}
-    method = registry.create("architectures", "dlib-ert", params)
-    method.fit(samples, load)
+    method = registry.create("methods", "dlib-ert", params)
+    _fit(method, samples, load)
     method.save(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [dlib_ert.MODEL_FILE]
-    again = dlib_ert.DlibErt.load(tmp_path, params)
+    again = dlib_ert.DlibErt.load(tmp_path, params, Training(None))
     ids = [s.id for s in samples]
-    np.testing.assert_array_equal(again.predict(ids, load), method.predict(ids, load))
+    np.testing.assert_array_equal(_predict(again, ids, load), _predict(method, ids, load))
 
 
 def test_a_file_that_is_not_a_model_is_a_one_line_error(tmp_path):
     (tmp_path / dlib_ert.MODEL_FILE).write_bytes(b"not a shape predictor")
     with pytest.raises(PluginError, match="dlib-ert.dat: not a dlib shape predictor"):
-        dlib_ert.DlibErt.load(tmp_path, {})
+        dlib_ert.DlibErt.load(tmp_path, {}, Training(None))
     with pytest.raises(PluginError, match="no fitted dlib-ert model"):
-        dlib_ert.DlibErt.load(tmp_path / "elsewhere", {})
+        dlib_ert.DlibErt.load(tmp_path / "elsewhere", {}, Training(None))
 
 
 GRID = """
@@ -215,7 +223,7 @@ def test_without_dlib_it_says_how_to_install_it_and_the_rest_works(tmp_path, mon
     without = importlib.import_module(dlib_ert.__name__)  # the module itself imports without dlib
     assert without.DlibErt.unavailable() == "dlib is not installed: pip install 'benchsuite[classical]'"
     with pytest.raises(PluginError, match=r"not available here: dlib is not installed: pip install"):
-        registry.create("architectures", "dlib-ert")
+        registry.create("methods", "dlib-ert")
     grid = tmp_path / "all.toml"
     grid.write_text(GRID.split("architectures")[0] + 'architectures = ["*"]\nencoders = []\ncodecs = []\n'
                     "[settings]\nfolds = 2\n")
@@ -279,7 +287,7 @@ def test_its_fit_estimate_scales_two_probes_of_one_cascade_level_to_the_folds_wo
 
     monkeypatch.setattr(dlib_ert.time, "perf_counter", lambda: clock[0])
     monkeypatch.setattr(dlib, "train_shape_predictor", fake_train)
-    method = registry.create("architectures", "dlib-ert", {"preset": "ml-morph"})
+    method = registry.create("methods", "dlib-ert", {"preset": "ml-morph"})
     assert method.fit_seconds(80, 19, threads=2) == pytest.approx(20 * (0.5 + 0.8 + 10 + 120))
     assert probes == [(1, 1, 200, 2, 1, 19), (1, 10, 200, 2, 80, 19), (1, 30, 200, 2, 80, 19)]
 
@@ -289,5 +297,5 @@ def test_a_dry_run_gives_its_fit_estimate(tmp_path, capsys, monkeypatch):
     (tmp_path / "grid.toml").write_text(GRID)
     assert main(["run", "--grid", str(tmp_path / "grid.toml"), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.count("codec-free: fits on the original images, no epochs, < 1 min here") == 2  # the mean shape
-    assert out.count("codec-free: fits on the original images, no epochs, ≈ 3 min here") == 2  # 6 images a fold
+    assert out.count("no network: fits on the original images, no epochs, < 1 min here") == 2  # the mean shape
+    assert out.count("no network: fits on the original images, no epochs, ≈ 3 min here") == 2  # 6 images a fold

@@ -43,7 +43,7 @@ def test_finished_cells_keep_their_models_and_status_shows_the_disk_used(lab_run
     for record in store.records():
         manifest = json.loads((store.cell_dir(record["id"]) / "model" / "model.json").read_text())
         assert manifest["landmark_names"] == ["L1", "L2", "L3"] or len(manifest["landmark_names"]) == 3
-        weights = list((store.cell_dir(record["id"]) / "model").glob("*.safetensors"))
+        weights = list((store.cell_dir(record["id"]) / "model").glob("*/*.safetensors"))
         assert bool(weights) == (manifest["codec"] is not None)
     capsys.readouterr()
     main(["status", "wings", "--results", str(root / "results")])

@@ -19,7 +19,8 @@ def test_all_is_the_full_cross_product_of_installed_plugins_times_folds(registry
               for kind in ("datasets", "encoders")}
     assert "synthetic" in {e.name for e in usable["datasets"]}
     expected = 0
-    for arch, enc, codec in itertools.product(registry.entries("architectures"), [None, *usable["encoders"]],
+    methods = [e for e in registry.entries("methods") if e.cls.unavailable() is None]
+    for arch, enc, codec in itertools.product(registry.entries("architectures") + methods, [None, *usable["encoders"]],
                                               [None, *registry.entries("codecs")]):
         ok = encoder_incompatibility(arch.cls, enc and enc.cls) is None
         ok = ok and codec_incompatibility(arch.cls, codec and codec.cls) is None
@@ -70,7 +71,7 @@ epochs = 3
 
 
 @pytest.mark.parametrize("text,message", [
-    ('architectures = ["no-such-net"]', "unknown architecture 'no-such-net'"),
+    ('architectures = ["no-such-net"]', "unknown architecture or method 'no-such-net'"),
     ('colour = "blue"', "unknown grid keys"),
     ('protocol = "nope"', "unknown protocol 'nope'"),
     ("[settings]\nepochs = 'many'", "epochs"),
@@ -149,7 +150,7 @@ def test_the_lab_grid_is_the_default_for_a_folder_and_its_dry_run_details_each_c
     out = capsys.readouterr().out
     assert out.startswith("grid lab:")
     assert "input 160×128" in out and "budget 6 min" in out and "from scratch" in out  # 30 min over 5 network cells
-    assert "codec-free" in out and " min here" in out
+    assert "no network: fits on the original images" in out and " min here" in out
 
 
 def test_a_method_for_large_originals_runs_only_where_the_images_are_that_large(tmp_path, registry):

@@ -75,17 +75,15 @@ def test_hook_with_a_wrong_signature_is_broken(tmp_path):
 CLASH = """
     from benchsuite import api
     from benchsuite.hookspecs import hookimpl
-    class Clash(api.Architecture):
+    class Clash(api.Method):
         name = "mean-shape"
         description = "clashes with the built-in baseline"
-        encoder = "none"
-        outputs = frozenset()
-        def fit(self, samples, load_image, threads=1):
+        def fit(self, samples, images, training):
             pass
-        def predict(self, sample_ids, load_image):
+        def predict(self, sample_ids, images):
             return None
     @hookimpl
-    def register_architectures(register):
+    def register_methods(register):
         register(Clash)
 """
 
@@ -94,7 +92,7 @@ def test_two_plugins_registering_one_name_conflict_and_everything_else_works(tmp
     root = make_plugin_package(tmp_path, "clashing_plugin", CLASH)
     registry = registry_with(root)
     with pytest.raises(PluginError) as excinfo:
-        registry.get("architectures", "mean-shape")
+        registry.get("methods", "mean-shape")
     message = str(excinfo.value)
     assert "mean-shape" in message and "'baseline'" in message and "'clashing_plugin'" in message
     assert "\n" not in message and "uninstall one" in message
@@ -214,7 +212,7 @@ def test_cli_plugins_lists_conflicts_and_rejected_classes_and_keeps_working(tmp_
     make_plugin_package(tmp_path, "sloppy_codecs", BROKEN_CLASSES)
     out = _cli("plugins", pythonpath=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "CONFLICT architecture 'mean-shape'" in out.stdout and "mean-shape (CONFLICT)" in out.stdout
+    assert "CONFLICT method 'mean-shape'" in out.stdout and "mean-shape (CONFLICT)" in out.stdout
     assert "REJECTED codec 'no-decode'" in out.stdout
     listed = _cli("list", "codecs", pythonpath=tmp_path)
     assert listed.returncode == 0 and "good-codec" in listed.stdout and "registered twice" in listed.stderr
@@ -253,6 +251,11 @@ THINGS = {
             encoder = "none"
             outputs = frozenset({"heatmap"})
             def build(self, *, in_channels, out_channels, output, encoder): return None
+    """,
+    "methods": """
+        class Thing(api.Method):
+            def fit(self, samples, images, training): return None
+            def predict(self, sample_ids, images): return None
     """,
     "codecs": """
         class Thing(api.Codec):
@@ -296,9 +299,9 @@ def test_each_hook_registers_a_third_party_thing(tmp_path, kind):
 
 
 def test_declared_optional_arguments_are_checked_and_old_plugins_keep_working():
-    """takes_region / takes_training promise an extra keyword; a class that declares one must accept it,
-    and a class that declares neither (every plugin written before they existed) is fine as it is."""
-    from benchsuite.api import Architecture, Codec, contract_problems
+    """takes_region promises an extra keyword: a codec that declares it must accept it, one written before it
+    existed is fine as it is. An architecture is a network; a method reads only settings the protocol has."""
+    from benchsuite.api import Architecture, Codec, Method, contract_problems
 
     class OldCodec(Codec):
         name, description, output = "old", "written before regions", "heatmap"
@@ -314,20 +317,18 @@ def test_declared_optional_arguments_are_checked_and_old_plugins_keep_working():
         takes_region = True
         def decode(self, prediction, size, region=None): return prediction
 
-    class Trainer(Architecture):
-        name, description, encoder, outputs = "trainer", "codec-free, trains", "none", frozenset()
-        takes_training = True
-        def fit(self, samples, load_image, threads=1): pass
-        def predict(self, sample_ids, load_image): return None
-
-    class NetworkTrainer(Trainer):
-        outputs = frozenset({"heatmap"})
+    class CodecFree(Architecture):
+        name, description, encoder, outputs = "codec-free", "fits without a codec", "none", frozenset()
         def build(self, *, in_channels, out_channels, output, encoder): return None
-        def fit(self, samples, load_image, threads=1, training=None): pass
+
+    class Reader(Method):
+        name, description, reads = "reader", "reads a setting the protocol lacks", frozenset({"epochs", "epoks"})
+        def fit(self, samples, images, training): pass
+        def predict(self, sample_ids, images): return None
 
     assert contract_problems("codecs", OldCodec) == [] and contract_problems("codecs", Keeping) == []
     assert contract_problems("codecs", Promising) == [
         "declares takes_region but decode() does not accept parameter 'region'"]
-    assert contract_problems("architectures", Trainer) == [
-        "declares takes_training but fit() does not accept parameter 'training'"]
-    assert "declares takes_training but is a network" in " ".join(contract_problems("architectures", NetworkTrainer))
+    assert "a method that learns without a codec is a method" in " ".join(contract_problems("architectures", CodecFree))
+    assert contract_problems("methods", Reader) == [
+        "attribute 'reads' names settings the protocol does not have: epoks"]

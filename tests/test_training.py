@@ -75,9 +75,9 @@ def test_mean_shape_predicts_the_training_mean_ignoring_missing(registry):
     nan = float("nan")
     train = [Sample("a", np.array([[0.0, 0.0], [nan, nan]]), (10, 10)),
              Sample("b", np.array([[2.0, 4.0], [6.0, 8.0]]), (10, 10))]
-    method = registry.create("architectures", "mean-shape")
-    method.fit(train, load_image=None)
-    predicted = method.predict(["a"], load_image=None)
+    method = registry.create("methods", "mean-shape")
+    method.fit(train, images=None, training=None)
+    predicted = method.predict(["a"], images=None)
     np.testing.assert_array_equal(predicted, [[[1.0, 2.0], [6.0, 8.0]]])
 
 

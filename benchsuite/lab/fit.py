@@ -16,8 +16,8 @@ import uuid
 from pathlib import Path
 
 from benchsuite.api import PluginError
-from benchsuite.train import models
 from benchsuite.run.results import CellInfo, Run
+from benchsuite.train import models
 
 FIT_STREAM = 2**32 - 1  # the validation draw of a final fit: a random stream no fold's draw uses
 
@@ -34,6 +34,12 @@ def method_cells(run: Run, method: str, dataset: str | None = None) -> list[Cell
         raise PluginError(f"{run.name}: {method!r} ran on several datasets ({', '.join(datasets)}); choose one "
                           "with --dataset")
     return sorted(cells, key=lambda c: c.fold)
+
+
+def default_folder(method: str) -> Path:
+    """``<method>-model`` in the working folder, the method's label made a safe file name."""
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in method).strip("-.") or "model"
+    return Path(f"{name}-model")
 
 
 def _new_folder(out: Path) -> Path:
@@ -76,40 +82,36 @@ def chosen_record(cells: list[CellInfo]) -> dict:
 def refit(run: Run, method: str, out: Path, registry, dataset: str | None = None, on_epoch=None,
           runtime=None) -> models.ModelInfo:
     """Train the method's configuration on all annotated images of its dataset and keep it in ``out``."""
-    from benchsuite.run import runner
+    import torch
+
+    from benchsuite.api import Images
     from benchsuite.run.cells import Cell
-    from benchsuite.run.grid import dataset_params
     from benchsuite.splits import carve_validation
+    from benchsuite.train import methods
+    from benchsuite.train.augment import flip_permutation
 
     cells = method_cells(run, method, dataset)
     cell = Cell.from_record(chosen_record(cells))
     protocol = cell.protocol
-    data = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
+    if cell.architecture.core("pretrain"):
+        raise PluginError(f"{method!r} is fine-tuned after pre-training; fit it with --from-folds")
+    data = registry.create("datasets", cell.dataset.name, cell.dataset.plugin_params)
     samples = {s.id: s for s in data.samples()}
     groups = {s.id: s.group for s in samples.values() if s.group}
     parts = carve_validation(sorted(samples), protocol.val_fraction, [protocol.split_seed, FIT_STREAM], groups)
     train, val = [samples[i] for i in parts.train], [samples[i] for i in parts.val]
-    arch_params = dict(cell.architecture.params)
-    pretrain = arch_params.pop("pretrain", None)
-    if pretrain:
-        raise PluginError(f"{method!r} is fine-tuned after pre-training; fit it with --from-folds")
-    arch = registry.create("architectures", cell.architecture.name, arch_params)
+    learner = methods.make(registry, cell.architecture, cell.encoder, cell.codec, runtime=runtime)
     tmp = _new_folder(out)
-    record: dict = {}
     manifest = models.describe(cell, data.landmark_names, method=method)
     manifest["trained_on"] = {"train": len(train), "val": len(val), "run": run.name}
+    pairs = data.flip_pairs
     try:
-        import torch
-
         torch.manual_seed(protocol.seed)
-        if not arch.outputs:
-            runner.fit_codec_free(arch, data, train, val, record, protocol, on_epoch)
-            models.save_codec_free(tmp, manifest, arch)
-        else:
-            _, model = runner.fit_network(cell, registry, arch, data, train, val, [], None, record, on_epoch,
-                                          None, runtime)
-            manifest["training"] = {k: record.get(k) for k in ("epochs_run", "best_epoch", "stopped_by")}
-            models.save_network(tmp, manifest, model)
+        facts, _ = methods.fit(learner, train, val, Images.of(data, train + val), protocol, on_epoch=on_epoch,
+                               flips=flip_permutation(data.landmark_names, pairs) if pairs else None, runtime=runtime)
+        if "epochs_run" in facts:
+            manifest["training"] = {k: facts.get(k) for k in ("epochs_run", "best_epoch", "stopped_by")}
+        models.save(tmp, manifest, learner)
         tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchsuite.api import PluginError, Sample
+from benchsuite.api import Images, PluginError, Sample
 from benchsuite.train import models
 
 
@@ -80,7 +80,7 @@ def predict(model_folder: Path, paths: list[Path], registry, progress=None, note
     annotated, why_not = _annotated(paths, registry, info.landmark_names)
     if annotated is not None:
         dataset, samples = annotated
-        load = dataset.load_image
+        source = Images.of(dataset, samples)
         images = {s.id: dataset.image_path(s.id) for s in samples}
         truth = {s.id: s.landmarks for s in samples}
     else:
@@ -100,7 +100,8 @@ def predict(model_folder: Path, paths: list[Path], registry, progress=None, note
             image = load(key)
             samples.append(Sample(key, np.full((len(info.landmark_names), 2), np.nan), (image.shape[1], image.shape[0])))
         images, truth = files, {}
-    predicted = models.predict(info, registry, samples, load, progress)
+        source = Images("images", load, sizes={s.id: s.size for s in samples})
+    predicted = models.predict(info, registry, samples, source, progress)
     out = [dataclasses.replace(s, landmarks=p) for s, p in zip(samples, predicted)]
     return Predicted(out, images, info.landmark_names, truth)
 

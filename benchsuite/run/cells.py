@@ -1,7 +1,10 @@
 """A cell: one method trained and tested on one fold of one dataset.
 
-Its id is a hash of everything that determines its result, so the same
-experiment always lands in the same folder and a changed one never does.
+Its id is a hash of everything that determines its result — the dataset, the
+fold, the method and its parameters, the plugins' versions and only the
+protocol settings the method reads — so the same experiment always lands in
+the same folder, a changed one never does, and a change the method does not
+read (a network's epochs, for the mean shape) leaves its cells as they are.
 """
 from __future__ import annotations
 
@@ -10,44 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchsuite.components import Component, label_without
 from benchsuite.protocol import Protocol
-
-
-@dataclass(frozen=True)
-class Component:
-    """A registered name plus the parameters to instantiate it with."""
-
-    name: str
-    params: dict[str, Any] = field(default_factory=dict)
-    display: str | None = field(default=None, compare=False)  # a grid's "label"; not part of the identity
-
-    @property
-    def label(self) -> str:
-        if self.display:
-            return self.display
-        if not self.params:
-            return self.name
-        inner = ",".join(f"{k}={_short(v)}" for k, v in sorted(self.params.items()))
-        return f"{self.name}({inner})"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "params": dict(sorted(self.params.items()))}
-
-    def __hash__(self) -> int:
-        return hash(json.dumps(self.as_dict(), sort_keys=True, default=str))
-
-
-def _label_without(component: Component, params: set[str]) -> str:
-    """A component's label with the selected parameters shown as chosen on validation."""
-    kept = {k: v for k, v in component.params.items() if k not in params}
-    inner = ",".join([f"{k}={_short(v)}" for k, v in sorted(kept.items())] + [f"{p}=selected" for p in sorted(params)])
-    return f"{component.name}({inner})"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"  # 2.0 reads as 2, as the user wrote it
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else str(value)
 
 
 @dataclass(frozen=True)
@@ -61,6 +28,9 @@ class Cell:
     versions: dict[str, str] = field(default_factory=dict, hash=False)  # plugin name -> version
     select: tuple[str, ...] = field(default=(), compare=False, hash=False)  # chosen on validation, see selection()
     select_defaults: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # values when unset
+    # the protocol settings the method reads (see benchsuite.api.Method.reads): only they and the split are part
+    # of the identity; None: every setting (a cell recorded before identities were restricted)
+    reads: frozenset[str] | None = field(default=None, compare=False, hash=False)
 
     @property
     def method(self) -> str:
@@ -76,7 +46,7 @@ class Cell:
             "encoder": self.encoder.as_dict() if self.encoder else None,
             "codec": self.codec.as_dict() if self.codec else None,
             "fold": self.fold,
-            "protocol": self.protocol.identity(),
+            "protocol": self.protocol.identity() if self.reads is None else self.protocol.restricted(self.reads),
             "versions": dict(sorted(self.versions.items())),
         }
 
@@ -97,13 +67,14 @@ class Cell:
         config = record["config"]
 
         def component(key: str) -> Component | None:
-            part = config.get(key)
-            return Component(part["name"], dict(part.get("params") or {})) if part else None
+            return Component.from_dict(config.get(key))
 
         dataset = component("dataset")
         dataset = Component(dataset.name, dataset.params, record.get("dataset"))
+        recorded = config["protocol"]  # a restricted identity holds just what the method reads (and no name)
+        reads = None if "name" in recorded else frozenset(recorded)
         return cls(dataset, component("architecture"), component("encoder"), component("codec"), int(config["fold"]),
-                   protocol_from_identity(config["protocol"]), dict(config.get("versions") or {}))
+                   protocol_from_identity(recorded), dict(config.get("versions") or {}), reads=reads)
 
     def selection(self) -> tuple[str, str, dict[str, Any]] | None:
         """For a cell among candidates of a nested selection: (group id, group label, its values of the selected
@@ -123,7 +94,7 @@ class Cell:
                 chosen[entry] = part["params"].get(param, self.select_defaults.get(entry))
                 part["params"] = {k: v for k, v in part["params"].items() if k != param}
                 stripped.setdefault(axis, set()).add(param)
-        labels = [(c.label if not stripped.get(axis) else _label_without(c, stripped[axis]))
+        labels = [(c.label if not stripped.get(axis) else label_without(c, stripped[axis]))
                   for axis, c in components.items() if c is not None and axis != "dataset"]
         return _digest(identity), "+".join(labels), chosen
 

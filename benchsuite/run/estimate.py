@@ -2,7 +2,7 @@
 
 The estimate times a few bare training steps of each distinct network on this machine (random inputs of the
 cell's shape) and scales them by the fold's training images and the epochs, capped by the time budget. It is
-an upper bound: early stopping usually ends training sooner. A codec-free method estimates its own fit
+an upper bound: early stopping usually ends training sooner. A method without a network estimates its own fit
 (``fit_seconds``, a small probe of its own on this machine), where it can.
 """
 from __future__ import annotations
@@ -14,7 +14,6 @@ import torch
 
 from benchsuite.api import extent, trains_networks
 from benchsuite.run.environment import usable_cpus
-from benchsuite.run.grid import dataset_params
 from benchsuite.train import speed
 from benchsuite.train.networks import build_network
 
@@ -24,23 +23,23 @@ MAX_NETWORKS = 12  # beyond this many distinct networks, a dry run does not time
 def describe_cells(cells, registry) -> dict[str, str]:
     """cell id -> "input 160×128, ≤300 epochs, budget 10 min, from scratch, ≈ 8 min"."""
     speeds: dict[str, float | None] = {}
-    networks = {_network_key(c) for c in cells if registry.get("architectures", c.architecture.name).cls.outputs}
+    networks = {_network_key(c) for c in cells if _is_network(registry, c)}
     timed = len(networks) <= MAX_NETWORKS
     sizes: dict[str, tuple[int, int]] = {}
     fits: dict[str, float | None] = {}
     texts = {}
     for cell in cells:
-        arch_cls = registry.get("architectures", cell.architecture.name).cls
+        arch_cls = registry.method_class(cell.architecture.name)
         protocol = cell.protocol
         width, height = extent(protocol.input_size)
         if not trains_networks(arch_cls):
             key = json.dumps([cell.architecture.as_dict(), cell.dataset.as_dict(), protocol.folds], default=str)
             if key not in fits:
                 fits[key] = _fit_seconds(cell, registry, sizes)
-            texts[cell.id] = "codec-free: fits on the original images, no epochs" + (
+            texts[cell.id] = "no network: fits on the original images, no epochs" + (
                 "" if fits[key] is None else f", {_minutes(fits[key] / 60)}")
             continue
-        if not arch_cls.outputs:  # it trains its own networks: no bare network of the cell's to time
+        if not _is_network(registry, cell):  # it trains its own networks: no bare network of the cell's to time
             budget = f", budget {protocol.max_minutes:g} min in all" if protocol.max_minutes else ""
             texts[cell.id] = f"trains its own networks: input {width}×{height}, ≤{protocol.epochs} epochs{budget}"
             continue
@@ -66,20 +65,22 @@ def _network_key(cell) -> str:
                        cell.codec.as_dict() if cell.codec else None, cell.protocol.identity()], default=str)
 
 
+def _is_network(registry, cell) -> bool:
+    return registry.method_kind(cell.architecture.name) == "architectures"
+
+
 def _pretrained(cell) -> bool:
-    params = [cell.architecture.params, cell.encoder.params if cell.encoder else {}]
-    return any(p.get("weights") or p.get("pretrain") for p in params)
+    params = [cell.architecture.plugin_params, cell.encoder.params if cell.encoder else {}]
+    return bool(cell.architecture.core("pretrain")) or any(p.get("weights") for p in params)
 
 
 def _images_per_s(cell, registry) -> float | None:
     """Training images per second of this cell's bare network on this machine (a few steps on random inputs)."""
     try:
-        arch_params = {k: v for k, v in cell.architecture.params.items() if k != "pretrain"}
-        arch = registry.create("architectures", cell.architecture.name, arch_params)
+        arch = registry.create("architectures", cell.architecture.name, cell.architecture.plugin_params)
         encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
         codec = registry.create("codecs", cell.codec.name, cell.codec.params)
-        dataset = registry.create("datasets", cell.dataset.name,
-                                  dataset_params(cell.dataset))
+        dataset = registry.create("datasets", cell.dataset.name, cell.dataset.plugin_params)
         torch.manual_seed(0)
         model = build_network(arch, codec, encoder, len(dataset.landmark_names), cell.protocol.channels)
         small = dataclasses.replace(cell.protocol, batch_size=min(2, cell.protocol.batch_size))
@@ -93,9 +94,9 @@ def _minutes(minutes: float) -> str:
 
 
 def _fit_seconds(cell, registry, sizes) -> float | None:
-    """A codec-free method's own estimate of its fit on the fold's training and validation images."""
+    """A method's own estimate of its fit on the fold's training and validation images."""
     try:
-        method = registry.create("architectures", cell.architecture.name, cell.architecture.params)
+        method = registry.create("methods", cell.architecture.name, cell.architecture.plugin_params)
         return method.fit_seconds(_fold_images(cell, registry, sizes), _dataset_shape(cell, registry, sizes)[1],
                                   threads=usable_cpus())
     except Exception:  # noqa: BLE001 - an estimate never stops a dry run; the run itself reports the problem
@@ -112,6 +113,6 @@ def _dataset_shape(cell, registry, sizes: dict[str, tuple[int, int]]) -> tuple[i
     """(images, landmarks) of the cell's dataset, read once per dataset."""
     key = json.dumps(cell.dataset.as_dict(), default=str)
     if key not in sizes:
-        dataset = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
+        dataset = registry.create("datasets", cell.dataset.name, cell.dataset.plugin_params)
         sizes[key] = len(dataset.samples()), len(dataset.landmark_names)
     return sizes[key]

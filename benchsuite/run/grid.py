@@ -19,15 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from benchsuite import __version__
+from benchsuite import __version__, api
 from benchsuite.api import PluginError, extent
+from benchsuite.components import split_entry
 from benchsuite.plugins import Registry, signature_defaults
-from benchsuite.protocol import Protocol, load_protocol
+from benchsuite.protocol import TRAINING_SETTINGS, VALIDATION_SETTING, Protocol, load_protocol
 from benchsuite.run.cells import Cell, Component
 from benchsuite.splits import SplitTable, digest, read_split_table
 
 AXES = ("datasets", "architectures", "encoders", "codecs")
-CORE_PARAMETERS = {"architectures": ("pretrain",), "datasets": ("splits",)}  # keys the core handles itself
 _GRID_KEYS = {"description", "protocol", "settings", "executor", "select", "methods", *AXES}
 SELECTABLE = {"dataset", "architecture", "encoder", "codec"}  # select = ["codec.sigma"]: <axis>.<parameter>
 
@@ -144,7 +144,7 @@ def _unusable(registry: Registry, axis: str, name: str) -> str | None:
     parameters, and datasets whose files are not there, are left out (and
     said so) rather than turned into cells that are bound to fail.
     """
-    cls = registry.get(axis, name).cls
+    cls = registry.get(_kind(registry, axis, name), name).cls
     required = [key for key, default in signature_defaults(cls).items() if default is inspect.Parameter.empty]
     if required:
         return f"needs parameters: {', '.join(required)}"
@@ -165,16 +165,14 @@ def components(registry: Registry, axis: str, entries: list[Any], pattern: str |
     result: list[Component] = []
     for entry in entries:
         if isinstance(entry, dict):
-            params = dict(entry)
-            name, label = params.pop("name", None), params.pop("label", None)
+            name, params, core, label = split_entry(axis, entry)
             if not isinstance(name, str):
                 raise PluginError(f"a {axis} entry {entry!r} has no name")
-            core = {key: params.pop(key) for key in CORE_PARAMETERS.get(axis, ()) if key in params}
             if "splits" in core:
                 core["splits"] = _split_file(core["splits"])
-            result.append(Component(name, registry.canonical(axis, name, params) | core, label))
+            result.append(Component(name, registry.canonical(_kind(registry, axis, name), name, params) | core, label))
         elif isinstance(entry, str) and any(ch in entry for ch in "*?["):
-            for name in fnmatch.filter(registry.names(axis), entry):
+            for name in fnmatch.filter(_names(registry, axis), entry):
                 if pattern and not fnmatch.fnmatchcase(name, pattern):
                     continue
                 reason = _unusable(registry, axis, name)
@@ -183,7 +181,7 @@ def components(registry: Registry, axis: str, entries: list[Any], pattern: str |
                 else:
                     result.append(Component(name))
         elif isinstance(entry, str):
-            registry.get(axis, entry)
+            registry.get(_kind(registry, axis, entry), entry)
             result.append(Component(entry))
         else:
             raise PluginError(f"a {axis} entry must be a name, a pattern or a table, got {entry!r}")
@@ -192,9 +190,30 @@ def components(registry: Registry, axis: str, entries: list[Any], pattern: str |
     return list(dict.fromkeys(result))
 
 
+def _kind(registry: Registry, axis: str, name: str) -> str:
+    """The registry kind of an axis entry: the architectures axis also lists methods (the mean shape, dlib)."""
+    return registry.method_kind(name) if axis == "architectures" else axis
+
+
+def _names(registry: Registry, axis: str) -> list[str]:
+    """What a pattern on an axis can match: on the architectures axis, networks and methods alike."""
+    return sorted({*registry.names(axis), *registry.names("methods")}) if axis == "architectures" else \
+        registry.names(axis)
+
+
+def reads(method_cls, selecting: bool) -> frozenset[str]:
+    """The protocol settings a cell's result depends on besides the split: everything for the core's network
+    method, a method's own declaration otherwise; the validation cut where validation is held out (a method
+    that stops early on it, or any candidate of a nested selection)."""
+    if issubclass(method_cls, api.Architecture):
+        return TRAINING_SETTINGS
+    held_out = method_cls.uses_validation or selecting
+    return frozenset(method_cls.reads) | ({VALIDATION_SETTING} if held_out else set())
+
+
 def encoder_incompatibility(arch_cls, encoder: Component | None) -> str | None:
     """Why an architecture cannot take this encoder (or no encoder), or None."""
-    takes_encoder = arch_cls.encoder == "required"
+    takes_encoder = getattr(arch_cls, "encoder", "none") == "required"  # a method takes none
     if encoder is not None and not takes_encoder:
         return f"{arch_cls.name} takes no encoder"
     if encoder is None and takes_encoder:
@@ -204,8 +223,8 @@ def encoder_incompatibility(arch_cls, encoder: Component | None) -> str | None:
 
 def codec_incompatibility(arch_cls, codec_cls) -> str | None:
     """Why an architecture cannot be trained with this codec (or none), or None."""
-    if not arch_cls.outputs:
-        return f"{arch_cls.name} is codec-free: it takes no codec" if codec_cls is not None else None
+    if not issubclass(arch_cls, api.Architecture):
+        return f"{arch_cls.name} is a method of its own: it takes no codec" if codec_cls is not None else None
     if codec_cls is None:
         return f"{arch_cls.name} needs a codec and the grid lists none"
     if codec_cls.output not in arch_cls.outputs:
@@ -238,9 +257,10 @@ def expand(
                 continue
             versions = _versions(registry, dataset, arch, encoder, codec)
             defaults = _defaults(registry, spec.select, dataset, arch, encoder, codec)
+            settings = reads(registry.method_class(arch.name), bool(spec.select))
             for fold in range(len(table.folds) if table else protocol.folds):
                 grid.cells.append(Cell(dataset, arch, encoder, codec, fold, cell_protocol, versions,
-                                       select=spec.select, select_defaults=defaults))
+                                       select=spec.select, select_defaults=defaults, reads=settings))
         for arch, encoder, codec, reason in grid.skipped_methods:
             grid.skipped.append(Skipped(dataset, arch, encoder, codec, reason))
     _check_labels(grid.cells)
@@ -260,19 +280,14 @@ def _split_file(value: Any) -> dict[str, str]:
     return {"file": str(path), "sha256": digest(path)}
 
 
-def dataset_params(dataset: Component) -> dict[str, Any]:
-    """A dataset entry's parameters for the plugin class (the core's own keys, such as splits, removed)."""
-    return {k: v for k, v in dataset.params.items() if k not in CORE_PARAMETERS["datasets"]}
-
-
 def split_table(registry: Registry, dataset: Component, instance=None) -> SplitTable | None:
     """The user's split for a dataset entry, checked against its samples; None for the usual k-fold."""
-    spec = dataset.params.get("splits")
+    spec = dataset.core("splits")
     if not spec:
         return None
     if digest(Path(spec["file"])) != spec["sha256"]:
         raise PluginError(f"{spec['file']}: the split file changed since the grid was loaded")
-    instance = instance or registry.create("datasets", dataset.name, dataset_params(dataset))
+    instance = instance or registry.create("datasets", dataset.name, dataset.plugin_params)
     return read_split_table(Path(spec["file"]), [s.id for s in instance.samples()], dataset.label)
 
 
@@ -284,7 +299,7 @@ def _defaults(registry: Registry, select: tuple[str, ...], *components: Componen
         axis, _, param = entry.partition(".")
         kind, component = by_axis[axis]
         if component is not None:
-            value = signature_defaults(registry.get(kind, component.name).cls).get(param, inspect.Parameter.empty)
+            value = signature_defaults(registry.get(_kind(registry, kind, component.name), component.name).cls).get(param, inspect.Parameter.empty)
             defaults[entry] = None if value is inspect.Parameter.empty else value
     return defaults
 
@@ -336,11 +351,12 @@ def _methods(spec: GridSpec, registry: Registry, filters: dict, grid: Grid):
         axes = {axis: components(registry, axis, spec.axes[axis], filters.get(axis), grid.notes)
                 for axis in AXES[1:]}
         candidates = [(arch, encoder, codec) for arch in axes["architectures"]
-                      for encoder in _with_none(axes["encoders"], registry.get("architectures", arch.name).cls.encoder
-                                                != "required")
-                      for codec in _with_none(axes["codecs"], not registry.get("architectures", arch.name).cls.outputs)]
+                      for encoder in _with_none(axes["encoders"], getattr(registry.method_class(arch.name), "encoder",
+                                                                          "none") != "required")
+                      for codec in _with_none(axes["codecs"], not issubclass(registry.method_class(arch.name),
+                                                                            api.Architecture))]
     for arch, encoder, codec in candidates:
-        arch_cls = registry.get("architectures", arch.name).cls
+        arch_cls = registry.method_class(arch.name)
         codec_cls = registry.get("codecs", codec.name).cls if codec else None
         reason = (encoder_incompatibility(arch_cls, encoder) or codec_incompatibility(arch_cls, codec_cls)
                   or _unavailable(registry, arch, encoder, codec))
@@ -353,7 +369,7 @@ def _methods(spec: GridSpec, registry: Registry, filters: dict, grid: Grid):
 def _unavailable(registry: Registry, *parts: Component | None) -> str | None:
     """Why a method cannot run on this machine (an optional library is missing), said once in the dry run."""
     for axis, part in zip(AXES[1:], parts):
-        why = part and registry.get(axis, part.name).cls.unavailable()
+        why = part and registry.get(_kind(registry, axis, part.name), part.name).cls.unavailable()
         if why:
             return f"{part.name} is not available here: {why}"
     return None
@@ -365,7 +381,7 @@ def _for_dataset(protocol: Protocol, registry: Registry, dataset: Component,
     sizes where they were read (for "auto", or when a method is only for large originals)."""
     if protocol.input_size != "auto" and not need_sizes:
         return protocol, []
-    sizes = [s.size for s in registry.create("datasets", dataset.name, dataset_params(dataset)).samples()]
+    sizes = [s.size for s in registry.create("datasets", dataset.name, dataset.plugin_params).samples()]
     return dataclasses.replace(protocol, input_size=input_size_for(protocol, sizes)), sizes
 
 
@@ -405,6 +421,6 @@ def _versions(registry: Registry, dataset, arch, encoder, codec) -> dict[str, st
     versions = {"benchsuite": __version__}
     for axis, comp in zip(AXES, (dataset, arch, encoder, codec)):
         if comp is not None:
-            entry = registry.get(axis, comp.name)
+            entry = registry.get(_kind(registry, axis, comp.name), comp.name)
             versions[entry.plugin] = entry.version
     return versions

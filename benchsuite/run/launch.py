@@ -142,7 +142,7 @@ def dataset_problems(plan: Plan, registry: Registry) -> list[str]:
     folds = plan.grid.protocol.folds
     for component in dict.fromkeys(c.dataset for c in plan.cells):
         try:
-            count = len(registry.create("datasets", component.name, grids.dataset_params(component)).samples())
+            count = len(registry.create("datasets", component.name, component.plugin_params).samples())
         except PluginError as exc:
             problems.append(f"dataset {component.label}: {exc}")
             continue
@@ -208,15 +208,74 @@ def run_grid(grid: str | grids.GridSpec = "smoke", *, results: str | Path | None
 
 def split_rows(grid: grids.Grid, registry: Registry) -> list[dict]:
     """Every dataset's split, fold by fold (dataset, image, fold, part): what the run's splits.csv holds."""
+    return [row for dataset in dict.fromkeys(c.dataset for c in grid.cells)
+            for row in _split_rows(registry, dataset, grid.protocol)]
+
+
+def dataset_split_rows(registry: Registry, entry: dict, protocol) -> list[dict]:
+    """One grid dataset entry's split under ``protocol`` (``benchsuite splits``), as a run would draw it."""
+    return _split_rows(registry, grids.components(registry, "datasets", [entry], None, [])[0], protocol)
+
+
+def _split_rows(registry: Registry, dataset, protocol) -> list[dict]:
     from benchsuite.splits import splits_rows
 
-    rows = []
-    for dataset in dict.fromkeys(c.dataset for c in grid.cells):
-        instance = registry.create("datasets", dataset.name, grids.dataset_params(dataset))
-        table = grids.split_table(registry, dataset, instance)
-        rows += splits_rows(instance.samples(), grid.protocol.folds, grid.protocol.split_seed,
-                            grid.protocol.val_fraction, table, dataset.label)
-    return rows
+    instance = registry.create("datasets", dataset.name, dataset.plugin_params)
+    return splits_rows(instance.samples(), protocol.folds, protocol.split_seed, protocol.val_fraction,
+                       grids.split_table(registry, dataset, instance), dataset.label)
+
+
+def parse_duration(text: str) -> float:
+    """``90s``, ``20m``, ``2h``, ``1h30m`` or a plain number of minutes, in minutes."""
+    import re
+
+    match = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*", text)
+    if text.strip().replace(".", "", 1).isdigit():
+        return float(text)
+    if not match or not any(match.groups()):
+        raise PluginError(f"--budget must be a duration like 90s, 20m, 2h or 1h30m, got {text!r}")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = 60 * hours + minutes + seconds / 60
+    if total <= 0:
+        raise PluginError(f"--budget must be positive, got {text!r}")
+    return total
+
+
+def spread_budget(spec: grids.GridSpec, registry: Registry, filters, settings: dict, minutes: float) -> dict:
+    """The settings with a total time budget spread evenly over the grid's cells that train networks, as each
+    one's ``max_minutes`` (methods that train none, the mean shape and dlib, are not counted)."""
+    from benchsuite.api import trains_networks
+
+    plan = plan_grid(spec, registry=registry, filters=filters, settings=settings)
+    networks = [c for c in plan.cells if trains_networks(registry.method_class(c.architecture.name))]
+    return settings | ({"max_minutes": round(minutes / len(networks), 3)} if networks else {})
+
+
+def grid_floors(spec: grids.GridSpec, registry: Registry, settings: dict, datasets: list[str] | None = None,
+                codecs: list[str] | None = None):
+    """Each of the grid's codecs' error floor on each of its datasets at the grid's input size (``benchsuite
+    floor``): the true landmarks encoded and decoded, no network; ``datasets``/``codecs`` filter by pattern."""
+    import fnmatch
+
+    from benchsuite.protocol import load_protocol
+    from benchsuite.train.floor import floor_table
+
+    protocol = load_protocol(spec.protocol, spec.settings | settings)
+    codec_entries = ([m["codec"] for m in spec.methods if m.get("codec") is not None] if spec.methods
+                     else spec.axes["codecs"])
+
+    def chosen(axis: str, entries: list, patterns: list[str] | None):
+        found = grids.components(registry, axis, entries, None, [])
+        return [c for c in found if not patterns or any(fnmatch.fnmatchcase(c.name, p) or
+                                                        fnmatch.fnmatchcase(c.label, p) for p in patterns)]
+
+    def at_input(component):
+        dataset = registry.create("datasets", component.name, component.plugin_params)
+        return component.label, dataset, grids.input_size_for(protocol, [s.size for s in dataset.samples()])
+
+    return floor_table([at_input(d) for d in chosen("datasets", spec.axes["datasets"], datasets)],
+                       [(c.label, registry.create("codecs", c.name, c.params)) for c in
+                        chosen("codecs", codec_entries, codecs)])
 
 
 def with_split_file(spec: grids.GridSpec, path: str | Path) -> grids.GridSpec:

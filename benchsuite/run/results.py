@@ -182,9 +182,9 @@ class Run:
             return "unknown"
 
     def is_baseline(self, architecture: str | None) -> bool:
-        """Whether the architecture plugin declares itself a baseline (an architecture not installed is not one)."""
+        """Whether the method plugin declares itself a baseline (a method not installed is not one)."""
         try:
-            return bool(architecture) and bool(self.registry.get("architectures", architecture).cls.baseline)
+            return bool(architecture) and bool(getattr(self.registry.method_class(architecture), "baseline", False))
         except PluginError:
             return False
 

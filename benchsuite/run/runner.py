@@ -17,18 +17,17 @@ import pandas as pd
 import torch
 
 from benchsuite import api
-from benchsuite.api import PluginError, Sample
-from benchsuite.train import models
+from benchsuite.api import Sample
+from benchsuite.distance import mean_radial_error
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as plugin_registry
 from benchsuite.run import environment
 from benchsuite.run.cells import Cell
-from benchsuite.run.grid import dataset_params, split_table
+from benchsuite.run.grid import split_table
 from benchsuite.run.store import RunStore
 from benchsuite.splits import split_samples
-from benchsuite.train import inputs, loop, pretraining, speed
-from benchsuite.train.augment import flip_permutation, for_dataset
-from benchsuite.train.networks import build_network
+from benchsuite.train import inputs, loop, methods, models, pretraining
+from benchsuite.train.augment import flip_permutation
 
 
 @dataclass
@@ -78,19 +77,18 @@ def predictions_table(names: list[str], samples: list[Sample], predicted: np.nda
 def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | None = None,
                  runtime: loop.Runtime | None = None, model_folder: Path | None = None,
                  on_phase=None) -> tuple[dict, pd.DataFrame]:
-    """Train on the fold's training part, select on its validation part, predict its test part.
+    """Fit the cell's method on the fold's training part, score it on the validation part where that was held
+    out, predict its test part.
 
     The record holds the validation error (mean radial error in original pixels): the only error a nested
     selection may choose on. With ``model_folder`` the trained method is kept there (see
     :mod:`benchsuite.train.models`) so that it can predict new images later.
     """
     protocol = cell.protocol
-    dataset = registry.create("datasets", cell.dataset.name, dataset_params(cell.dataset))
+    dataset = registry.create("datasets", cell.dataset.name, cell.dataset.plugin_params)
     table = split_table(registry, cell.dataset, dataset)
     train, val, test = split_samples(dataset, protocol, cell.fold, table)
-    arch_params = dict(cell.architecture.params)
-    pretrain_spec = arch_params.pop("pretrain", None)
-    arch = registry.create("architectures", cell.architecture.name, arch_params)
+    names = dataset.landmark_names
     record = {"split": {"train": len(train), "val": len(val), "test": len(test)},
               "folds": len(table.folds) if table else protocol.folds, "pixel_size_mm": dataset.pixel_size_mm,
               "human_error": dataset.human_error()}
@@ -99,106 +97,40 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
         record["selection"] = {"group": group, "label": label, "values": chosen}
     say = on_phase or (lambda text: None)
     torch.manual_seed(protocol.seed)
-    if not arch.outputs:
+    method = _method(cell, registry, workdir, runtime, {s.group for s in test if s.group})
+    images = api.Images.of(dataset, train + val + test)
+    if not isinstance(method, methods.NetworkMethod):
         inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
-        learns_from_val = not arch.takes_training and not cell.selection()
-        given = val if learns_from_val or arch.takes_training else []
-        say(f"fitting on {len(train) + len(given)} images")
-        predict = fit_codec_free(arch, dataset, train, given, record, protocol, on_epoch)
-        if learns_from_val:
-            val = []  # they were training images: their error is no validation error
-        if model_folder is not None:
-            models.save_codec_free(model_folder, models.describe(cell, dataset.landmark_names), arch)
-    else:
-        say(f"training on {len(train)} images, validating on {len(val)}")
-        predict, model = fit_network(cell, registry, arch, dataset, train, val, test, pretrain_spec, record,
-                                      on_epoch, workdir, runtime, say)
-        if model_folder is not None:
-            models.save_network(model_folder, models.describe(cell, dataset.landmark_names), model)
-    say(f"predicting {len(val)} validation and {len(test)} test images" if val and not arch.outputs else
-        f"predicting {len(test)} test images")  # a network's validation points come from its best epoch
-    if val:
-        record["val_mre"] = mean_radial_error(val, predict(val))
-    predicted = predict(test)
+    say(f"training on {len(train)} images, validating on {len(val)}" if method.uses_validation else
+        f"fitting on {len(train) + (0 if cell.selection() else len(val))} images")
+    pairs = dataset.flip_pairs
+    facts, held_out = methods.fit(method, train, val, images, protocol, selecting=bool(cell.selection()),
+                                  on_epoch=on_epoch, flips=flip_permutation(names, pairs) if pairs else None,
+                                  runtime=runtime)
+    record |= facts
+    if held_out and val:  # a network's validation points come from its best epoch, others are predicted here
+        points = methods.validation_points(method, val, images, len(names))
+        record["val_mre"] = mean_radial_error(points, np.stack([s.landmarks for s in val]))
+    say(f"predicting {len(test)} test images")
+    predicted = methods.predict(method, test, images, len(names))
     if not np.all(np.isfinite(predicted)):
         raise FloatingPointError("the model predicted non-finite coordinates")
-    return record, predictions_table(dataset.landmark_names, test, predicted)
+    if model_folder is not None:
+        models.save(model_folder, models.describe(cell, names), method)
+    return record, predictions_table(names, test, predicted)
 
 
-def fit_codec_free(arch, dataset, train: list[Sample], val: list[Sample], record: dict, protocol=None,
-                   on_epoch=None):
-    """A codec-free method learns from the training and the validation images it is given; one that trains
-    networks (``takes_training``) is told which are validation, for its early stopping, and gets the protocol.
-    In a nested selection it is given none, so that its validation error is one (see :func:`compute_cell`)."""
-    started = time.perf_counter()
-    if arch.takes_training:
-        pairs = dataset.flip_pairs
-        training = api.Training(protocol, frozenset(s.id for s in val), on_epoch,
-                                flip_permutation(dataset.landmark_names, pairs) if pairs else None)
-        arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads(), training=training)
-    else:
-        arch.fit(train + val, dataset.load_image, threads=torch.get_num_threads())
-    record["train_seconds"] = time.perf_counter() - started
+def _method(cell: Cell, registry: Registry, workdir: Path | None, runtime, exclude_groups: set[str]):
+    """The cell's method; a network pre-trained first where its entry asks (never on the test fold's groups)."""
+    spec = cell.architecture.core("pretrain")
 
-    def predict(samples: list[Sample]) -> np.ndarray:
-        predicted = np.asarray(arch.predict([s.id for s in samples], dataset.load_image), dtype=np.float64)
-        expected = (len(samples), len(dataset.landmark_names), 2)
-        if predicted.shape != expected:
-            raise PluginError(f"architecture {arch.name}: predict() returned shape {predicted.shape}, "
-                              f"expected {expected}")
-        return predicted
+    def pretrain(network: methods.NetworkMethod) -> dict:
+        return pretraining.pretrain_into(network.model, spec, cell, registry, network.architecture, network.encoder,
+                                         network.codec, workdir, exclude_groups=exclude_groups)
 
-    return predict
-
-
-def fit_network(cell: Cell, registry: Registry, arch, dataset, train, val, test, pretrain_spec, record: dict,
-                 on_epoch, workdir, runtime, say=lambda text: None):
-    """Train with early stopping on validation; the network keeps its best-validation weights."""
-    protocol = cell.protocol
-    encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
-    codec = registry.create("codecs", cell.codec.name, cell.codec.params)
-    model = build_network(arch, codec, encoder, len(dataset.landmark_names), protocol.channels)
-    if pretrain_spec:
-        record["pretrain"] = pretraining.pretrain_into(model, pretrain_spec, cell, registry, arch, encoder, codec,
-                                                       workdir, exclude_groups={s.group for s in test if s.group})
-        torch.manual_seed(protocol.seed)  # fine-tuning starts alike whether pre-training ran or was cached
-    val_data = inputs.prepare(dataset, val, protocol)
-    report = loop.train(model, codec, inputs.training_set(dataset, train, protocol), val_data, protocol, on_epoch,
-                        for_dataset(protocol, dataset), runtime, predict_validation=True)
-    say("measuring the bare network's speed")
-    compute = json.dumps([c and c.as_dict() for c in (cell.architecture, cell.encoder, cell.codec)], default=str)
-    measuring = time.perf_counter()
-    bare = speed.bare_images_per_s(model, codec, len(dataset.landmark_names), protocol, runtime, compute,
-                                   max_seconds=max(5.0, 0.05 * report.train_seconds))  # ≤ 5 % of the training
-    record["ceiling_seconds"] = time.perf_counter() - measuring  # 0 where an earlier cell measured it
-    ceiling, efficiency = speed.pipeline_efficiency(report.train_images_per_s, report.fastest_epoch_images_per_s, bare)
-    record |= {
-        "epochs_run": report.epochs_run,
-        "best_epoch": report.best_epoch,
-        "best_val_loss": report.best_val_loss,
-        "stopped_by": report.stopped_by,
-        "train_images_per_s": report.train_images_per_s,
-        "train_seconds": report.train_seconds,
-        "validation_seconds": report.elapsed_seconds - report.train_seconds,
-        "bare_images_per_s": ceiling,
-        "pipeline_efficiency": efficiency,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "device": str(loop.device()),
-    }
-    if report.best_val_flat is not None:
-        record["val_loss_over_flat"] = report.best_val_flat
-        record["collapsed"] = bool(report.best_val_flat > codec.collapsed_above)
-        record["collapsed_above"] = float(codec.collapsed_above)
-        remedy = codec.collapse_remedy() if record["collapsed"] else ""
-        if remedy:
-            record["collapse_remedy"] = remedy
-
-    def predict(samples: list[Sample]) -> np.ndarray:
-        if samples is val and report.best_val_points is not None:
-            return report.best_val_points  # decoded while validating the best epoch, with these weights
-        return loop.predict(model, codec, inputs.prepare(dataset, samples, protocol), protocol)
-
-    return predict, model
+    speed_key = json.dumps([c and c.as_dict() for c in (cell.architecture, cell.encoder, cell.codec)], default=str)
+    return methods.make(registry, cell.architecture, cell.encoder, cell.codec, pretrain=pretrain if spec else None,
+                        runtime=runtime, speed_key=speed_key)
 
 
 def collapse_warning(record: dict) -> str | None:
@@ -214,14 +146,6 @@ def collapse_warning(record: dict) -> str | None:
     return (f"the network collapsed: its validation loss is {record['val_loss_over_flat']:.2f} × that of a flat "
             f"output (collapsed above {record['collapsed_above']:g}), so its predictions are close to guesses; "
             f"{remedy}")
-
-
-def mean_radial_error(samples: list[Sample], predicted: np.ndarray) -> float:
-    """Mean over images of each image's mean radial error (original pixels), landmarks without truth left out."""
-    truth = np.stack([s.landmarks for s in samples])
-    distances = np.hypot(*(np.asarray(predicted) - truth).transpose(2, 0, 1))
-    per_image = [np.nanmean(d) for d in distances if np.isfinite(d).any()]
-    return float(np.mean(per_image)) if per_image else float("nan")
 
 
 def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, force: bool = False,
@@ -255,7 +179,7 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
 def _budgets(cells: list[Cell], registry: Registry) -> dict[str, float]:
     """Cell id -> its training time budget in seconds, for cells that train networks under one."""
     return {c.id: 60 * c.protocol.max_minutes for c in cells if c.protocol.max_minutes
-            and api.trains_networks(registry.get("architectures", c.architecture.name).cls)}
+            and api.trains_networks(registry.method_class(c.architecture.name))}
 
 
 def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loop.Runtime | None = None,

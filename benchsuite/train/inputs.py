@@ -31,10 +31,11 @@ class Prepared:
 
 
 def prepare(dataset, samples: list[Sample], protocol: Protocol, channels: int | None = None) -> Prepared:
-    """Load, convert to ``channels`` (default: the protocol's) and letterbox every sample."""
+    """Load, convert to ``channels`` (default: the protocol's) and letterbox every sample; ``dataset`` is anything
+    with a ``name``, ``load_image`` and ``image_key`` (a dataset, :class:`benchsuite.api.Images`)."""
     size, channels = protocol.input_size, channels or protocol.channels
     width, height = extent(size)
-    n_landmarks = samples[0].landmarks.shape[0] if samples else len(dataset.landmark_names)
+    n_landmarks = samples[0].landmarks.shape[0] if samples else 0
     images = np.zeros((len(samples), channels, height, width), dtype=np.uint8)
     landmarks = np.zeros((len(samples), n_landmarks, 2), dtype=np.float32)
     boxes = []

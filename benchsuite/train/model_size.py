@@ -16,11 +16,10 @@ from benchsuite.train.networks import build_network
 def parameter_count(registry: Registry, arch_cls: type, n_landmarks: int, in_channels: int = 3) -> int | None:
     """Parameters of the default-configured architecture, or None when it has no fixed size.
 
-    Baselines have no network, and an encoder-taking architecture's size
-    depends on the encoder. The output layer is sized by the first codec
+    An encoder-taking architecture's size depends on the encoder. The output layer is sized by the first codec
     registered for the architecture's output kind (heatmap preferred).
     """
-    if not arch_cls.outputs or arch_cls.encoder == "required":
+    if arch_cls.encoder == "required":
         return None
     output = "heatmap" if "heatmap" in arch_cls.outputs else sorted(arch_cls.outputs)[0]
     try:

@@ -8,6 +8,8 @@ sees, for each landmark, a ``crop``-pixel window of the *original* image
 centred on the first network's answer, sampled every ``crop_delta`` original
 pixels (``field`` coarse input pixels across, at full resolution at most), and
 its sub-pixel answer is mapped back exactly (:class:`benchsuite.toolkit.Crop`).
+Both networks are built and trained through the core's own network path,
+which the core hands every method in its ``training`` (``training.networks``).
 
 The refining network is trained on windows centred on the true landmarks
 moved by a random offset of up to a quarter of the window, so it learns to
@@ -45,35 +47,22 @@ def _spec(value, what: str) -> tuple[str, dict]:
         return value, {}
     if isinstance(value, dict) and isinstance(value.get("name"), str):
         return value["name"], {k: v for k, v in value.items() if k != "name"}
-    raise PluginError(f"architecture coarse-to-fine: {what} must be a name or a table with a name, got {value!r}")
+    raise PluginError(f"method coarse-to-fine: {what} must be a name or a table with a name, got {value!r}")
 
 
-class _Images:
-    """What :func:`benchsuite.toolkit.prepare` needs of a dataset, from a codec-free method's loader."""
-
-    name = "coarse-to-fine"
-
-    def __init__(self, load_image: api.ImageLoader):
-        self.load_image = load_image
-
-    def image_key(self, sample_id: str) -> None:
-        return None
-
-
-class CoarseToFine(api.Architecture):
+class CoarseToFine(api.Method):
     name = "coarse-to-fine"
     description = ("Two heatmap networks: one locates each landmark on the whole image at the input size, "
                    "the second refines it on a crop of the original image around it (sub-pixel, mapped back exactly)")
-    encoder = "none"
-    outputs = frozenset()
-    takes_training = True
+    reads = toolkit.TRAINING_SETTINGS  # it trains networks the core's way: every training setting counts
+    uses_validation = True
 
     def __init__(self, network: dict | None = None, encoder: str | dict = "resnet18", codec: dict | None = None,
                  crop: int = 64, field: float = 16.0):
         if isinstance(crop, bool) or not isinstance(crop, int) or crop < 8:
-            raise PluginError(f"architecture coarse-to-fine: crop must be an integer of at least 8 pixels, got {crop!r}")
+            raise PluginError(f"method coarse-to-fine: crop must be an integer of at least 8 pixels, got {crop!r}")
         if not field > 0:
-            raise PluginError(f"architecture coarse-to-fine: field must be positive, got {field!r}")
+            raise PluginError(f"method coarse-to-fine: field must be positive, got {field!r}")
         self.network = _spec(network or DEFAULT_NETWORK, "network")
         self.encoder_spec = _spec(encoder, "encoder")
         self.codec_spec = _spec(codec or DEFAULT_CODEC, "codec")
@@ -81,48 +70,42 @@ class CoarseToFine(api.Architecture):
         self._parts()  # unknown plugins and parameters are refused now, not after hours of training
         self.coarse = self.fine = None
         self.crop_delta: float | None = None
-        self.protocol = None
+        self.protocol = self.tools = None
         self.n_landmarks = 0
 
     def _parts(self):
         """The network's architecture, its encoder (or None) and the heatmap codec, created by the registry."""
         codec = toolkit.create_plugin("codecs", *self.codec_spec)
         if codec.output != "heatmap":
-            raise PluginError(f"architecture coarse-to-fine: codec {codec.name} is not a heatmap codec")
+            raise PluginError(f"method coarse-to-fine: codec {codec.name} is not a heatmap codec")
         arch = toolkit.create_plugin("architectures", *self.network)
         if "heatmap" not in arch.outputs:
-            raise PluginError(f"architecture coarse-to-fine: network {arch.name} does not output heatmaps")
+            raise PluginError(f"method coarse-to-fine: network {arch.name} does not output heatmaps")
         encoder = toolkit.create_plugin("encoders", *self.encoder_spec) if arch.encoder == "required" else None
         return arch, encoder, codec
 
     def _build(self, n_landmarks: int, channels: int):
         arch, encoder, codec = self._parts()
-        return toolkit.build_network(arch, codec, encoder, n_landmarks, channels), codec
+        return self.tools.build(arch, encoder, codec, n_landmarks, channels), codec
 
     # --- training ----------------------------------------------------------------------------------------------
 
-    def fit(self, samples, load_image, threads=1, training: api.Training | None = None):
-        if training is None:
-            raise PluginError("architecture coarse-to-fine trains networks: it needs the protocol (run it in a grid)")
-        protocol = training.protocol
+    def fit(self, samples, images, training):
+        protocol, self.tools = training.protocol, training.networks
         part = [s for s in samples if s.id not in training.validation]
         held_out = [s for s in samples if s.id in training.validation]
         if not part or not held_out:
-            raise PluginError("architecture coarse-to-fine needs training and validation images (val_fraction > 0)")
+            raise PluginError("method coarse-to-fine needs training and validation images (val_fraction > 0)")
         self.n_landmarks = n_landmarks = samples[0].landmarks.shape[0]
-        images = _Images(load_image)
-        augmentation = toolkit.GeometricAugmentation(rotate_deg=protocol.rotate_deg, scale=protocol.scale,
-                                             translate=protocol.translate, hflip=protocol.hflip,
-                                             flip_permutation=training.flip_permutation)
         torch.manual_seed(protocol.seed)
         self.coarse, codec = self._build(n_landmarks, protocol.channels)
-        coarse = toolkit.train_network(self.coarse, codec, toolkit.training_set(images, part, protocol),
-                            toolkit.prepare(images, held_out, protocol), _first_half(protocol), training.on_epoch,
-                            augmentation)
+        coarse = self.tools.train(self.coarse, codec, self.tools.letterboxed(part, images, protocol, for_training=True),
+                                  self.tools.letterboxed(held_out, images, protocol), _first_half(protocol),
+                                  training.on_epoch)
         self.crop_delta = max(1.0, self.field * float(np.median([_delta(s.size, protocol) for s in part])) / self.crop)
         generator = np.random.default_rng(protocol.seed)
-        fine_train = self._windows(part, load_image, protocol, generator)
-        fine_val = self._windows(held_out, load_image, protocol, np.random.default_rng(protocol.seed + 1))
+        fine_train = self._windows(part, images, protocol, generator)
+        fine_val = self._windows(held_out, images, protocol, np.random.default_rng(protocol.seed + 1))
         fine_protocol = _fine_protocol(protocol, self.crop, len(part) / len(fine_train.samples),
                                        coarse.elapsed_seconds / 60)
 
@@ -132,15 +115,22 @@ class CoarseToFine(api.Architecture):
 
         torch.manual_seed(protocol.seed + 1)
         self.fine, codec = self._build(n_landmarks, protocol.channels)
-        toolkit.train_network(self.fine, codec, fine_train, fine_val, fine_protocol, on_epoch, augmentation)
+        fine = self.tools.train(self.fine, codec, fine_train, fine_val, fine_protocol, on_epoch)
         self.protocol = protocol
+        return {"epochs_run": coarse.epochs_run + fine.epochs_run,
+                "stopped_by": fine.stopped_by if fine.stopped_by == "budget" else coarse.stopped_by,
+                "stages": {"coarse": {"epochs_run": coarse.epochs_run, "best_epoch": coarse.best_epoch,
+                                      "stopped_by": coarse.stopped_by},
+                           "fine": {"epochs_run": fine.epochs_run, "best_epoch": fine.best_epoch,
+                                    "stopped_by": fine.stopped_by}}}
 
-    def _windows(self, samples, load_image, protocol, generator: np.random.Generator) -> toolkit.Prepared:
+    def _windows(self, samples, images, protocol, generator: np.random.Generator):
         """A window around every present landmark of every image, moved by up to a quarter of its side."""
         crops, landmarks, owners = [], [], []
         reach = self.crop * self.crop_delta / 4
         for sample in samples:
-            image = toolkit.antialias(toolkit.to_channels(load_image(sample.id), protocol.channels), self.crop_delta)
+            image = toolkit.antialias(toolkit.to_channels(images.load_image(sample.id), protocol.channels),
+                                      self.crop_delta)
             for point in sample.landmarks:
                 if not np.isfinite(point).all():
                     continue
@@ -152,72 +142,58 @@ class CoarseToFine(api.Architecture):
                 crops.append(window.apply(image).transpose(2, 0, 1))
                 landmarks.append(inside)
                 owners.append(sample)
-        return toolkit.Prepared(owners, torch.from_numpy(np.stack(crops)),
-                               torch.from_numpy(np.stack(landmarks).astype(np.float32)), [])
+        return self.tools.windows(owners, np.stack(crops), np.stack(landmarks))
 
     # --- prediction --------------------------------------------------------------------------------------------
 
-    def predict(self, sample_ids, load_image):
+    def predict(self, sample_ids, images):
         if self.fine is None:
-            raise PluginError("architecture coarse-to-fine: predict() before fit()")
+            raise PluginError("method coarse-to-fine: predict() before fit()")
         _, _, codec = self._parts()
-        dev = toolkit.device()
-        self.coarse.to(dev).eval()
-        self.fine.to(dev).eval()
         result = []
-        with torch.no_grad():
-            for sample_id in sample_ids:
-                image = toolkit.to_channels(load_image(sample_id), self.protocol.channels)
-                result.append(self._refine(image, self._locate(image, codec, dev), codec, dev))
+        for sample_id in sample_ids:
+            image = toolkit.to_channels(images.load_image(sample_id), self.protocol.channels)
+            result.append(self._refine(image, self._locate(image, codec), codec))
         return np.stack(result)
 
-    def _locate(self, image: np.ndarray, codec, dev) -> np.ndarray:
+    def _locate(self, image: np.ndarray, codec) -> np.ndarray:
         """(N, 2) original-pixel points the coarse network finds on the whole letterboxed image."""
-        box = toolkit.Letterbox(image.shape[1], image.shape[0], self.protocol.input_size)
-        found = self._run(self.coarse, codec, box.apply(image)[None], [box.region], self.protocol.input_size, dev)
+        size = self.protocol.input_size
+        box = toolkit.Letterbox(image.shape[1], image.shape[0], size)
+        found = self.tools.locate(self.coarse, codec, box.apply(image)[None], [box.region], size, self.protocol)
         return box.to_original(found[0])
 
-    def _refine(self, image: np.ndarray, located: np.ndarray, codec, dev) -> np.ndarray:
+    def _refine(self, image: np.ndarray, located: np.ndarray, codec) -> np.ndarray:
         """(N, 2) original-pixel points: landmark k as the fine network finds it in the window around located[k]."""
         height, width = image.shape[:2]
         windows = [toolkit.Crop(tuple(p), self.crop_delta, self.crop, width, height) for p in located]
         image = toolkit.antialias(image, self.crop_delta)
         stack = np.stack([w.apply(image) for w in windows])
-        found = self._run(self.fine, codec, stack, [w.region for w in windows], self.crop, dev)
+        found = self.tools.locate(self.fine, codec, stack, [w.region for w in windows], self.crop, self.protocol)
         own = found[np.arange(len(windows)), np.arange(len(windows))]  # window k answers for landmark k
         return np.stack([w.to_original(p) for w, p in zip(windows, own)])
-
-    def _run(self, model, codec, images: np.ndarray, regions, size, dev) -> np.ndarray:
-        """Decoded (B, N, 2) input-pixel points of B×H×W×C uint8 images, each inside its region."""
-        batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(dev).float() / 255.0
-        output = model(toolkit.scale_inputs(batch, self.protocol))
-        return toolkit.decode_inside(codec, output, size, torch.tensor(regions)).double().cpu().numpy()
 
     # --- keeping a fitted method -------------------------------------------------------------------------------
 
     def save(self, folder: Path) -> None:
         if self.fine is None:
-            raise PluginError("architecture coarse-to-fine: save() before fit()")
+            raise PluginError("method coarse-to-fine: save() before fit()")
         folder = Path(folder)
         buffer = io.BytesIO()
         torch.save({"coarse": self.coarse.state_dict(), "fine": self.fine.state_dict()}, buffer)
         (folder / _FILE).write_bytes(buffer.getvalue())
-        meta = {"crop_delta": self.crop_delta, "n_landmarks": self.n_landmarks,
-                "protocol": dataclasses.asdict(self.protocol)}
-        (folder / _META).write_text(json.dumps(meta))
+        (folder / _META).write_text(json.dumps({"crop_delta": self.crop_delta, "n_landmarks": self.n_landmarks}))
 
     @classmethod
-    def load(cls, folder: Path, params):
+    def load(cls, folder: Path, params, training):
         method = cls(**params)
         folder = Path(folder)
         meta = json.loads((folder / _META).read_text())
-        values = meta["protocol"]
-        values["input_size"] = tuple(values["input_size"]) if isinstance(values["input_size"], list) else values["input_size"]
-        method.protocol = toolkit.Protocol(**values)
+        method.protocol, method.tools = training.protocol, training.networks
         method.crop_delta, method.n_landmarks = float(meta["crop_delta"]), int(meta["n_landmarks"])
         state = torch.load(io.BytesIO((folder / _FILE).read_bytes()), map_location="cpu", weights_only=True)
-        method.coarse, _ = method._build(meta["n_landmarks"], method.protocol.channels)
-        method.fine, _ = method._build(meta["n_landmarks"], method.protocol.channels)
+        method.coarse, _ = method._build(method.n_landmarks, method.protocol.channels)
+        method.fine, _ = method._build(method.n_landmarks, method.protocol.channels)
         method.coarse.load_state_dict(state["coarse"])
         method.fine.load_state_dict(state["fine"])
         return method
@@ -245,5 +221,5 @@ def _fine_protocol(protocol, crop: int, presentations: float, spent_minutes: flo
 
 
 @hookimpl
-def register_architectures(register):
+def register_methods(register):
     register(CoarseToFine)

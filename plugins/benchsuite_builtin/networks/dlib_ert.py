@@ -54,15 +54,14 @@ def _dlib():
     return dlib
 
 
-class DlibErt(api.Architecture):
+class DlibErt(api.Method):
     """Parameters are dlib's ``shape_predictor_training_options`` fields; None takes the preset's value,
     or dlib's default. (None rather than the value itself, so that an explicit value equal to dlib's
     default still overrides the preset.)"""
 
     name = "dlib-ert"
     description = "Classical: dlib's ensemble of regression trees shape predictor (ml-morph), whole image as box"
-    encoder = "none"
-    outputs = frozenset()
+    reads = frozenset()  # its own options and the images only: the protocol's training settings change nothing
 
     def __init__(self, preset: str = "dlib", cascade_depth: int | None = None, tree_depth: int | None = None,
                  num_trees_per_cascade_level: int | None = None, nu: float | None = None,
@@ -97,17 +96,17 @@ class DlibErt(api.Architecture):
         options.num_threads = max(1, int(threads))
         return options
 
-    def fit(self, samples, load_image, threads=1):
+    def fit(self, samples, images, training):
         dlib = _dlib()
-        images, objects = [], []
+        pictures, objects = [], []
         for sample in samples:
-            image, scale = self._image(load_image(sample.id))
+            image, scale = self._image(images.load_image(sample.id))
             points = (np.asarray(sample.landmarks, dtype=np.float64) + 0.5) * scale - 0.5  # pixel centres kept
             parts = [dlib.point(_NOT_PRESENT, _NOT_PRESENT) if np.isnan(p).any() else dlib.point(*_nearest(p))
                      for p in points]
-            images.append(image)
+            pictures.append(image)
             objects.append([dlib.full_object_detection(_whole(dlib, image), parts)])
-        self.predictor = dlib.train_shape_predictor(images, objects, self.training_options(threads))
+        self.predictor = dlib.train_shape_predictor(pictures, objects, self.training_options(training.threads))
 
     def fit_seconds(self, n_images, n_landmarks, threads=1):
         """Times one cascade level of 10 and of 30 trees with these options on as many random images as the
@@ -135,13 +134,13 @@ class DlibErt(api.Architecture):
         level = per_level + self.options["num_trees_per_cascade_level"] * per_tree
         return self.options["cascade_depth"] * level * n_images / n
 
-    def predict(self, sample_ids, load_image):
+    def predict(self, sample_ids, images):
         if self.predictor is None:
             raise api.PluginError("dlib-ert: predict() before fit()")
         dlib = _dlib()
         predicted = []
         for sample_id in sample_ids:
-            image, scale = self._image(load_image(sample_id))
+            image, scale = self._image(images.load_image(sample_id))
             shape = self.predictor(image, _whole(dlib, image))
             points = np.array([(part.x, part.y) for part in shape.parts()], dtype=np.float64)
             predicted.append((points + 0.5) / scale - 0.5)  # back to original pixels, exactly
@@ -174,7 +173,7 @@ class DlibErt(api.Architecture):
             temporary.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, folder: Path, params):
+    def load(cls, folder: Path, params, training):
         method = cls(**params)
         path = Path(folder) / MODEL_FILE
         if not path.is_file():
@@ -230,5 +229,5 @@ def _check(options: dict) -> None:
 
 
 @hookimpl
-def register_architectures(register):
+def register_methods(register):
     register(DlibErt)
