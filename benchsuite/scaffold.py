@@ -55,6 +55,10 @@ codecs = ["regression"]""", ", width=4"),
 architectures = ["$name"]
 encoders = []
 codecs = [{{ name = "gaussian", sigma = 2.0 }}, "regression"]""", ", width=4"),
+    "methods": _Kind(f"""datasets = {_SYNTHETIC}
+architectures = ["mean-shape", "$name"]
+encoders = []
+codecs = []""", ", quantile=0.5"),
     "codecs": _Kind(f"""datasets = {_SYNTHETIC}
 architectures = [{_SMALL_UNET}]
 encoders = ["resnet18"]

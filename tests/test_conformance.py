@@ -28,6 +28,10 @@ SMALL = {
     ("architectures", "hrnet"): {"variant": "hrnet_w18_small"},
     ("encoders", "smp"): {"smp_name": "tu-resnet10t"},  # any smp encoder: one from timm, small
     ("datasets", "synthetic"): {"n_images": 6},
+    ("methods", "coarse-to-fine"): {"network": {"name": "smp-unet", "encoder_depth": 3, "decoder_channels": [8, 8, 8]},
+                                    "crop": 16, "field": 8.0},
+    ("methods", "dlib-ert"): {"cascade_depth": 2, "num_trees_per_cascade_level": 5, "oversampling_amount": 2,
+                              "feature_pool_size": 20, "lambda_param": 1e6},
 }
 # Further cases: the same plugin with another declared behaviour.
 EXTRA = [("codecs", "gaussian", {"decode": "dark"}), ("codecs", "exponential", {"decode": "dark"}),
@@ -43,7 +47,7 @@ def _case_id(case) -> str:
 def _options(kind: str) -> dict:
     """The kit's own options: encoders train with tiny architectures; the cell id's fresh-process check runs
     once for every case together (test_cell_ids_are_the_same_in_a_fresh_process) instead of once per case."""
-    options = {"fresh_process": False} if kind in ("datasets", "encoders", "architectures", "codecs") else {}
+    options = {"fresh_process": False} if kind in ("datasets", "encoders", "architectures", "methods", "codecs") else {}
     if kind == "encoders":
         options["with_architectures"] = TINY_ARCHITECTURES
     return options
@@ -51,6 +55,8 @@ def _options(kind: str) -> dict:
 
 def _usable(kind: str, name: str, params: dict) -> None:
     """Skip what cannot run here: a dataset whose files are absent, an executor without its cluster."""
+    if REGISTRY.get(kind, name).cls.unavailable():
+        pytest.skip(REGISTRY.get(kind, name).cls.unavailable())
     if kind == "executors" and name == "slurm" and not slurm_up():
         pytest.skip("no Slurm cluster (start one with ../shared/slurm/start-slurm.sh)")
     if kind == "datasets":
@@ -74,7 +80,7 @@ def test_builtin_plugin_passes_the_conformance_kit(case, tmp_path):
 def test_cell_ids_are_the_same_in_a_fresh_process(tmp_path):
     """What a worker process or a Slurm job computes for the same grid entry, for every case at once."""
     jobs = [(kind, name, {"path": "wings"} if name == "folder" else params) for kind, name, params in CASES
-            if kind in ("datasets", "encoders", "architectures", "codecs")]
+            if kind in ("datasets", "encoders", "architectures", "methods", "codecs")]
     here = [cell_id_in_this_process(kind, REGISTRY.get(kind, name).cls, params) for kind, name, params in jobs]
     code = ("import json, sys; from benchsuite.testing.subject import cell_id_in_this_process as cell_id; "
             "from benchsuite.plugins import registry; print(json.dumps([cell_id(k, registry().get(k, n).cls, p) "
@@ -132,33 +138,41 @@ class DeadInputLayer(_Network):
         return _SkipsItsFirstLayer(in_channels, out_channels)
 
 
-class FlatPredictions(api.Architecture):
+class FlatPredictions(api.Method):
     name = "kit-flat"
-    description = "codec-free, predicts one number per landmark"
-    encoder = "none"
-    outputs = frozenset()
+    description = "a method predicting one number per landmark"
 
-    def fit(self, samples, load_image, threads=1):
+    def fit(self, samples, images, training):
         self.mean = np.nanmean([s.landmarks for s in samples], axis=0)
 
-    def predict(self, sample_ids, load_image):
+    def predict(self, sample_ids, images):
         return np.zeros((len(sample_ids), len(self.mean)))
 
 
-class NegativeEstimate(api.Architecture):
+class NegativeEstimate(api.Method):
     name = "kit-negative-estimate"
-    description = "codec-free, the mean shape with an estimate below zero"
-    encoder = "none"
-    outputs = frozenset()
+    description = "the mean shape with an estimate below zero"
 
-    def fit(self, samples, load_image, threads=1):
+    def fit(self, samples, images, training):
         self.mean = np.nanmean([s.landmarks for s in samples], axis=0)
 
     def fit_seconds(self, n_images, n_landmarks, threads=1):
         return -1.0
 
-    def predict(self, sample_ids, load_image):
+    def predict(self, sample_ids, images):
         return np.broadcast_to(self.mean, (len(sample_ids), *self.mean.shape)).copy()
+
+
+class Chatty(NegativeEstimate):
+    name = "kit-chatty"
+    description = "fit returns text instead of facts"
+
+    def fit_seconds(self, n_images, n_landmarks, threads=1):
+        return None
+
+    def fit(self, samples, images, training):
+        super().fit(samples, images, training)
+        return "fitted"
 
 
 class SwappedDecode(Regression):
@@ -229,8 +243,9 @@ class TwoLines(MeanRadialError):
 @pytest.mark.parametrize("check, cls, member, what", [
     (testing.check_architecture, HalfResolution, "build(in_channels=1)", "must be (2, 3, 32, 64)"),
     (testing.check_architecture, DeadInputLayer, "training one step", "stem.weight did not change"),
-    (testing.check_architecture, FlatPredictions, "predict()", "shape (2, 3, 2)"),
-    (testing.check_architecture, NegativeEstimate, "fit_seconds()", "finite number of seconds ≥ 0, got -1.0"),
+    (testing.check_method, FlatPredictions, "predict()", "shape (2, 3, 2)"),
+    (testing.check_method, NegativeEstimate, "fit_seconds()", "finite number of seconds ≥ 0, got -1.0"),
+    (testing.check_method, Chatty, "fit()", "must return None or a dict of facts"),
     (testing.check_codec, SwappedDecode, "decode(size=(64, 32))", "off by"),
     (testing.check_codec, NanLoss, "loss(size=(64, 32))", "finite scalar tensor with a landmark missing"),
     (testing.check_metric, UpsideDown, "higher_is_better", "perfect predictions score 0"),
@@ -244,7 +259,7 @@ class TwoLines(MeanRadialError):
 def test_the_kit_finds_a_broken_plugin_and_says_what_in_one_line(check, cls, member, what):
     with pytest.raises(AssertionError) as excinfo:
         check(cls, **({"fresh_process": False} if check in (testing.check_architecture, testing.check_codec,
-                                                            testing.check_dataset) else {}))
+                                                            testing.check_dataset, testing.check_method) else {}))
     message = str(excinfo.value)
     assert "\n" not in message, message
     assert message.startswith(f"{cls.__qualname__} ({cls.kind[:-1]} {cls.name!r}): {member}"), message

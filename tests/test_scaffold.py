@@ -80,7 +80,7 @@ def test_each_generated_benchmark_grid_is_a_valid_grid_using_the_plugin(installe
     for kind in KINDS:
         cells = installed[kind]["cells"]
         assert cells, kind
-        if kind in ("datasets", "encoders", "architectures", "codecs"):  # the plugin is part of the cells
+        if kind in ("datasets", "encoders", "architectures", "methods", "codecs"):  # the plugin is part of the cells
             assert any(f"kit-{kind[:-1]}" in cell for cell in cells), (kind, cells)
 
 

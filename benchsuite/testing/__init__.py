@@ -18,7 +18,9 @@ not installed), so a test can print it. No pytest needed.
 from benchsuite.testing.codecs import check_codec
 from benchsuite.testing.datasets import check_dataset
 from benchsuite.testing.executors import check_executor
+from benchsuite.testing.methods import check_method
 from benchsuite.testing.metrics import check_metric
 from benchsuite.testing.networks import check_architecture, check_encoder
 
-__all__ = ["check_architecture", "check_codec", "check_dataset", "check_encoder", "check_executor", "check_metric"]
+__all__ = ["check_architecture", "check_codec", "check_dataset", "check_encoder", "check_executor", "check_method",
+           "check_metric"]

@@ -1,13 +1,10 @@
 """``check_encoder`` and ``check_architecture``: networks built and trained one step the way a cell does it."""
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.testing.subject import Subject, check_cell_id, params_text, start
@@ -84,26 +81,22 @@ def _compatible_codecs(subject: Subject, registry: Registry, arch_cls: type) -> 
 def check_architecture(cls: type, *, with_encoder: str | dict | None = None, fresh_process: bool = True,
                        **params: Any) -> list[str]:
     """A network: one training step through the core's training loop with every compatible codec installed,
-    outputs of the declared shape, finite predictions. Codec-free: fit and predict on tiny data, its fit
-    estimate, save/load.
+    outputs of the declared shape, finite predictions (a method that learns without a codec: ``check_method``).
 
     ``with_encoder`` (a name, or a table with ``name`` and parameters) is the encoder an encoder-taking
     architecture is built on; default: the first installed encoder that needs no parameters."""
     subject, registry, arch = start("architectures", cls, params)
     if arch is None:
         return subject.notes
-    if not cls.outputs:
-        _check_codec_free(subject, arch, params)
-    else:
-        encoder = _encoder_for(subject, registry, with_encoder) if cls.encoder == "required" else None
-        codecs = _compatible_codecs(subject, registry, cls)
-        if not codecs:
-            subject.notes.append(f"no installed codec produces {sorted(cls.outputs)}: nothing trained")
-        networks: dict = {}
-        for codec in codecs:
-            _train_one_step(subject, arch, codec, encoder, f"with codec {codec.name}", networks)
-        if codecs:
-            _build(subject, arch, codecs[0], encoder, f"with codec {codecs[0].name}", in_channels=3)
+    encoder = _encoder_for(subject, registry, with_encoder) if cls.encoder == "required" else None
+    codecs = _compatible_codecs(subject, registry, cls)
+    if not codecs:
+        subject.notes.append(f"no installed codec produces {sorted(cls.outputs)}: nothing trained")
+    networks: dict = {}
+    for codec in codecs:
+        _train_one_step(subject, arch, codec, encoder, f"with codec {codec.name}", networks)
+    if codecs:
+        _build(subject, arch, codecs[0], encoder, f"with codec {codecs[0].name}", in_channels=3)
     check_cell_id(subject, params, fresh_process)
     return subject.notes
 
@@ -181,35 +174,3 @@ def _check_output(subject: Subject, model, codec, channels: int, member: str) ->
                    f"{codec.output} output must be {expected} for a {width}×{height} input, got "
                    f"{tuple(getattr(output, 'shape', ())) or type(output).__name__}")
     subject.expect(torch.isfinite(output).all(), member, "the network output is not finite")
-
-
-def _check_codec_free(subject: Subject, arch, params: dict[str, Any]) -> None:
-    data = TinyDataset()
-    samples = data.samples()
-    ids = [s.id for s in samples[6:]]
-    with subject.calling("fit()"):
-        if arch.takes_training:  # it trains networks: the core tells it the protocol and the validation part
-            training = api.Training(training_protocol(), frozenset(s.id for s in samples[4:6]))
-            arch.fit(samples[:6], data.load_image, threads=1, training=training)
-        else:
-            arch.fit(samples[:6], data.load_image, threads=1)
-    with subject.calling("predict()"):
-        predicted = np.asarray(arch.predict(ids, data.load_image), dtype=np.float64)
-    subject.expect(predicted.shape == (len(ids), N_LANDMARKS, 2) and np.isfinite(predicted).all(), "predict()",
-                   f"expected finite points of shape ({len(ids)}, {N_LANDMARKS}, 2) in original pixels, got "
-                   f"{predicted.shape}")
-    with subject.calling("fit_seconds()"):
-        seconds = arch.fit_seconds(6, N_LANDMARKS, threads=1)
-    subject.expect(seconds is None or (isinstance(seconds, (int, float)) and 0 <= seconds < float("inf")),
-                   "fit_seconds()", f"expected None or a finite number of seconds ≥ 0, got {seconds!r}")
-    base = api.Architecture
-    if type(arch).save is base.save:
-        subject.notes.append("save()/load() not implemented (optional): a fitted method cannot be kept")
-        return
-    subject.expect(type(arch).load.__func__ is not base.load.__func__, "load()", "save() is implemented but load() "
-                                                                                 "is not")
-    with tempfile.TemporaryDirectory() as folder, subject.calling("save()/load()"):
-        arch.save(Path(folder))
-        loaded = type(arch).load(Path(folder), params)
-        again = np.asarray(loaded.predict(ids, data.load_image), dtype=np.float64)
-    subject.expect(np.allclose(again, predicted), "load()", "the loaded method predicts other points than the saved")

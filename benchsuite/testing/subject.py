@@ -117,15 +117,17 @@ def _distributions(path: tuple[str, ...]) -> dict[str, list[str]]:
 # --- the cell id ---------------------------------------------------------------------------------------------
 
 AXES = {"datasets": 0, "architectures": 1, "encoders": 2, "codecs": 3}
+_SLOT = AXES | {"methods": AXES["architectures"]}  # a method stands on the architectures axis of a grid
 
 
 def cell_of(kind: str, cls: type, params: dict[str, Any], plugin: str, version: str) -> Cell:
     """A cell with this plugin on its axis and placeholders elsewhere: what the grid builds from the entry."""
     owner = f"{kind[:-1]} {cls.name}"
     parts: list[Any] = [Component(f"kit-{axis}") for axis in AXES]
-    parts[AXES[kind]] = Component(cls.name, canonical_params(cls, params, owner, drop_defaults=True))
+    parts[_SLOT[kind]] = Component(cls.name, canonical_params(cls, params, owner, drop_defaults=True))
     versions = {"benchsuite": __version__, plugin: version}
-    return Cell(*parts, fold=0, protocol=load_protocol("smoke"), versions=versions)
+    reads = frozenset(cls.reads) if kind == "methods" else None  # its identity holds what it reads
+    return Cell(*parts, fold=0, protocol=load_protocol("smoke"), versions=versions, reads=reads)
 
 
 def cell_id_in_this_process(kind: str, cls: type, params: dict[str, Any]) -> str:

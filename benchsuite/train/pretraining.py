@@ -74,7 +74,7 @@ def _restricted(samples: list[Sample], indices: list[int]) -> list[Sample]:
 def _cache_key(spec: dict[str, Any], cell, exclude_groups: set[str]) -> str:
     identity = cell.identity()
     identity.pop("dataset")  # the target dataset does not change what pre-training learns
-    identity["architecture"]["params"] = {k: v for k, v in identity["architecture"]["params"].items() if k != "pretrain"}
+    identity["architecture"]["params"] = cell.architecture.plugin_params
     text = json.dumps({"pretrain": spec, **identity, **({"exclude_groups": sorted(exclude_groups)}
                                                          if exclude_groups else {})}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
