@@ -25,11 +25,15 @@ _HOMES = {
     # the protocol settings a method may declare it reads (a method that trains networks reads them all); a
     # method trains networks through the tools its ``training`` hands it (benchsuite.api.NetworkTools)
     "SETTINGS": "benchsuite.protocol", "TRAINING_SETTINGS": "benchsuite.protocol",
+    # the one distance every score is computed with (radial error over (N, K, 2), NaN where missing)
+    "radial_errors": "benchsuite.distance", "per_image_errors": "benchsuite.distance",
+    "mean_radial_error": "benchsuite.distance",
 }
 
 NAMES = [  # what the plugin guide documents (a test checks each name is there and resolves)
-    "Crop", "Letterbox", "SETTINGS", "TRAINING_SETTINGS", "antialias", "create_plugin", "locked", "to_channels",
-    "to_uint8", "usable_cpus", "write_atomic", "write_text_atomic",
+    "Crop", "Letterbox", "SETTINGS", "TRAINING_SETTINGS", "antialias", "create_plugin", "locked",
+    "mean_radial_error", "per_image_errors", "radial_errors", "to_channels", "to_uint8", "usable_cpus",
+    "write_atomic", "write_text_atomic",
 ]
 
 

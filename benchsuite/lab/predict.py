@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchsuite.api import Images, PluginError, Sample
+from benchsuite.distance import mean_radial_error, per_image_errors, radial_errors
 from benchsuite.train import models
 
 
@@ -30,7 +31,7 @@ class Predicted:
 
     def errors(self) -> dict[str, np.ndarray]:
         """Per annotated image, each landmark's radial error in original pixels (NaN where not annotated)."""
-        return {s.id: np.hypot(*(s.landmarks - self.truth[s.id]).T) for s in self.samples if s.id in self.truth}
+        return {s.id: radial_errors(s.landmarks, self.truth[s.id]) for s in self.samples if s.id in self.truth}
 
 
 def folder_reader(registry):
@@ -121,9 +122,12 @@ def error_report(result: Predicted) -> str:
     errors = result.errors()
     if not errors:
         return ""
-    per_image = [np.nanmean(e) for e in errors.values() if np.isfinite(e).any()]
+    annotated = [s for s in result.samples if s.id in result.truth]
+    predicted, truth = np.stack([s.landmarks for s in annotated]), np.stack([result.truth[s.id] for s in annotated])
+    counted = int(np.isfinite(per_image_errors(predicted, truth)).sum())
     stacked = np.stack(list(errors.values()))
-    lines = [f"mean radial error against the annotations: {np.mean(per_image):.2f} px over {len(per_image)} images"]
+    lines = [f"mean radial error against the annotations: {mean_radial_error(predicted, truth):.2f} px over "
+             f"{counted} images"]
     for name, column in zip(result.landmark_names, stacked.T):
         if np.isfinite(column).any():
             lines.append(f"  {name}: {np.nanmean(column):.2f} px")

@@ -28,9 +28,9 @@ from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.report import published as pub
 from benchsuite.report.render import Entry, Table, mean_std, render
-from benchsuite.run.results import Run
 from benchsuite.report.scores import fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.stats import wilcoxon
+from benchsuite.run.results import Run
 
 EXIT_WORSE = 1
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchsuite.api import PluginError
+from benchsuite.distance import radial_errors
 from benchsuite.run.cells import configuration_id
 from benchsuite.run.store import RunStore
 
@@ -48,7 +48,8 @@ def tidy(folder: Path) -> pd.DataFrame:
     if not frames:
         raise PluginError(f"{folder}: no completed cell to export")
     table = pd.concat(frames, ignore_index=True)
-    table["error"] = np.hypot(table["pred_x"] - table["truth_x"], table["pred_y"] - table["truth_y"])
+    table["error"] = radial_errors(table[["pred_x", "pred_y"]].to_numpy(float),
+                                   table[["truth_x", "truth_y"]].to_numpy(float))
     return table[COLUMNS]
 
 

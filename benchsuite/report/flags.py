@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from benchsuite.report.render import Entry
-from benchsuite.run.results import Run
 from benchsuite.report.scores import fold_scores, load_metric, summarise
+from benchsuite.run.results import Run
 
 WORSE, OUTSIDE, COLLAPSED = "‡", "§", "¶"
 

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
+from benchsuite import distance
 from benchsuite.api import PluginError
 from benchsuite.report.plots import filename
 from benchsuite.run.results import Run, group_cells
@@ -39,7 +40,8 @@ EXAMPLES = ("best", "median", "worst")
 
 def radial_errors(table: pd.DataFrame) -> pd.Series:
     """Each row's distance from prediction to truth in original pixels (NaN where the truth is missing)."""
-    return np.hypot(table["pred_x"] - table["x"], table["pred_y"] - table["y"])
+    errors = distance.radial_errors(table[["pred_x", "pred_y"]].to_numpy(float), table[["x", "y"]].to_numpy(float))
+    return pd.Series(errors, index=table.index)
 
 
 def image_errors(table: pd.DataFrame) -> pd.Series:

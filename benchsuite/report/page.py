@@ -21,8 +21,8 @@ from pathlib import Path
 from benchsuite.api import PluginError
 from benchsuite.report import overlays, plots, significance, tables
 from benchsuite.report.render import Table, number
-from benchsuite.run.results import Run
 from benchsuite.report.scores import image_scores, load_metric
+from benchsuite.run.results import Run
 
 NUMBER = re.compile(r"^[−+-]?(\d|\.\d)|^—$")  # text aligned right: numbers, and the dash for "none"
 LONG_TEXT = 28  # table cells with longer texts (long method labels, errors) may wrap; shorter ones never do

@@ -32,8 +32,8 @@ from tabulate import tabulate
 
 from benchsuite.api import PluginError
 from benchsuite.report import stats
-from benchsuite.run.results import Run
 from benchsuite.report.scores import best_per_group
+from benchsuite.run.results import Run
 
 FEW_DATASETS = 10  # Demšar (2006): the Friedman χ² approximation wants N > 10 datasets for k ≤ 5
 

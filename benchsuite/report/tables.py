@@ -30,9 +30,9 @@ import pandas as pd
 from benchsuite.api import PluginError
 from benchsuite.report.flags import flags_of
 from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
-from benchsuite.run.results import Run, group_cells
 from benchsuite.report.scores import best_per_group, fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.significance import DAGGER_TESTS, not_worse_than_best, test_train_ratios
+from benchsuite.run.results import Run, group_cells
 
 
 class Scores:

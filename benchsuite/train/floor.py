@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 
 from benchsuite.api import Sample, extent
+from benchsuite.distance import per_image_errors
 from benchsuite.train.geometry import Letterbox
 from benchsuite.train.loop import decode_inside
 
@@ -31,8 +32,8 @@ def decoding_errors(codec, samples: list[Sample], size) -> np.ndarray:
         with torch.no_grad():
             decoded = decode_inside(codec, codec.encode(points, size), size, torch.tensor([b.region for b in boxes]))
         back = np.stack([b.to_original(p) for b, p in zip(boxes, decoded.double().numpy())])
-        distance = np.hypot(*(back - truth).transpose(2, 0, 1))
-        errors += [np.nanmean(d) for d in distance if np.isfinite(d).any()]
+        per_image = per_image_errors(back, truth)
+        errors += list(per_image[np.isfinite(per_image)])
     return np.array(errors)
 
 

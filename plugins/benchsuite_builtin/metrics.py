@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchsuite import api
+from benchsuite import api, toolkit
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 from benchsuite.lazy import lazy_import
@@ -28,7 +28,9 @@ HIT_UNITS = ("delta", "px", "mm")
 
 def radial_errors(predictions: pd.DataFrame) -> pd.Series:
     """Euclidean distance per row (image × landmark), original pixels; NaN where truth is missing."""
-    return np.hypot(predictions["pred_x"] - predictions["x"], predictions["pred_y"] - predictions["y"])
+    errors = toolkit.radial_errors(predictions[["pred_x", "pred_y"]].to_numpy(float),
+                                   predictions[["x", "y"]].to_numpy(float))
+    return pd.Series(errors, index=predictions.index)
 
 
 def truth_present(predictions: pd.DataFrame) -> pd.Series:

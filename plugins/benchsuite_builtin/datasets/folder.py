@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchsuite import api
+from benchsuite import api, toolkit
 from benchsuite.api import ERROR, WARNING, CheckReport, PluginError, Problem, Sample
 from benchsuite.hookspecs import hookimpl
 
@@ -181,12 +181,11 @@ def _inter_annotator(samples: list[Sample], loaded: Loaded) -> dict[str, tuple[f
 
 def inter_annotator_mre(truth: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> tuple[float, int]:
     """Mean over shared images of the per-image mean radial error; landmarks missing on either side skipped."""
-    per_image = []
-    for key in sorted(set(truth) & set(other)):
-        distances = np.hypot(*(truth[key] - other[key]).T)
-        if np.isfinite(distances).any():
-            per_image.append(np.nanmean(distances))
-    return (float(np.mean(per_image)) if per_image else float("nan")), len(per_image)
+    shared = sorted(set(truth) & set(other))
+    if not shared:
+        return float("nan"), 0
+    theirs, ours = np.stack([other[k] for k in shared]), np.stack([truth[k] for k in shared])
+    return toolkit.mean_radial_error(theirs, ours), int(np.isfinite(toolkit.per_image_errors(theirs, ours)).sum())
 
 
 @hookimpl
