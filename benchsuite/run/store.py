@@ -41,6 +41,7 @@ import pandas as pd
 
 from benchsuite.api import PluginError
 from benchsuite.files import fsync_dir, lock_error, locked, write_atomic, write_text_atomic
+from benchsuite.run import record as cell_record
 
 PREDICTION_COLUMNS = ["image_id", "landmark", "x", "y", "pred_x", "pred_y"]
 IMAGE_COLUMNS = ["width", "height"]  # the original image size; tables written before it was stored lack it
@@ -115,8 +116,9 @@ class RunStore:
             return None, ("cell.json is missing" if folder.is_dir() else None)
         except ValueError as exc:
             return None, f"cell.json does not parse ({exc})"
-        if not isinstance(record, dict) or record.get("status") not in ("ok", "failed"):
-            return None, "cell.json is not a cell record"
+        record, problem = cell_record.read(record)
+        if problem:
+            return None, problem
         if record["status"] == "ok":
             problem = _predictions_problem(folder / "predictions.parquet", record.get("predictions"))
             if problem:
@@ -180,7 +182,7 @@ class RunStore:
                 table = tmp / "predictions.parquet"
                 write_atomic(table, lambda handle: predictions.to_parquet(handle, index=False))
                 record = record | {"predictions": {"rows": len(predictions), "sha256": _sha256(table)}}
-            write_text_atomic(tmp / "cell.json", json.dumps(record, indent=2, default=str))
+            write_text_atomic(tmp / "cell.json", json.dumps(cell_record.stamp(record), indent=2, default=str))
             target = self.cell_dir(cell_id)
             try:
                 os.rename(tmp, target)  # a new cell
@@ -306,7 +308,7 @@ def _predictions_problem(path: Path, recorded: Any) -> str | None:
         if _sha256(path) != recorded["sha256"]:
             return "predictions.parquet does not match the sha256 in cell.json (truncated or edited)"
         return None
-    try:  # a cell written before digests were recorded: at least the table must be whole
+    try:  # a format-1 cell written before digests were recorded: at least the table must be whole
         import pyarrow.parquet as pq
 
         pq.read_metadata(path)
