@@ -294,7 +294,7 @@ def offsets(table: pd.DataFrame, unit: str = "px") -> list[Figure]:
     for index, landmark in enumerate(pd.unique(table["landmark"])):
         rows = known[known["landmark"] == landmark]
         dx, dy = rows["pred_x"] - rows["x"], rows["pred_y"] - rows["y"]
-        median = float(np.median(np.hypot(dx, dy))) if len(rows) else float("nan")
+        median = float(np.median(radial_errors(rows))) if len(rows) else float("nan")
         caption = (f"{landmark}: {len(rows)} images, median error {median:.2f} {unit}, "
                    f"mean offset ({dx.mean():+.2f}, {dy.mean():+.2f})")
         figures.append(Figure(f"offsets-{index + 1:02d}-{filename(str(landmark))}", caption,
