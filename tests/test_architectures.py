@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torchvision.models as tv
 
 from benchsuite import api
 from benchsuite.api import PluginError
@@ -60,9 +61,22 @@ def test_imagenet_weights_load_from_torch_cache_adapted_to_grayscale(registry, t
     cache = tmp_path / "hub" / "checkpoints"
     cache.mkdir(parents=True)
     rgb = torch.randn(64, 3, 7, 7)
-    torch.save({"conv1.weight": rgb, "fc.weight": torch.zeros(1000, 512)}, cache / "resnet18-f37072fd.pth")
+    state = tv.resnet18().state_dict() | {"conv1.weight": rgb}  # torchvision's layout, its classifier included
+    torch.save(state, cache / "resnet18-f37072fd.pth")
     encoder = registry.get("encoders", "resnet18").cls(weights="imagenet").build(1, depth=3)
     assert torch.allclose(encoder.conv1.weight, rgb.sum(dim=1, keepdim=True))
+
+
+def test_a_weights_file_that_leaves_layers_random_is_refused_unless_asked_for(registry, tmp_path):
+    """A file for a similar model (here one without its second stage) must not load silently half-way."""
+    state = {k: v for k, v in tv.resnet18().state_dict().items() if not k.startswith("layer2")}
+    torch.save(state, tmp_path / "partial.pth")
+    cls = registry.get("encoders", "resnet18").cls
+    with pytest.raises(PluginError, match=r"would stay random, in layer2\.0, layer2\.1 .*partial = true") as error:
+        cls(weights=str(tmp_path / "partial.pth")).build(3, depth=3)
+    assert "\n" not in str(error.value)
+    encoder = cls(weights=str(tmp_path / "partial.pth"), partial=True).build(3, depth=3)
+    assert torch.equal(encoder.conv1.weight, state["conv1.weight"])
 
 
 def test_beetle_cnn_fine_tunes_from_a_saved_network_with_another_landmark_count(registry, tmp_path):

@@ -6,7 +6,8 @@ as ``tu-<timm name>``, e.g. ``tu-convnext_tiny``).
 
 Weights are never downloaded: an encoder starts from random initialisation
 unless ``weights`` names a local state-dict file, or is ``"imagenet"`` for a
-ResNet whose torchvision file is in torch's cache.
+ResNet whose torchvision file is in torch's cache. The file must hold every
+tensor of the encoder (``partial = true`` accepts one that leaves some random).
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ _IMAGENET = {"resnet18": "ResNet18_Weights", "resnet34": "ResNet34_Weights", "re
 class SmpEncoder(api.Encoder):
     smp_name = ""
 
-    def __init__(self, weights: str | None = None):
-        self.weights = weights
+    def __init__(self, weights: str | None = None, partial: bool = False):
+        self.weights, self.partial = weights, partial  # partial: a weights file may leave layers at random
 
     def build(self, in_channels: int, depth: int = 5):
         encoder = smp.encoders.get_encoder(self.smp_name, in_channels=in_channels, depth=depth, weights=None)
@@ -43,21 +44,21 @@ class SmpEncoder(api.Encoder):
         owner = f"encoder {self.smp_name}"
         imagenet = getattr(tv, _IMAGENET[self.smp_name]).IMAGENET1K_V1.url if self.smp_name in _IMAGENET else None
         path = local_weights.resolve(owner, self.weights, imagenet)
-        local_weights.load(module, path, owner)
+        local_weights.load(module, path, owner, partial=self.partial)
 
 
 class AnySmpEncoder(SmpEncoder):
     name = "smp"
     description = "Any smp encoder by smp_name (e.g. efficientnet-b0, or a timm model as tu-<name>)"
 
-    def __init__(self, smp_name: str, weights: str | None = None):
+    def __init__(self, smp_name: str, weights: str | None = None, partial: bool = False):
         known = smp_name in smp.encoders.encoders
         if not known and not (smp_name.startswith("tu-") and timm.is_model(smp_name[3:])):
             raise PluginError(
                 f"encoder smp: unknown smp_name {smp_name!r}; use a name from "
                 f"segmentation_models_pytorch.encoders.get_encoder_names() or tu-<timm model name>"
             )
-        super().__init__(weights)
+        super().__init__(weights, partial)
         self.smp_name = smp_name
 
 

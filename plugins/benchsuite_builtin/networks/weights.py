@@ -36,12 +36,16 @@ def resolve(owner: str, weights: str, imagenet_url: str | None = None) -> Path:
     return path
 
 
-def load(module: torch.nn.Module, path: Path, owner: str, skip_mismatched: bool = False) -> None:
+def load(module: torch.nn.Module, path: Path, owner: str, skip_mismatched: bool = False,
+         partial: bool = False) -> None:
     """Copy every tensor of the file whose name the module has into the module.
 
     A first convolution saved for RGB is adapted to the module's input
     channels (summed for grayscale). Other shape mismatches are errors,
     unless ``skip_mismatched`` (fine-tuning with a different output layer).
+    The file must hold every tensor of the module (tensors the module lacks,
+    such as a classifier head, are ignored): a file made for a similar model
+    that leaves layers at random is an error naming them, unless ``partial``.
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
@@ -61,6 +65,13 @@ def load(module: torch.nn.Module, path: Path, owner: str, skip_mismatched: bool 
         usable[key] = tensor
     if not usable:
         raise PluginError(f"{owner}: {path} holds no weights for this model")
+    missing = [key for key in own if key not in usable and not key.endswith("num_batches_tracked")]
+    if missing and not (partial or skip_mismatched):
+        layers = sorted({".".join(key.split(".")[:2]) for key in missing})
+        raise PluginError(f"{owner}: {path} holds {len(usable)} of the model's {len(usable) + len(missing)} tensors; "
+                          f"{len(missing)} would stay random, in {', '.join(layers[:6])}"
+                          f"{f' and {len(layers) - 6} more layers' if len(layers) > 6 else ''} (a file for another "
+                          "model?); pass partial = true to load it anyway")
     module.load_state_dict(usable, strict=False)
 
 
