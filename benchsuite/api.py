@@ -279,18 +279,67 @@ class Dataset(Plugin):
         raise PluginError(f"dataset {cls.name} writes no annotation format")
 
 
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """What ``weights = "imagenet"`` loads, found on this machine and never downloaded: a file inside an
+    installed Python package (``package``), or, without one, a file in torch's own cache
+    (``$TORCH_HOME/hub/checkpoints``). Its digest is checked before it is read; ``mean`` and ``std`` (per
+    channel, from pixels in [0, 1]) are the input normalisation the weights were trained with; ``rename``
+    maps the file's tensor names to the module's (``rename(file_state, module_state) -> file_state``)."""
+
+    file: str  # the file's path inside the package, or its name in torch's cache
+    sha256: str  # its digest (a prefix, such as the 8 digits in torchvision's file names, is accepted)
+    install: str  # how a user gets the file: a pip command, or the URL to put in torch's cache
+    license: str
+    source: str  # where the weights come from (URL)
+    citation: str = ""
+    package: str = ""  # the importable package that holds the file ("": torch's cache)
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # ImageNet's, unless the weights were trained otherwise
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    rename: Callable[[dict, dict], dict] | None = None
+
+    def describe(self) -> str:
+        """One line for listings: what the weights are, their license and where they come from."""
+        cited = f"; {self.citation}" if self.citation else ""
+        return f"weights = \"imagenet\": {self.license}, {self.source}{cited}"
+
+
 class Encoder(Plugin):
-    """A feature extractor that architectures build on."""
+    """A feature extractor that architectures build on.
+
+    ``weights`` is None (random initialisation), ``"imagenet"`` (the file
+    the class declares as ``pretrained``, from an installed package or
+    torch's cache) or the path of a state-dict file. Loading is strict: a
+    file that leaves any of the module's tensors random is an error unless
+    ``partial``. An encoder built by its own ``build`` loads them there; one
+    built by segmentation-models-pytorch (``smp_name``) through
+    :meth:`load_weights`.
+    """
 
     kind: ClassVar[str] = "encoders"
     smp_name: str = ""  # the name segmentation-models-pytorch knows it by ("" when it is not an smp encoder)
+    pretrained: ClassVar[PretrainedWeights | None] = None  # what weights = "imagenet" loads, if it has any
+    weights: str | None = None
+    partial: bool = False  # a weights file may leave some of the module's tensors random
 
     @abc.abstractmethod
     def build(self, in_channels: int, depth: int = 5):
         """A torch module returning ``depth + 1`` feature maps, with an ``out_channels`` list."""
 
     def load_weights(self, module) -> None:
-        """Load this encoder's pretrained weights (local files only) into a module built elsewhere (by smp)."""
+        """Load ``weights`` (local files only, every tensor of ``module``) into a module built elsewhere (by smp);
+        what was loaded is kept as ``loaded`` for the cell's record."""
+        if self.weights is None:
+            return
+        from benchsuite import weights
+
+        self.loaded = weights.load_weights(module, f"encoder {self.name}", self.weights, self.pretrained, self.partial)
+
+    def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """The input mean and std (per channel, from [0, 1]) the loaded weights expect; None: the protocol's."""
+        if self.weights == "imagenet" and self.pretrained is not None:
+            return tuple(self.pretrained.mean), tuple(self.pretrained.std)
+        return None
 
 
 class Architecture(Plugin):
@@ -306,6 +355,7 @@ class Architecture(Plugin):
     kind: ClassVar[str] = "architectures"
     encoder: ClassVar[str] = REQUIRED  # "required" | "none"
     outputs: ClassVar[frozenset[str]] = REQUIRED
+    pretrained: ClassVar[PretrainedWeights | None] = None  # what its weights = "imagenet" loads, if it has any
 
     @abc.abstractmethod
     def build(self, *, in_channels: int, out_channels: int, output: str, encoder: Encoder | None):

@@ -71,6 +71,12 @@ def cmd_list(args) -> int:
 
             size = describe_count(parameter_count(registry, e.cls, args.landmarks), args.landmarks)
         print(f"{e.name:<{width}}  {e.description}{f' ({size})' if size else ''}  [{e.plugin} {e.version}]")
+        pretrained = getattr(e.cls, "pretrained", None)
+        if pretrained is not None:
+            from benchsuite import weights
+
+            why = weights.unavailable(pretrained)
+            print(f"{'':<{width}}  {pretrained.describe()}; {why or 'installed'}")
     return 0
 
 

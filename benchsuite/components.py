@@ -47,8 +47,9 @@ class Component:
 
     @property
     def plugin_params(self) -> dict[str, Any]:
-        """The parameters the plugin itself is made with: the core's own (a split file, pre-training) removed."""
-        return {key: value for key, value in self.params.items() if key not in _CORE_KEYS}
+        """The parameters the plugin itself is made with: the core's own (a split file, pre-training) removed,
+        a file identified by its content ({"file", "sha256"}) given as the file the user named."""
+        return {key: file_of(value) for key, value in self.params.items() if key not in _CORE_KEYS}
 
     def core(self, key: str) -> Any:
         """One of the core's own parameters (``splits``, ``pretrain``), None when the entry has none."""
@@ -70,7 +71,13 @@ def label_without(component: Component, params: set[str]) -> str:
     return f"{component.name}({inner})"
 
 
+def file_of(value: Any) -> Any:
+    """The file a parameter names, where the grid recorded it with its digest ({"file", "sha256"})."""
+    return value["file"] if isinstance(value, dict) and set(value) == {"file", "sha256"} else value
+
+
 def _short(value: Any) -> str:
+    value = file_of(value)
     if isinstance(value, float):
         return f"{value:g}"  # 2.0 reads as 2, as the user wrote it
     return json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else str(value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from benchsuite.api import PluginError
 # Errors of the storage rather than of the program: reported in one line, never as a traceback.
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.ENOLCK,
                   errno.EFBIG}
+_DIGESTS: dict[tuple, str] = {}  # (path, inode, size, mtime) -> sha256, for this process
 
 
 def write_atomic(path: Path | str, write: Callable[[IO[bytes]], object]) -> Path:
@@ -46,6 +48,19 @@ def write_atomic(path: Path | str, write: Callable[[IO[bytes]], object]) -> Path
 
 def write_text_atomic(path: Path | str, text: str) -> Path:
     return write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def sha256(path: Path | str) -> str:
+    """The file's SHA-256 in hex, computed once per process for an unchanged file (same inode, size, mtime)."""
+    stat = os.stat(path)
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
 
 
 def fsync_dir(folder: Path | str) -> None:

@@ -2,11 +2,13 @@
 Every architecture training one step with every codec the grid pairs it with: tests/test_conformance.py."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torchvision.models as tv
 
-from benchsuite import api
+from benchsuite import api, weights
 from benchsuite.api import PluginError
 from benchsuite.cli import main
 from benchsuite.train.model_size import parameter_count
@@ -63,7 +65,12 @@ def test_imagenet_weights_load_from_torch_cache_adapted_to_grayscale(registry, t
     rgb = torch.randn(64, 3, 7, 7)
     state = tv.resnet18().state_dict() | {"conv1.weight": rgb}  # torchvision's layout, its classifier included
     torch.save(state, cache / "resnet18-f37072fd.pth")
-    encoder = registry.get("encoders", "resnet18").cls(weights="imagenet").build(1, depth=3)
+    cls = registry.get("encoders", "resnet18").cls
+    with pytest.raises(PluginError, match="is not the file it should be"):  # torchvision's name, not its digest
+        cls(weights="imagenet").build(1, depth=3)
+    monkeypatch.setattr(cls, "pretrained", dataclasses.replace(
+        cls.pretrained, sha256=weights.sha256(cache / "resnet18-f37072fd.pth")))
+    encoder = cls(weights="imagenet").build(1, depth=3)
     assert torch.allclose(encoder.conv1.weight, rgb.sum(dim=1, keepdim=True))
 
 

@@ -103,8 +103,20 @@ class Cell:
 
 
 def _digest(data: dict[str, Any]) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    text = json.dumps(_by_content(data), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _by_content(value: Any) -> Any:
+    """A file named in an identity ({"file", "sha256"}: a user's split, a weights file) counts by its content
+    alone: the same file elsewhere is the same cell, another file at the same path is not."""
+    if isinstance(value, dict):
+        if set(value) == {"file", "sha256"}:
+            return {"sha256": value["sha256"]}
+        return {key: _by_content(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_by_content(item) for item in value]
+    return value
 
 
 def configuration_id(identity: dict[str, Any]) -> str:

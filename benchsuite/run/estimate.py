@@ -46,7 +46,7 @@ def describe_cells(cells, registry) -> dict[str, str]:
         parts = [f"input {width}×{height}", f"≤{protocol.epochs} epochs"]
         if protocol.max_minutes:
             parts.append(f"budget {protocol.max_minutes:g} min")
-        parts.append("pre-trained" if _pretrained(cell) else "from scratch")
+        parts.append(_pretrained(cell))
         key = _network_key(cell)
         if timed and key not in speeds:
             speeds[key] = _images_per_s(cell, registry)
@@ -69,16 +69,22 @@ def _is_network(registry, cell) -> bool:
     return registry.method_kind(cell.architecture.name) == "architectures"
 
 
-def _pretrained(cell) -> bool:
-    params = [cell.architecture.plugin_params, cell.encoder.params if cell.encoder else {}]
-    return bool(cell.architecture.core("pretrain")) or any(p.get("weights") for p in params)
+def _pretrained(cell) -> str:
+    """How the network starts: the grid has checked that its weights file is there and unaltered, and loading
+    is strict, so "pretrained" means every tensor of it is loaded (unless the user allowed a partial load)."""
+    params = [cell.architecture.plugin_params, cell.encoder.plugin_params if cell.encoder else {}]
+    if cell.architecture.core("pretrain"):
+        return "pre-trained first"
+    if not any(p.get("weights") for p in params):
+        return "from scratch"
+    return "partly pretrained (partial = true)" if any(p.get("partial") for p in params) else "pretrained"
 
 
 def _images_per_s(cell, registry) -> float | None:
     """Training images per second of this cell's bare network on this machine (a few steps on random inputs)."""
     try:
         arch = registry.create("architectures", cell.architecture.name, cell.architecture.plugin_params)
-        encoder = registry.create("encoders", cell.encoder.name, cell.encoder.params) if cell.encoder else None
+        encoder = registry.create("encoders", cell.encoder.name, cell.encoder.plugin_params) if cell.encoder else None
         codec = registry.create("codecs", cell.codec.name, cell.codec.params)
         dataset = registry.create("datasets", cell.dataset.name, cell.dataset.plugin_params)
         torch.manual_seed(0)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchsuite import __version__, api
+from benchsuite import __version__, api, weights
 from benchsuite.api import PluginError, extent
 from benchsuite.components import split_entry
 from benchsuite.plugins import Registry, signature_defaults
@@ -170,7 +170,9 @@ def components(registry: Registry, axis: str, entries: list[Any], pattern: str |
                 raise PluginError(f"a {axis} entry {entry!r} has no name")
             if "splits" in core:
                 core["splits"] = _split_file(core["splits"])
-            result.append(Component(name, registry.canonical(_kind(registry, axis, name), name, params) | core, label))
+            kind = _kind(registry, axis, name)
+            params = _weights_by_content(registry, kind, name, registry.canonical(kind, name, params))
+            result.append(Component(name, params | core, label))
         elif isinstance(entry, str) and any(ch in entry for ch in "*?["):
             for name in fnmatch.filter(_names(registry, axis), entry):
                 if pattern and not fnmatch.fnmatchcase(name, pattern):
@@ -266,6 +268,17 @@ def expand(
     _check_labels(grid.cells)
     _check_selection(grid)
     return grid
+
+
+def _weights_by_content(registry: Registry, kind: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A ``weights`` parameter that names a file (a path, or "imagenet" for a plugin that declares its file)
+    recorded with the file's sha256, so that the file's content, not its path, is part of the cells' identity;
+    a missing, unreadable or tampered file is an error now, before anything runs."""
+    if not isinstance(params.get("weights"), str):
+        return params
+    cls = registry.get(kind, name).cls
+    return params | {"weights": weights.identified(f"{kind[:-1]} {name}", params["weights"],
+                                                   getattr(cls, "pretrained", None))}
 
 
 def _split_file(value: Any) -> dict[str, str]:

@@ -28,7 +28,6 @@ import contextlib
 import ctypes
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -40,14 +39,13 @@ from typing import Any, Iterator
 import pandas as pd
 
 from benchsuite.api import PluginError
-from benchsuite.files import fsync_dir, lock_error, locked, write_atomic, write_text_atomic
+from benchsuite.files import fsync_dir, lock_error, locked, sha256, write_atomic, write_text_atomic
 from benchsuite.run import record as cell_record
 
 PREDICTION_COLUMNS = ["image_id", "landmark", "x", "y", "pred_x", "pred_y"]
 IMAGE_COLUMNS = ["width", "height"]  # the original image size; tables written before it was stored lack it
 _TMP_PREFIX = ".tmp-"
 STALE_AFTER_S = 600.0  # a temporary this old, whose cell nobody has claimed, is a leftover of a killed writer
-_DIGESTS: dict[tuple, str] = {}  # (path, inode, size, mtime) -> sha256, for this process
 
 
 class RunStore:
@@ -181,7 +179,7 @@ class RunStore:
                     raise ValueError(f"predictions lack columns {sorted(missing)}")
                 table = tmp / "predictions.parquet"
                 write_atomic(table, lambda handle: predictions.to_parquet(handle, index=False))
-                record = record | {"predictions": {"rows": len(predictions), "sha256": _sha256(table)}}
+                record = record | {"predictions": {"rows": len(predictions), "sha256": sha256(table)}}
             write_text_atomic(tmp / "cell.json", json.dumps(cell_record.stamp(record), indent=2, default=str))
             target = self.cell_dir(cell_id)
             try:
@@ -288,24 +286,12 @@ def _temporary_cell(name: str) -> str | None:
     return cell_id or None
 
 
-def _sha256(path: Path) -> str:
-    stat = path.stat()
-    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key not in _DIGESTS:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        _DIGESTS[key] = digest.hexdigest()
-    return _DIGESTS[key]
-
-
 def _predictions_problem(path: Path, recorded: Any) -> str | None:
     """Why a complete cell's predictions cannot be used, or None."""
     if not path.is_file():
         return "predictions.parquet is missing"
     if isinstance(recorded, dict) and "sha256" in recorded:
-        if _sha256(path) != recorded["sha256"]:
+        if sha256(path) != recorded["sha256"]:
             return "predictions.parquet does not match the sha256 in cell.json (truncated or edited)"
         return None
     try:  # a format-1 cell written before digests were recorded: at least the table must be whole

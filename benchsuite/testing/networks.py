@@ -29,8 +29,8 @@ def check_encoder(cls: type, *, with_architectures: list[str | dict] | None = No
             module = encoder.build(channels, depth)
             subject.expect(isinstance(module, torch.nn.Module) and len(getattr(module, "out_channels", ())) ==
                            depth + 1, member, f"must return a torch module with {depth + 1} out_channels")
+            encoder.load_weights(module)  # what smp's decoders call on a module built by smp
             features = module(torch.rand(2, channels, INPUT[1], INPUT[0]))
-            encoder.load_weights(module)
         subject.expect(isinstance(features, (list, tuple)) and len(features) == depth + 1, member,
                        f"the module must return {depth + 1} feature maps, got {type(features).__name__}")
         for i, (feature, width) in enumerate(zip(features, module.out_channels)):

@@ -51,13 +51,28 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def scale_inputs(images: torch.Tensor, protocol: Protocol) -> torch.Tensor:
-    """Images in [0, 1] as the network sees them: standardised, or left in [0, 1] (``input_scaling = "unit"``)."""
+def scale_inputs(images: torch.Tensor, protocol: Protocol, model: torch.nn.Module | None = None) -> torch.Tensor:
+    """Images in [0, 1] as the network sees them: normalised as its pretrained weights expect (the buffers
+    :func:`benchsuite.train.networks.build_network` gives it), else standardised, or left in [0, 1]
+    (``input_scaling = "unit"``)."""
+    mean, std = getattr(model, "input_mean", None), getattr(model, "input_std", None)
+    if mean is not None and std is not None:
+        return (images - mean) / std
     return images if protocol.input_scaling == "unit" else (images - _MEAN) / _STD
 
 
-def _normalise(images: torch.Tensor, protocol: Protocol) -> torch.Tensor:
-    return scale_inputs(images.float() / 255.0, protocol)
+def input_normalisation(model: torch.nn.Module, protocol: Protocol) -> dict:
+    """How the network's inputs were scaled, for the cell's record."""
+    mean, std = getattr(model, "input_mean", None), getattr(model, "input_std", None)
+    if mean is not None and std is not None:
+        return {"from": "pretrained weights", "mean": mean.flatten().tolist(), "std": std.flatten().tolist()}
+    if protocol.input_scaling == "unit":
+        return {"from": "protocol", "mean": [0.0], "std": [1.0]}
+    return {"from": "protocol", "mean": [_MEAN], "std": [_STD]}
+
+
+def _normalise(images: torch.Tensor, protocol: Protocol, model: torch.nn.Module) -> torch.Tensor:
+    return scale_inputs(images.float() / 255.0, protocol, model)
 
 
 def make_optimizer(model: torch.nn.Module, protocol: Protocol) -> torch.optim.Optimizer:
@@ -88,7 +103,7 @@ def _outputs(model, data: Prepared, protocol: Protocol, dev: torch.device):
     model.eval()
     with torch.no_grad():
         for batch in _batches(len(data.samples), protocol.batch_size, None):
-            yield batch, model(_normalise(data.images[batch].to(dev), protocol))
+            yield batch, model(_normalise(data.images[batch].to(dev), protocol, model))
 
 
 def _decoded(codec, output: torch.Tensor, data: Prepared, batch: torch.Tensor, protocol: Protocol) -> torch.Tensor:
@@ -312,7 +327,7 @@ def train(
             landmarks = landmarks_src[batch].to(dev, non_blocking=True)
             if augment:
                 images, landmarks = augment.apply(images, landmarks, augment.sample(len(batch), generator))
-            images = scale_inputs(images, protocol).contiguous(memory_format=memory_format)
+            images = scale_inputs(images, protocol, model).contiguous(memory_format=memory_format)
             loss = training_step(model, codec, images, landmarks, protocol, optimizer, scaler, dev, amp)
             running += loss.detach() * len(batch)
             epoch_images += len(batch)

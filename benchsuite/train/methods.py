@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchsuite import api
+from benchsuite import api, weights
 from benchsuite.api import Images, PluginError, Sample
 from benchsuite.train import inputs, loop, speed
 from benchsuite.train.augment import GeometricAugmentation
@@ -59,7 +59,7 @@ class CoreNetworks(api.NetworkTools):
         module.to(dev).eval()
         batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).to(dev).float() / 255.0
         with torch.no_grad():
-            output = module(loop.scale_inputs(batch, protocol))
+            output = module(loop.scale_inputs(batch, protocol, module))
             found = loop.decode_inside(codec, output, size, torch.as_tensor(np.asarray(regions)))
         return found.double().cpu().numpy()
 
@@ -82,9 +82,10 @@ class NetworkMethod(api.Method):
         self.n_landmarks = 0
         self._validation_points: np.ndarray | None = None
 
-    def _build(self, n_landmarks: int, protocol) -> None:
+    def _build(self, n_landmarks: int, protocol, load_weights: bool = True) -> None:
         self.protocol, self.n_landmarks = protocol, n_landmarks
-        self.model = build_network(self.architecture, self.codec, self.encoder, n_landmarks, protocol.channels)
+        self.model = build_network(self.architecture, self.codec, self.encoder, n_landmarks, protocol.channels,
+                                   load_weights)
 
     def fit(self, samples, images, training):
         protocol = training.protocol
@@ -116,7 +117,11 @@ class NetworkMethod(api.Method):
             "ceiling_seconds": time.perf_counter() - measuring,  # 0 where an earlier cell measured it
             "bare_images_per_s": ceiling, "pipeline_efficiency": efficiency,
             "parameters": sum(p.numel() for p in self.model.parameters()), "device": str(loop.device()),
+            "input_normalisation": loop.input_normalisation(self.model, protocol),
         }
+        loaded = getattr(self.encoder, "loaded", None)
+        if loaded is not None:
+            facts["weights"] = loaded.as_dict()
         if report.best_val_flat is not None:
             collapsed = bool(report.best_val_flat > self.codec.collapsed_above)
             facts |= {"val_loss_over_flat": report.best_val_flat, "collapsed": collapsed,
@@ -151,7 +156,7 @@ class NetworkMethod(api.Method):
         """The trained network from its safetensors file (nothing unpickled)."""
         from safetensors.torch import load_file
 
-        self._build(n_landmarks, protocol)
+        self._build(n_landmarks, protocol, load_weights=False)  # the trained weights replace any pretrained ones
         self.model.load_state_dict(load_file(str(weights)))
         return self
 
@@ -163,6 +168,9 @@ def make(registry, architecture, encoder=None, codec=None, **network) -> api.Met
     """The method a grid's (architecture, encoder, codec) components name: a registered method (the mean shape,
     dlib, coarse-to-fine), or the core's network method; ``network`` are :class:`NetworkMethod`'s own options
     (pre-training, runtime), which a registered method does not take."""
+    for part in (architecture, encoder):
+        if part is not None:
+            weights.check_unchanged(part.name, part.params)
     if registry.method_kind(architecture.name) == "methods":
         return registry.create("methods", architecture.name, architecture.plugin_params)
     arch = registry.create("architectures", architecture.name, architecture.plugin_params)

@@ -4,7 +4,9 @@ from __future__ import annotations
 import torchvision.models as tv
 from torch import nn
 
-from . import weights as local_weights
+from benchsuite import toolkit
+
+from . import pretrained as sources
 from .heads import FlattenRegressor, upsampling_path
 
 STRIDE = 32  # of the backbone's last feature map
@@ -29,8 +31,7 @@ class ResNet50Backbone(nn.Module):
 
     def load(self, weights: str | None, owner: str) -> None:
         if weights is not None:
-            path = local_weights.resolve(owner, weights, tv.ResNet50_Weights.IMAGENET1K_V1.url)
-            local_weights.load(self.net, path, owner)
+            toolkit.load_weights(self.net, owner, weights, sources.RESNET50)
 
 
 class UpsamplingDecoder(nn.Module):

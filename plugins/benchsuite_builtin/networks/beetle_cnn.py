@@ -17,7 +17,7 @@ from benchsuite import api
 from benchsuite.hookspecs import hookimpl
 from benchsuite.lazy import lazy_import
 
-from . import weights as local_weights
+from benchsuite import toolkit
 
 layers = lazy_import("._beetle_cnn_layers", __package__)
 
@@ -46,8 +46,7 @@ class BeetleCnn(api.Architecture):
         grid = feature_grid(*self.reference_input)
         model = layers.beetle_cnn(in_channels, out_channels, BLOCKS, grid, self.fc_units)
         if self.weights is not None:
-            path = local_weights.resolve(self.name, self.weights)
-            local_weights.load(model, path, self.name, skip_mismatched=True)
+            toolkit.load_weights(model, self.name, self.weights, skip_mismatched=True)
         return model
 
 

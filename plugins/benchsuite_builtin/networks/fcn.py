@@ -13,10 +13,11 @@ from benchsuite import api
 from benchsuite.hookspecs import hookimpl
 from benchsuite.lazy import lazy_import
 
-from . import weights as local_weights
+from benchsuite import toolkit
+
+from . import pretrained as sources
 
 layers = lazy_import("._fcn_layers", __package__)
-tv = lazy_import("torchvision.models")
 
 
 class Fcn8(api.Architecture):
@@ -24,6 +25,7 @@ class Fcn8(api.Architecture):
     description = "FCN-8s on VGG16 (fc6 3×3×512, fc7 1×1×512), no encoder; heatmaps at input resolution"
     encoder = "none"
     outputs = frozenset({"heatmap"})
+    pretrained = sources.VGG16
 
     def __init__(self, fc_channels: int = 512, weights: str | None = None):
         self.fc_channels = fc_channels
@@ -32,8 +34,7 @@ class Fcn8(api.Architecture):
     def build(self, *, in_channels, out_channels, output, encoder):
         model = layers.FCN8(in_channels, out_channels, self.fc_channels)
         if self.weights is not None:
-            path = local_weights.resolve(self.name, self.weights, tv.VGG16_Weights.IMAGENET1K_V1.url)
-            local_weights.load(model, path, self.name)
+            toolkit.load_weights(model, self.name, self.weights, self.pretrained)
         return model
 
 

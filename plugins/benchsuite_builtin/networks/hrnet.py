@@ -13,7 +13,7 @@ from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 from benchsuite.lazy import lazy_import
 
-from . import weights as local_weights
+from benchsuite import toolkit
 
 layers = lazy_import("._hrnet_layers", __package__)
 timm = lazy_import("timm")
@@ -36,7 +36,7 @@ class HRNet(api.Architecture):
         model = layers.HRNetHeatmaps(self.variant, in_channels, out_channels)
         if self.weights is not None:
             owner = f"hrnet {self.variant}"
-            local_weights.load(model.backbone, local_weights.resolve(owner, self.weights), owner)
+            toolkit.load_weights(model.backbone, owner, self.weights)
         return model
 
 

@@ -13,6 +13,8 @@ from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
 from benchsuite.lazy import lazy_import
 
+from . import pretrained as sources
+
 layers = lazy_import("._resnet_layers", __package__)
 
 
@@ -21,6 +23,7 @@ class ResNet50Upsampling(api.Architecture):
     description = "ResNet50 backbone + upsampling decoder (5 × [upsample, conv 3×3]), no encoder; heatmaps"
     encoder = "none"
     outputs = frozenset({"heatmap"})
+    pretrained = sources.RESNET50
 
     def __init__(self, decoder_channels: list[int] | None = None, weights: str | None = None):
         self.decoder_channels = list(decoder_channels or (1024, 512, 256, 128, 64))
@@ -37,6 +40,7 @@ class ResNet50Regression(api.Architecture):
     description = "ResNet50 backbone + fully connected layer regressing N×2 coordinates"
     encoder = "none"
     outputs = frozenset({"coords"})
+    pretrained = sources.RESNET50
 
     def __init__(self, reference_input: int = 256, weights: str | None = None):
         self.reference_input = reference_input
