@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a protocol setting")
     p.add_argument("--run", help="run name (default: the grid's name)")
     p.add_argument("--executor", help="executor plugin (default: the grid's [executor] name, else local)")
-    p.add_argument("-j", "--jobs", type=int, help="cells at a time (local: worker processes, one per GPU)")
+    p.add_argument("-j", "--jobs", type=int, help="cells at a time (local: worker processes, dealt round the visible GPUs)")
     p.add_argument("-x", "--executor-option", action="append", default=[], metavar="KEY=VALUE",
                    help="executor option, e.g. -x partition=gpu -x timeout_min=120")
     p.add_argument("--change-grid", action="store_true", help="let an existing run adopt a changed grid")

@@ -96,3 +96,22 @@ def test_a_checkpoint_of_another_model_is_set_aside_not_half_applied(registry, t
     resumed = loop.train(model, codec, data, data, protocol, runtime=loop.Runtime(checkpoint=checkpoint))
     assert resumed.best_val_loss == pytest.approx(reference.best_val_loss, rel=1e-6)
     assert "unusable checkpoint" in capsys.readouterr().err
+
+
+def test_a_checkpoint_saved_with_eight_gpus_resumes_on_one(monkeypatch):
+    """Only the training device's CUDA generator matters; an older checkpoint holding eight is read too."""
+    import torch
+
+    from benchsuite.train import loop
+
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device="cuda": restored.append(state))
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: (_ for _ in ()).throw(
+        RuntimeError("8 states for 1 device")))
+    eight = [torch.full((4,), i, dtype=torch.uint8) for i in range(8)]
+    loop.restore_cuda_rng(eight)
+    loop.restore_cuda_rng(eight[3])
+    assert [int(s[0]) for s in restored] == [0, 3]
+    loop.restore_cuda_rng(None)
+    assert len(restored) == 2

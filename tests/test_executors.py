@@ -9,6 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from benchsuite.api import PluginError
 from benchsuite.cli import main
 from benchsuite.run.environment import usable_cpus
 from benchsuite.run.grid import expand, load_spec
@@ -100,3 +103,54 @@ def test_killing_a_worker_fails_the_launcher_cleanly_and_a_rerun_completes(tiny_
     store = RunStore(tmp_path / "r")
     assert sorted(_finished(store.cells_dir)) == _ids(tiny_grid, registry, architectures="smp-*")
     assert all(r["status"] == "ok" for r in store.records())
+
+
+def test_workers_are_dealt_round_the_gpus_the_user_or_scheduler_left_visible():
+    from benchsuite_builtin.executors.local import device_for, visible_devices
+
+    assert visible_devices(2, "2,3") == ["2", "3"]  # a scheduler's choice is kept, not renumbered 0, 1
+    uuids = "GPU-8a1f,MIG-5c2e/1/0"
+    assert visible_devices(2, uuids) == ["GPU-8a1f", "MIG-5c2e/1/0"]
+    assert visible_devices(4, None) == ["0", "1", "2", "3"] and visible_devices(0, None) == []
+    devices = visible_devices(2, "2,3")
+    assert [device_for(slot, devices) for slot in range(5)] == ["2", "3", "2", "3", "2"]  # 5 workers, 2 GPUs
+    assert device_for(0, []) is None
+
+
+def test_jobs_are_workers_even_with_one_gpu(monkeypatch):
+    import torch
+
+    from benchsuite_builtin.executors.local import Local
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-8a1f")
+    executor = Local(jobs=3)
+    assert executor.jobs == 3 and executor.devices == ["GPU-8a1f"]
+
+
+def test_slurm_asks_for_a_gpu_for_network_cells_and_passes_the_clusters_options_through(registry, tmp_path):
+    pytest.importorskip("submitit")
+    from benchsuite.run.grid import expand, load_spec
+    from benchsuite_builtin.executors.slurm import Slurm
+
+    grid = tmp_path / "g.toml"
+    grid.write_text('''protocol = "smoke"
+datasets = [{ name = "synthetic", n_images = 8, n_landmarks = 2, min_size = 32, max_size = 40 }]
+methods = [{ architecture = "mean-shape" }, { architecture = "unet", codec = "gaussian" }]
+[settings]
+folds = 2
+''')
+    cells = expand(load_spec(str(grid)), registry).cells
+    networks = [c for c in cells if c.trains_networks]
+    baselines = [c for c in cells if not c.trains_networks]
+    assert networks and baselines
+    slurm = Slurm(account="lab", qos="short", constraint="a100", sbatch="--reservation=course --nice=10")
+    asked = slurm.job_parameters(cells)
+    assert asked["gpus_per_node"] == 1 and asked["mem_gb"] == 16
+    assert (asked["slurm_account"], asked["slurm_qos"], asked["slurm_constraint"]) == ("lab", "short", "a100")
+    assert asked["slurm_additional_parameters"] == {"reservation": "course", "nice": "10"}
+    assert slurm.job_parameters(baselines)["gpus_per_node"] == 0  # the mean shape needs no GPU
+    typed = Slurm(gpu_type="a100", gpus_per_node=2).job_parameters(networks)
+    assert typed["slurm_gres"] == "gpu:a100:2" and "gpus_per_node" not in typed
+    with pytest.raises(PluginError, match="sbatch options are --name=value"):
+        Slurm(sbatch="reservation=course")

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slurm,
 
 def _command(grid, results, *extra):
     return [sys.executable, "-m", "benchsuite.cli", "run", "--grid", str(grid), "--results", str(results),
-            "--run", "r", "--executor", "slurm", "-x", "poll_s=0.5", *extra]
+            "--run", "r", "--executor", "slurm", "-x", "poll_s=0.5", "-x", "gpus_per_node=0", *extra]  # no GPUs here
 
 
 def _expected(grid, registry, **filters):

@@ -33,6 +33,12 @@ class Cell:
     reads: frozenset[str] | None = field(default=None, compare=False, hash=False)
 
     @property
+    def trains_networks(self) -> bool:
+        """Whether the cell trains networks (it reads the time budget; see api.trains_networks): what an
+        executor gives a GPU."""
+        return self.reads is None or "max_minutes" in self.reads
+
+    @property
     def method(self) -> str:
         """Architecture, encoder and codec as one readable label."""
         parts = [self.architecture.label]

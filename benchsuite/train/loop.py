@@ -221,7 +221,7 @@ def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, gen
         "scaler": scaler.state_dict(),
         "generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda handle: torch.save(payload, handle))
@@ -240,12 +240,21 @@ def _load_checkpoint(path: Path, model, optimizer, scheduler, generator, scaler)
         scaler.load_state_dict(payload["scaler"])
         generator.set_state(payload["generator"])
         torch.set_rng_state(payload["torch_rng"])
-        if payload["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(payload["cuda_rng"])
+        restore_cuda_rng(payload["cuda_rng"])
         return _State(**payload["state"])
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, the cell restarts cleanly
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnusableCheckpoint(f"{type(exc).__name__}: {reason[:200]}") from None
+
+
+def restore_cuda_rng(saved) -> None:
+    """The CUDA generator of the device the cell trains on, as a checkpoint saved it: one state (or, from a
+    checkpoint that saved every visible GPU's, the first: a worker sees only its own GPU, as device 0), so a
+    cell resumes whatever the number of GPUs the resuming process sees."""
+    if saved is None or not torch.cuda.is_available():
+        return
+    state = saved[0] if isinstance(saved, (list, tuple)) else saved
+    torch.cuda.set_rng_state(state)
 
 
 class UnusableCheckpoint(Exception):

@@ -38,16 +38,39 @@ class Slurm(api.Executor):
     description = "A Slurm cluster through submitit: a job array per run, per-cell resources, requeue and resume"
     in_process = False
 
-    def __init__(self, partition: str | None = None, gpus_per_node: int = 0, cpus_per_task: int = 1,
-                 mem_gb: float = 4, timeout_min: int = 60, array_parallelism: int = 64, wait: bool = True,
-                 poll_s: float = 2.0):
+    def __init__(self, partition: str | None = None, gpus_per_node: int | None = None, cpus_per_task: int = 1,
+                 mem_gb: float | None = None, timeout_min: int = 60, array_parallelism: int = 64, wait: bool = True,
+                 poll_s: float = 2.0, account: str | None = None, qos: str | None = None,
+                 constraint: str | None = None, gpu_type: str | None = None, sbatch: str = ""):
         self.submitit = _submitit()
-        self.parameters = {"gpus_per_node": gpus_per_node, "cpus_per_task": cpus_per_task, "mem_gb": mem_gb,
-                           "timeout_min": timeout_min, "slurm_array_parallelism": array_parallelism}
-        if partition:
-            self.parameters["slurm_partition"] = partition
+        if gpus_per_node is not None and gpus_per_node < 0:
+            raise PluginError(f"executor slurm: gpus_per_node must be 0 or more, got {gpus_per_node}")
+        self.gpus_per_node, self.mem_gb, self.gpu_type = gpus_per_node, mem_gb, gpu_type
+        self.parameters = {"cpus_per_task": cpus_per_task, "timeout_min": timeout_min,
+                           "slurm_array_parallelism": array_parallelism}
+        named = {"slurm_partition": partition, "slurm_account": account, "slurm_qos": qos,
+                 "slurm_constraint": constraint}
+        self.parameters |= {key: value for key, value in named.items() if value}
+        extra = sbatch_options(sbatch)
+        if extra:
+            self.parameters["slurm_additional_parameters"] = extra
         self.wait = wait
         self.poll_s = poll_s
+
+    def job_parameters(self, cells) -> dict:
+        """submitit's parameters for these cells: one GPU per task when any cell trains a network (unless
+        gpus_per_node says otherwise), as a typed GRES where gpu_type names one; host memory for a CUDA
+        process when there are GPUs, 4 GB otherwise (unless mem_gb says otherwise)."""
+        gpus = self.gpus_per_node
+        if gpus is None:
+            gpus = 1 if any(getattr(cell, "trains_networks", True) for cell in cells) else 0
+        parameters = dict(self.parameters)
+        if gpus and self.gpu_type:
+            parameters["slurm_gres"] = f"gpu:{self.gpu_type}:{gpus}"
+        else:
+            parameters["gpus_per_node"] = gpus
+        parameters["mem_gb"] = self.mem_gb if self.mem_gb is not None else (16 if gpus else 4)
+        return parameters
 
     def preflight(self) -> None:
         """The Slurm commands submitit runs must be here, or nothing is written."""
@@ -63,7 +86,7 @@ class Slurm(api.Executor):
         if not fresh:
             return
         executor = self.submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
-        executor.update_parameters(name="benchsuite", **self.parameters)
+        executor.update_parameters(name="benchsuite", **self.job_parameters(fresh))
         jobs = executor.map_array(_CellJob(work), fresh)
         submissions.record({item.id: job.job_id for item, job in zip(fresh, jobs)})
         print(f"submitted {len(jobs)} cells as Slurm job array {jobs[0].job_id.split('_')[0]}", flush=True)
@@ -104,6 +127,17 @@ class _CellJob:
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(self, item)
+
+
+def sbatch_options(text: str) -> dict[str, str]:
+    """``"--reservation=lab --nice=10"`` (any sbatch option a cluster requires) as submitit passes them on."""
+    options = {}
+    for token in text.split():
+        key, sep, value = token.removeprefix("--").partition("=")
+        if not token.startswith("--") or not key:
+            raise PluginError(f"executor slurm: sbatch options are --name=value, got {token!r}")
+        options[key] = value if sep else ""
+    return options
 
 
 class _Submissions:
