@@ -280,8 +280,9 @@ def cmd_fit(args) -> int:
     else:
         progress = make_progress()
         info = fit.refit(run, args.method, out, registry, args.dataset, on_epoch=progress.epoch)
-        print(f"model folder {out}: {args.method!r} trained on {info.data['trained_on']['train']} images "
-              f"(+{info.data['trained_on']['val']} for validation)")
+        trained = info.data["trained_on"]
+        held_out = f" (+{trained['val']} held out for validation)" if trained["val"] else ""
+        print(f"model folder {out}: {args.method!r} trained on {trained['train']} images{held_out}")
     print(f"next: benchsuite predict {out} IMAGES... --to tps|dlc|labelme|coco|csv")
     return 0
 

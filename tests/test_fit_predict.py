@@ -76,6 +76,16 @@ def test_fit_predict_to_tps_and_read_back_gives_the_printed_error(lab_run, tmp_p
     assert np.mean(errors) == pytest.approx(printed, abs=0.01)
 
 
+@pytest.mark.parametrize("method,printed", [("mean-shape", "trained on 8 images\n"),
+                                            ("unet+resnet18+gaussian(sigma=2)", "trained on 6 images (+2 held out")])
+def test_fit_says_how_many_images_the_method_learnt_from(lab_run, tmp_path, capsys, method, printed):
+    """A method that holds out no validation (the mean shape, dlib) learns from all of them."""
+    root, _ = lab_run
+    capsys.readouterr()
+    assert main(["fit", "wings", method, "--out", str(tmp_path / "m"), "--results", str(root / "results")]) == 0
+    assert printed in capsys.readouterr().out
+
+
 def test_predict_new_unannotated_images_writes_every_format(lab_run, tmp_path, capsys):
     root, data = lab_run
     model = tmp_path / "model"

@@ -196,3 +196,14 @@ def test_a_budget_counts_a_method_that_trains_its_own_networks(tmp_path, capsys)
                  "--budget", "10m"]) == 0
     out = capsys.readouterr().out
     assert "trains its own networks: input 320×384, ≤300 epochs, budget 2 min in all" in out  # 10 min / 5 cells
+
+
+def test_a_mistyped_folder_is_named_as_such_not_as_a_filter_of_the_smoke_grid(tmp_path, capsys, monkeypatch):
+    from benchsuite.cli import main
+
+    (tmp_path / "wings").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "-d", "wigns", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "-d wigns: no folder or file 'wigns' here" in err and len(err.strip().splitlines()) == 1
+    assert main(["run", "-d", "synthetic-f*", "--dry-run"]) == 0  # a pattern is a filter as before

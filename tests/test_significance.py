@@ -138,3 +138,14 @@ def test_across_datasets_leaves_out_datasets_without_image_sizes(tmp_path, regis
                       "config": {"protocol": {"folds": 1}}}, rows)
     summary = significance.across_summary(Run(store, registry), load_metric(registry, "mre"))
     assert summary.excluded == ["old"] and summary.table.empty
+
+
+def test_one_dataset_gets_no_across_datasets_section_and_no_p_of_zero(tmp_path, capsys):
+    root = tmp_path / "one"
+    make_run(root, {"wings": {"unet+gaussian": 2.0, "mean-shape": 40.0, "fcn8+gaussian": 9.0}},
+             images_per_fold=20)
+    assert main(["stats", str(root), "--out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "across datasets:" not in out and "WARNING: only" not in out
+    assert "0.00e+00" not in out
+    assert significance.format_p(0.0) == "< 1e-16" and significance.format_p(2.5e-13) == "2.50e-13"

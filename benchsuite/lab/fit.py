@@ -103,7 +103,9 @@ def refit(run: Run, method: str, out: Path, registry, dataset: str | None = None
     learner = methods.make(registry, cell.architecture, cell.encoder, cell.codec, runtime=runtime)
     tmp = _new_folder(out)
     manifest = models.describe(cell, data.landmark_names, method=method)
-    manifest["trained_on"] = {"train": len(train), "val": len(val), "run": run.name}
+    # a method that holds no validation out (the mean shape, dlib) learns from every annotated image
+    held_out = len(val) if learner.uses_validation else 0
+    manifest["trained_on"] = {"train": len(train) + len(val) - held_out, "val": held_out, "run": run.name}
     pairs = data.flip_pairs
     try:
         torch.manual_seed(protocol.seed)

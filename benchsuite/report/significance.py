@@ -393,6 +393,8 @@ def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, po
             say(_indent(_pairs_table(tests.pairs, unit)))
             say(f"-- {QUESTIONS['vs_best']}")
             say(f"   {vs_best_line(tests)}")
+    if len(within) < 2:  # one dataset: there is nothing to compare across
+        return out.getvalue()
     say()
     say(f"== across datasets: {len(across.datasets)} datasets, {len(across.methods)} methods complete on all")
     why = (" (error / δ, δ = original pixels per network-input pixel: pixel scales differ between datasets)"
@@ -418,8 +420,13 @@ def write_text(within: list[DatasetTests], across: AcrossTests, alpha: float, po
 
 
 def format_p(p: float) -> str:
-    """A p-value as text: 4 decimals, scientific below 0.001."""
-    return "nan" if p != p else (f"{p:.2e}" if p < 1e-3 else f"{p:.4f}")
+    """A p-value as text: 4 decimals, scientific below 0.001, and "< 1e-16" where it is computed as 1 minus a
+    probability that rounds to 1 (a p of exactly 0 is never true)."""
+    if p != p:
+        return "nan"
+    if p < 1e-16:
+        return "< 1e-16"
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
 
 
 def _indent(text: str) -> str:

@@ -126,6 +126,12 @@ def plan_grid(grid: str | grids.GridSpec = "smoke", *, registry: Registry | None
     expanded = grids.expand(spec, registry, None, settings)
     filters = filters or Filters()
     lost = filters.unmatched(expanded.cells)
+    typos = [p for p in filters.datasets if f"-d {p}" in lost and not any(c in p for c in "*?[")
+             and not Path(p).exists()]
+    if typos:  # a plain name that is neither a folder here nor one of the grid's datasets: most likely a typo
+        names = sorted({c.dataset.label for c in expanded.cells})
+        raise PluginError(f"-d {typos[0]}: no folder or file {typos[0]!r} here, and no dataset of that name in "
+                          f"grid {spec.name!r} ({', '.join(names) or 'none'})")
     if lost:
         raise PluginError(f"grid {spec.name!r}: {', '.join(lost)} matches no cell")
     return Plan(expanded, [c for c in expanded.cells if filters.keeps(c)],
