@@ -140,7 +140,7 @@ def cmd_run(args) -> int:
         options["jobs"] = args.jobs
     run_name = args.run if args.run is not None else (run_name_from(own[0]["label"]) if len(own) == 1 else None)
     runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every,
-                      keep_weights=args.keep_weights)
+                      keep_weights=args.keep_weights, precision=args.precision, deterministic=args.deterministic)
     result = run_grid(spec, results=args.results, run=run_name, registry=registry, filters=_filters(args),
                       settings=_settings(args, spec, registry), executor=args.executor, executor_options=options, force=args.force,
                       change_grid=args.change_grid, runtime=runtime, progress=make_progress())
@@ -402,6 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--change-grid", action="store_true", help="let an existing run adopt a changed grid")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="mixed precision and channels_last (default: on for a GPU, off on a CPU)")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp16", "fp32"), default="auto",
+                   help="what a GPU computes in (default auto: bf16 where supported, else fp16 with gradient "
+                        "scaling; a CPU always computes in fp32); recorded in each cell")
+    p.add_argument("--deterministic", action="store_true",
+                   help="cuDNN's deterministic algorithms, bit-identical repeats on a GPU at some speed (default: "
+                        "the fastest algorithms, cudnn.benchmark); recorded in each cell")
     p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
                    help="checkpoint long cells this often (default: 300)")
     p.add_argument("--keep-weights", action=argparse.BooleanOptionalAction, default=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -37,7 +38,8 @@ class Protocol:
     batch_size: int = 8
     epochs: int = 2000
     patience: int = 400  # early stopping, in epochs without validation improvement
-    lr_schedule: str = "plateau"  # plateau: reduce on a validation plateau; linear: lr -> lr_end over the epochs
+    lr_schedule: str = "plateau"  # plateau: reduce on a validation plateau; linear: lr -> lr_end over the epochs;
+    # cosine: lr -> lr_end along a half cosine over the cell's course (its epochs, or its time budget if sooner)
     lr_factor: float = 0.2  # reduce-on-plateau factor
     lr_patience: int = 200
     lr_end: float = 0.0  # linear schedule: last epoch's learning rate
@@ -50,12 +52,17 @@ class Protocol:
     channel_split: bool = False  # 3 extra grayscale copies, one per RGB channel
     max_minutes: float = 0.0  # per cell, training and validation (0: none): may end an epoch early; best weights kept
     input_scaling: str = "standard"  # standard: (x - 0.45) / 0.225 from [0, 1]; unit: pixels in [0, 1] as they are
+    # fine-tuning a pretrained encoder (settings added later: part of the identity only away from NEUTRAL)
+    encoder_lr: float = 1.0  # the encoder's learning rate as a fraction of lr (the decoder and head get lr)
+    warmup_epochs: int = 0  # the learning rate rises linearly from lr / warmup_epochs over these first epochs
+    freeze_bn: bool = False  # the encoder's batch norms keep their (pretrained) statistics: eval mode in training
 
     def identity(self) -> dict[str, Any]:
-        """What determines results (the description does not)."""
+        """What determines results (the description does not; a setting added after cells were first
+        recorded counts only away from its neutral value, so adding one recomputes no earlier cell)."""
         data = dataclasses.asdict(self)
         data.pop("description")
-        return data
+        return {key: value for key, value in data.items() if key not in NEUTRAL or value != NEUTRAL[key]}
 
 
     def restricted(self, reads: frozenset[str]) -> dict[str, Any]:
@@ -125,7 +132,9 @@ def load_protocol(name: str, overrides: dict[str, Any] | None = None) -> Protoco
 
 MAX_FOLDS = 10_000  # more folds than this is a typo, not leave-one-out
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
-LR_SCHEDULES = ("plateau", "linear")
+LR_SCHEDULES = ("plateau", "linear", "cosine")
+# settings added after the identity's format was fixed, with the value that behaves as before they existed
+NEUTRAL = {"encoder_lr": 1.0, "warmup_epochs": 0, "freeze_bn": False}
 INPUT_SCALINGS = ("standard", "unit")
 
 
@@ -151,6 +160,9 @@ def range_problem(p: Protocol) -> str | None:
         (p.lr_patience >= 0, f"lr_patience must be at least 0, got {p.lr_patience}"),
         (0 < p.lr_factor < 1, f"lr_factor must be between 0 and 1 (exclusive), got {p.lr_factor}"),
         (math.isfinite(p.lr_end) and p.lr_end >= 0, f"lr_end must be a finite number >= 0, got {p.lr_end}"),
+        (math.isfinite(p.encoder_lr) and 0 <= p.encoder_lr <= 1,
+         f"encoder_lr is a fraction of lr: between 0 (frozen) and 1, got {p.encoder_lr}"),
+        (p.warmup_epochs >= 0, f"warmup_epochs must be at least 0, got {p.warmup_epochs}"),
         (0 <= p.momentum <= 1, f"momentum must be between 0 and 1, got {p.momentum}"),
         (p.momentum_end == -1 or 0 <= p.momentum_end <= 1,
          f"momentum_end must be -1 or between 0 and 1, got {p.momentum_end}"),
@@ -170,6 +182,10 @@ def _coerce(key: str, value: Any) -> Any:
         raise PluginError(f"unknown protocol setting {key!r} (known: {', '.join(sorted(_FIELDS))})")
     if key == "input_size" and value == "auto":
         return value
+    if key == "input_size" and isinstance(value, str):  # from the command line: 256, 320x256 or [320, 256]
+        match = re.fullmatch(r"\[?\s*(\d+)\s*[x,]\s*(\d+)\s*\]?", value.strip())
+        if match:
+            value = [int(match.group(1)), int(match.group(2))]
     if key == "input_size" and isinstance(value, (list, tuple)):
         if len(value) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
             raise PluginError(f"protocol setting 'input_size' must be an int or [width, height], got {value!r}")

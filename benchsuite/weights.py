@@ -12,6 +12,7 @@ content (:func:`identified`), not by where it lies.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,18 @@ def _declared_file(owner: str, pretrained: PretrainedWeights) -> Path:
             raise PluginError(f"{owner}: {path} is missing from the installed package; reinstall it "
                               f"({pretrained.install})")
         return path
-    path = Path(torch.hub.get_dir()) / "checkpoints" / pretrained.file
+    path = torch_cache() / pretrained.file
     if not path.is_file():
         raise PluginError(f"{owner}: ImageNet weights not found at {path}; put the file {pretrained.install} there "
                           f"(or pass weights=PATH), downloads are never attempted")
     return path
+
+
+def torch_cache() -> Path:
+    """torch's checkpoint folder, as ``torch.hub.get_dir()`` finds it, without importing torch (a listing
+    must not take seconds): $TORCH_HOME, else $XDG_CACHE_HOME/torch, else ~/.cache/torch; then hub/checkpoints."""
+    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(home).expanduser() / "hub" / "checkpoints"
 
 
 def unavailable(pretrained: PretrainedWeights | None) -> str | None:
@@ -84,7 +92,7 @@ def unavailable(pretrained: PretrainedWeights | None) -> str | None:
     except PluginError:
         if pretrained.package:
             return f"not installed: {pretrained.install}"
-        return f"not in torch's cache: put {pretrained.install} in {Path(torch.hub.get_dir()) / 'checkpoints'}"
+        return f"not in torch's cache: put {pretrained.install} in {torch_cache()}"
     return None
 
 

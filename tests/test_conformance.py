@@ -30,6 +30,7 @@ SMALL = {
     ("datasets", "synthetic"): {"n_images": 6},
     ("methods", "coarse-to-fine"): {"network": {"name": "smp-unet", "encoder_depth": 3, "decoder_channels": [8, 8, 8]},
                                     "crop": 16, "field": 8.0},
+    ("executors", "slurm"): {"gpus_per_node": 0},  # the test cluster has no GPU
     ("methods", "dlib-ert"): {"cascade_depth": 2, "num_trees_per_cascade_level": 5, "oversampling_amount": 2,
                               "feature_pool_size": 20, "lambda_param": 1e6},
 }

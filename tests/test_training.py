@@ -202,3 +202,62 @@ def test_the_speed_ceiling_measurement_stops_at_its_time_cap(registry):
     assert speed.bare_images_per_s(Counted(), codec, 2, protocol) > 0 and len(calls) == 10  # 2 warm-up + 8 timed
     calls.clear()
     assert speed.bare_images_per_s(Counted(), codec, 2, protocol, max_seconds=0.0) > 0 and len(calls) == 2
+
+
+class _EncoderNet(torch.nn.Module):
+    """An encoder (with a batch norm) and a head, as smp's networks expose them."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4))
+        self.head = torch.nn.Linear(4, 2)
+
+
+def test_the_encoder_trains_at_its_fraction_of_the_learning_rate(registry):
+    import dataclasses
+
+    protocol = dataclasses.replace(load_protocol("smoke"), lr=1e-3, encoder_lr=0.1)
+    groups = loop.make_optimizer(_EncoderNet(), protocol).param_groups
+    assert sorted((round(g["lr"], 6), len(g["params"])) for g in groups) == [(1e-4, 4), (1e-3, 2)]
+    frozen = loop.make_optimizer(_EncoderNet(), dataclasses.replace(protocol, encoder_lr=0.0)).param_groups
+    assert [len(g["params"]) for g in frozen] == [2]  # encoder_lr = 0: the encoder is not trained at all
+
+
+def test_cosine_anneals_over_the_epochs_or_the_budget_whichever_ends_the_cell_first(registry):
+    import dataclasses
+
+    protocol = dataclasses.replace(load_protocol("smoke"), lr=1.0, lr_end=0.0, lr_schedule="cosine", epochs=101,
+                                   max_minutes=10.0, warmup_epochs=0, encoder_lr=0.5)
+    optimizer = loop.make_optimizer(_EncoderNet(), protocol)
+
+    def rates(epoch, elapsed_s):
+        loop._set_schedule(optimizer, protocol, epoch, elapsed_s)
+        return sorted(round(g["lr"], 6) for g in optimizer.param_groups)
+
+    assert rates(1, 0.0) == [0.5, 1.0]
+    assert rates(51, 0.0) == [0.25, 0.5]  # half way through the epochs
+    assert rates(2, 300.0) == [0.25, 0.5]  # half way through the budget, which ends the cell first
+    assert rates(2, 600.0) == [0.0, 0.0]
+    warm = dataclasses.replace(protocol, warmup_epochs=4, lr_schedule="plateau")
+    loop._set_schedule(optimizer, warm, 1, 0.0)
+    assert sorted(round(g["lr"], 6) for g in optimizer.param_groups) == [0.125, 0.25]
+
+
+def test_frozen_batch_norm_keeps_the_encoders_statistics(registry):
+    model = _EncoderNet()
+    model.train()
+    loop._freeze_encoder_statistics(model)
+    norm = model.encoder[1]
+    before = norm.running_mean.clone()
+    model.encoder(torch.rand(2, 1, 8, 8) + 5)
+    assert not norm.training and torch.equal(norm.running_mean, before)
+
+
+def test_settings_added_later_leave_earlier_cells_as_they_were():
+    from benchsuite.protocol import NEUTRAL
+
+    protocol = load_protocol("lab")
+    assert not set(NEUTRAL) & set(protocol.identity())
+    import dataclasses
+
+    assert dataclasses.replace(protocol, encoder_lr=0.1).identity()["encoder_lr"] == 0.1

@@ -276,9 +276,10 @@ def _weights_by_content(registry: Registry, kind: str, name: str, params: dict[s
     a missing, unreadable or tampered file is an error now, before anything runs."""
     if not isinstance(params.get("weights"), str):
         return params
-    cls = registry.get(kind, name).cls
-    return params | {"weights": weights.identified(f"{kind[:-1]} {name}", params["weights"],
-                                                   getattr(cls, "pretrained", None))}
+    pretrained = getattr(registry.get(kind, name).cls, "pretrained", None)
+    if params["weights"] == weights.IMAGENET and weights.unavailable(pretrained):
+        return params  # left as it is: the method is skipped as unavailable here (_unavailable), the rest runs
+    return params | {"weights": weights.identified(f"{kind[:-1]} {name}", params["weights"], pretrained)}
 
 
 def _split_file(value: Any) -> dict[str, str]:
@@ -382,7 +383,10 @@ def _methods(spec: GridSpec, registry: Registry, filters: dict, grid: Grid):
 def _unavailable(registry: Registry, *parts: Component | None) -> str | None:
     """Why a method cannot run on this machine (an optional library is missing), said once in the dry run."""
     for axis, part in zip(AXES[1:], parts):
-        why = part and registry.get(_kind(registry, axis, part.name), part.name).cls.unavailable()
+        cls = part and registry.get(_kind(registry, axis, part.name), part.name).cls
+        why = cls and cls.unavailable()
+        if cls and not why and part.params.get("weights") == weights.IMAGENET:  # not identified: not here
+            why = f'weights = "imagenet": {weights.unavailable(getattr(cls, "pretrained", None))}'
         if why:
             return f"{part.name} is not available here: {why}"
     return None

@@ -33,6 +33,10 @@ class GeometricAugmentation:
     hflip: float = 0.0  # probability of a horizontal flip
     flip_permutation: tuple[int, ...] | None = None  # landmark order after a flip
 
+    def __post_init__(self):
+        if self.hflip and self.flip_permutation is None:
+            raise ValueError("horizontal flips need the dataset's left/right landmark pairs (flip_pairs)")
+
     @property
     def active(self) -> bool:
         return any((self.rotate_deg, self.scale, self.translate, self.hflip))
@@ -54,22 +58,36 @@ class GeometricAugmentation:
     def apply(self, images: torch.Tensor, landmarks: torch.Tensor, forward: torch.Tensor):
         """Warp float images (B, C, H, W) and move landmarks (B, N, 2) by the same transforms."""
         batch, _, height, width = images.shape
-        forward = forward.to(images.device, images.dtype)
+        forward = forward.to(images.device, images.dtype, non_blocking=True)
         linear, shift = forward[:, :, :2], forward[:, :, 2:]
-        inverse = torch.linalg.inv(linear)
+        inverse = _inverse_2x2(linear)
         theta = torch.cat([inverse, -inverse @ shift], dim=2)  # output -> input sampling
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        extent = torch.tensor([width, height], device=images.device, dtype=images.dtype)
-        normalised = (2 * landmarks.to(images.dtype) + 1) / extent - 1
+        points = landmarks.to(images.dtype)
+        normalised = torch.stack([(2 * points[..., 0] + 1) / width - 1, (2 * points[..., 1] + 1) / height - 1], -1)
         moved = normalised @ linear.transpose(1, 2) + shift.transpose(1, 2)
-        moved = ((moved + 1) * extent - 1) / 2
-        flipped = forward[:, 0, 0] * forward[:, 1, 1] - forward[:, 0, 1] * forward[:, 1, 0] < 0
-        if flipped.any():
-            if self.flip_permutation is None:
-                raise ValueError("horizontal flips need the dataset's left/right landmark pairs (flip_pairs)")
-            moved[flipped] = moved[flipped][:, list(self.flip_permutation)]
+        moved = torch.stack([((moved[..., 0] + 1) * width - 1) / 2, ((moved[..., 1] + 1) * height - 1) / 2], -1)
+        if self.hflip:  # a flipped image's left and right landmarks swap names; chosen per image, on the device
+            flipped = linear[:, 0, 0] * linear[:, 1, 1] - linear[:, 0, 1] * linear[:, 1, 0] < 0
+            swapped = moved.index_select(1, self._order(moved.device))
+            moved = torch.where(flipped[:, None, None], swapped, moved)
         return warped, moved
+
+    def _order(self, device: torch.device) -> torch.Tensor:
+        """The flip permutation as an index tensor on ``device``, made once per device."""
+        cache = self.__dict__.setdefault("_orders", {})
+        if device not in cache:
+            cache[device] = torch.tensor(self.flip_permutation).to(device)
+        return cache[device]
+
+
+def _inverse_2x2(linear: torch.Tensor) -> torch.Tensor:
+    """(B, 2, 2) inverses in closed form: no solver, no host synchronisation (torch.linalg.inv checks for
+    singular matrices on the host); a similarity with a zoom above 0 is never singular."""
+    a, b, c, d = linear[:, 0, 0], linear[:, 0, 1], linear[:, 1, 0], linear[:, 1, 1]
+    det = a * d - b * c
+    return torch.stack([torch.stack([d, -b], -1), torch.stack([-c, a], -1)], -2) / det[:, None, None]
 
 
 def flip_permutation(landmark_names: list[str], pairs) -> tuple[int, ...]:

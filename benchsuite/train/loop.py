@@ -71,77 +71,124 @@ def input_normalisation(model: torch.nn.Module, protocol: Protocol) -> dict:
     return {"from": "protocol", "mean": [_MEAN], "std": [_STD]}
 
 
-def _normalise(images: torch.Tensor, protocol: Protocol, model: torch.nn.Module) -> torch.Tensor:
+def _normalise(images: torch.Tensor, protocol: Protocol, model: torch.nn.Module | None = None) -> torch.Tensor:
     return scale_inputs(images.float() / 255.0, protocol, model)
 
 
-def make_optimizer(model: torch.nn.Module, protocol: Protocol) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def _parameter_groups(model: torch.nn.Module, protocol: Protocol) -> list[dict]:
+    """The encoder's parameters (an architecture's ``model.encoder``, as smp's networks have) at ``encoder_lr``
+    times the learning rate, the rest at the learning rate; each group keeps its ``lr_scale`` for schedules."""
+    encoder = getattr(model, "encoder", None)
+    inside = {id(p) for p in encoder.parameters()} if isinstance(encoder, torch.nn.Module) else set()
+    trained = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in trained if id(p) not in inside], "lr_scale": 1.0}]
+    if inside and protocol.encoder_lr > 0:
+        groups.append({"params": [p for p in trained if id(p) in inside], "lr_scale": protocol.encoder_lr})
+    for group in groups:
+        group["lr"] = protocol.lr * group["lr_scale"]
+    return [group for group in groups if group["params"]]
+
+
+def make_optimizer(model: torch.nn.Module, protocol: Protocol, fused: bool = False) -> torch.optim.Optimizer:
+    """The protocol's optimiser; ``fused`` (on a GPU) where torch has a fused kernel (Adam, SGD), whose step
+    with an fp16 gradient scaler checks for overflow on the device instead of waiting for the host."""
+    params = _parameter_groups(model, protocol)
     kind = protocol.optimizer
+    fusion = {"fused": True} if fused else {}
     if kind == "rmsprop":
         return torch.optim.RMSprop(params, lr=protocol.lr, momentum=protocol.momentum, weight_decay=protocol.weight_decay)
     if kind == "adam":
-        return torch.optim.Adam(params, lr=protocol.lr, weight_decay=protocol.weight_decay)
+        return torch.optim.Adam(params, lr=protocol.lr, weight_decay=protocol.weight_decay, **fusion)
     if kind == "sgd":
         return torch.optim.SGD(
-            params, lr=protocol.lr, momentum=protocol.momentum, nesterov=protocol.nesterov, weight_decay=protocol.weight_decay
-        )
+            params, lr=protocol.lr, momentum=protocol.momentum, nesterov=protocol.nesterov,
+            weight_decay=protocol.weight_decay, **fusion)
     raise PluginError(f"unknown optimizer {kind!r} in protocol {protocol.name!r} (rmsprop, adam, sgd)")
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None):
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        batch = order[start : start + batch_size]
-        if generator is not None and len(batch) == 1 and n > 1:
-            continue  # batch-norm cannot train on a single image
-        yield batch
+def _batches(n: int, batch_size: int):
+    """Slices of ``batch_size`` images in order: evaluation's batches."""
+    return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
 
 
-def _outputs(model, data: Prepared, protocol: Protocol, dev: torch.device):
-    """(batch indices, network output) over ``data`` in batches, in evaluation mode, without gradients."""
+def _outputs(model, data: Prepared, protocol: Protocol, dev: torch.device, dtype: torch.dtype | None = None):
+    """(batch slice, network output in fp32) over ``data`` in batches, in evaluation mode, without gradients,
+    in the training's precision."""
     model.eval()
     with torch.no_grad():
-        for batch in _batches(len(data.samples), protocol.batch_size, None):
-            yield batch, model(_normalise(data.images[batch].to(dev), protocol, model))
+        for batch in _batches(len(data.samples), protocol.batch_size):
+            with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
+                output = model(_normalise(data.images[batch].to(dev, non_blocking=True), protocol, model))
+            yield batch, output.float()
 
 
-def _decoded(codec, output: torch.Tensor, data: Prepared, batch: torch.Tensor, protocol: Protocol) -> torch.Tensor:
-    """A batch's points in input pixels, decoded inside each image's region."""
-    region = torch.tensor([data.boxes[i].region for i in batch.tolist()])
-    return decode_inside(codec, output, protocol.input_size, region).double().cpu()
+def _regions(data: Prepared, dev: torch.device) -> torch.Tensor:
+    """Each image's region in input pixels (first and last pixel showing the image), on the device at once."""
+    return torch.tensor([box.region for box in data.boxes]).to(dev)
 
 
 def _in_original_pixels(data: Prepared, points: list[torch.Tensor]) -> np.ndarray:
-    return np.stack([box.to_original(p) for box, p in zip(data.boxes, torch.cat(points).numpy())])
+    return np.stack([box.to_original(p) for box, p in zip(data.boxes, torch.cat(points).double().cpu().numpy())])
 
 
 def evaluate(model, codec, data: Prepared, protocol: Protocol, dev: torch.device,
-             decode: bool = False) -> tuple[float, float | None, np.ndarray | None]:
+             decode: bool = False, dtype: torch.dtype | None = None) -> tuple[float, float | None, np.ndarray | None]:
     """The loss on ``data``; that loss over the loss of the codec's flat output (near 1 or above: the
     network collapsed; None when the codec has no flat output); with ``decode``, the predicted points in
-    original pixels, so that the best epoch's validation error needs no second pass over the images."""
-    total, flat, count, points = 0.0, 0.0, 0, []
-    for batch, output in _outputs(model, data, protocol, dev):
-        landmarks = data.landmarks[batch].to(dev)
-        total += float(codec.loss(output, landmarks, protocol.input_size)) * len(batch)
+    original pixels, so that the best epoch's validation error needs no second pass over the images.
+    Sums stay on the device and are read once, at the end."""
+    total = flat = torch.zeros((), device=dev, dtype=torch.float64)
+    has_flat, count, points = True, 0, []
+    regions = _regions(data, dev) if decode else None
+    for batch, output in _outputs(model, data, protocol, dev, dtype):
+        landmarks = data.landmarks[batch].to(dev, non_blocking=True)
+        size = output.shape[0]
+        total = total + codec.loss(output, landmarks, protocol.input_size).double() * size
         trivial = codec.flat_output(output)
-        flat = None if trivial is None or flat is None else flat + float(
-            codec.loss(trivial, landmarks, protocol.input_size)) * len(batch)
-        count += len(batch)
+        has_flat = has_flat and trivial is not None
+        if has_flat:
+            flat = flat + codec.loss(trivial, landmarks, protocol.input_size).double() * size
+        count += size
         if decode:
-            points.append(_decoded(codec, output, data, batch, protocol))
+            points.append(decode_inside(codec, output, protocol.input_size, regions[batch]))
+    total_loss, flat_loss = float(total), float(flat) if has_flat else 0.0  # the pass's one synchronisation
     predicted = _in_original_pixels(data, points) if points else None
-    return total / max(count, 1), (total / flat if flat else None), predicted
+    return total_loss / max(count, 1), (total_loss / flat_loss if flat_loss else None), predicted
+
+
+def _epoch_plan(n: int, batch_size: int, generator: torch.Generator, augment, dev: torch.device):
+    """An epoch's batches (index tensors on the device) and, with augmentation, every image's transform,
+    drawn on the host at once and copied to the device in one go: nothing inside the epoch waits for it."""
+    order = torch.randperm(n, generator=generator)
+    transforms = augment.sample(n, generator) if augment else None
+    if dev.type == "cuda":
+        order = order.pin_memory().to(dev, non_blocking=True)
+        transforms = None if transforms is None else transforms.pin_memory().to(dev, non_blocking=True)
+    batches = [(order[start:start + batch_size], slice(start, start + batch_size))
+               for start in range(0, n, batch_size) if min(batch_size, n - start) > 1 or n == 1]
+    return batches, transforms  # a batch of one image is left out: batch norm cannot train on it
+
+
+def train_batch(model, codec, images_src, landmarks_src, batch, transforms, augment, protocol: Protocol, optimizer,
+                scaler, dev: torch.device, dtype, memory_format) -> torch.Tensor:
+    """One batch of an epoch: gathered on the device, augmented, scaled and stepped, with no host sync
+    (tests/test_syncs.py counts them); its loss, left on the device."""
+    indices, part = batch
+    images = images_src.index_select(0, indices).to(dev, non_blocking=True).float() / 255.0
+    landmarks = landmarks_src.index_select(0, indices).to(dev, non_blocking=True)
+    if augment:
+        images, landmarks = augment.apply(images, landmarks, transforms[part])
+    images = scale_inputs(images, protocol, model).contiguous(memory_format=memory_format)
+    return training_step(model, codec, images, landmarks, protocol, optimizer, scaler, dev, dtype)
 
 
 def training_step(model, codec, images: torch.Tensor, landmarks: torch.Tensor, protocol: Protocol, optimizer,
-                  scaler, dev: torch.device, amp: bool) -> torch.Tensor:
-    """One optimiser step on one batch (forward in autocast, the codec's loss, backward, step); its loss.
-
-    The speed ceiling (:mod:`benchsuite.train.speed`) times exactly this step, so the two never drift apart.
+                  scaler, dev: torch.device, dtype: torch.dtype | None) -> torch.Tensor:
+    """One optimiser step on one batch (forward in autocast at ``dtype``, None: fp32; the codec's loss,
+    backward, step); its loss. The speed ceiling (:mod:`benchsuite.train.speed`) times exactly this step,
+    so the two never drift apart.
     """
-    with torch.autocast(dev.type, enabled=amp):
+    with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
         output = model(images)
     loss = codec.loss(output.float(), landmarks, protocol.input_size)
     optimizer.zero_grad(set_to_none=True)
@@ -151,13 +198,35 @@ def training_step(model, codec, images: torch.Tensor, landmarks: torch.Tensor, p
     return loss
 
 
-def _set_linear_schedule(optimizer: torch.optim.Optimizer, protocol: Protocol, epoch: int) -> None:
-    """Learning rate (and momentum) interpolated linearly from the first to the last epoch."""
+def _set_schedule(optimizer: torch.optim.Optimizer, protocol: Protocol, epoch: int, elapsed_s: float) -> None:
+    """The learning rate (and momentum) of an epoch: linear from the first to the last epoch, or a half cosine
+    over the cell's course — its epochs, or its time budget where that ends it sooner, so that a CPU cell
+    stopped by its budget has annealed too; a warm-up ramps the first epochs. (Plateau reduction, the
+    default, is a scheduler stepped on validation instead; only the warm-up applies to it.)"""
     t = (epoch - 1) / max(protocol.epochs - 1, 1)
+    if protocol.lr_schedule == "cosine" and protocol.max_minutes:
+        t = max(t, min(1.0, elapsed_s / (60 * protocol.max_minutes)))
+    warm = min(1.0, epoch / protocol.warmup_epochs) if protocol.warmup_epochs else 1.0
     for group in optimizer.param_groups:
-        group["lr"] = protocol.lr + (protocol.lr_end - protocol.lr) * t
-        if protocol.momentum_end >= 0 and "momentum" in group:
-            group["momentum"] = protocol.momentum + (protocol.momentum_end - protocol.momentum) * t
+        scale = group.get("lr_scale", 1.0)
+        if protocol.lr_schedule == "linear":
+            group["lr"] = scale * (protocol.lr + (protocol.lr_end - protocol.lr) * t) * warm
+            if protocol.momentum_end >= 0 and "momentum" in group:
+                group["momentum"] = protocol.momentum + (protocol.momentum_end - protocol.momentum) * t
+        elif protocol.lr_schedule == "cosine":
+            group["lr"] = scale * (protocol.lr_end + (protocol.lr - protocol.lr_end) * 0.5 * (1 + math.cos(math.pi * t))) * warm
+        elif epoch <= protocol.warmup_epochs:
+            group["lr"] = scale * protocol.lr * warm
+
+
+def _freeze_encoder_statistics(model: torch.nn.Module) -> None:
+    """The encoder's batch norms in eval mode: their pretrained running statistics are kept (a few dozen
+    images give poor batch statistics), their scale and shift still train."""
+    encoder = getattr(model, "encoder", None)
+    if isinstance(encoder, torch.nn.Module):
+        for module in encoder.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, protocol: Protocol):
@@ -165,9 +234,10 @@ def _scheduler(optimizer: torch.optim.Optimizer, protocol: Protocol):
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=protocol.lr_factor, patience=protocol.lr_patience
         )
-    if protocol.lr_schedule == "linear":
+    if protocol.lr_schedule in ("linear", "cosine"):
         return None
-    raise PluginError(f"unknown lr_schedule {protocol.lr_schedule!r} in protocol {protocol.name!r} (plateau, linear)")
+    raise PluginError(f"unknown lr_schedule {protocol.lr_schedule!r} in protocol {protocol.name!r} "
+                      "(plateau, linear, cosine)")
 
 
 @dataclass
@@ -184,9 +254,30 @@ class Runtime:
     checkpoint: Path | None = None
     checkpoint_every_s: float = 300.0
     keep_weights: bool = True  # each finished cell keeps its trained model (safetensors) for fit/predict
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32 on a GPU (auto: bf16 where supported, else fp16)
+    deterministic: bool = False  # cuDNN's deterministic algorithms (and torch's, warning where it has none)
 
     def use_amp(self, dev: torch.device) -> bool:
-        return dev.type == "cuda" if self.amp is None else self.amp and dev.type == "cuda"
+        return self.autocast_dtype(dev) is not None
+
+    def autocast_dtype(self, dev: torch.device) -> torch.dtype | None:
+        """The dtype a GPU step computes in (None: fp32; always on a CPU, where mixed precision is slower)."""
+        if dev.type != "cuda" or self.amp is False or self.precision == "fp32":
+            return None
+        if self.precision == "auto":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+
+    def precision_name(self, dev: torch.device) -> str:
+        dtype = self.autocast_dtype(dev)
+        return {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+    def configure(self, dev: torch.device) -> None:
+        """cuDNN's algorithm choice: the fastest (benchmark) unless deterministic results are asked for."""
+        torch.backends.cudnn.benchmark = not self.deterministic
+        torch.backends.cudnn.deterministic = self.deterministic
+        if self.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
 
     def use_channels_last(self, dev: torch.device) -> bool:
         return dev.type == "cuda" if self.channels_last is None else self.channels_last
@@ -270,15 +361,20 @@ def _set_aside(path: Path, reason: str) -> Path:
     return aside
 
 
-def _fresh(model, protocol: Protocol, dev: torch.device, amp: bool):
-    optimizer = make_optimizer(model, protocol)
-    return (_State(), optimizer, _scheduler(optimizer, protocol), torch.amp.GradScaler(dev.type, enabled=amp),
+def _fresh(model, protocol: Protocol, dev: torch.device, dtype: torch.dtype | None):
+    optimizer = make_optimizer(model, protocol, fused=dev.type == "cuda")
+    return (_State(), optimizer, _scheduler(optimizer, protocol), gradient_scaler(dev, dtype),
             torch.Generator().manual_seed(protocol.seed))
 
 
-def _start(model, protocol: Protocol, dev: torch.device, amp: bool, checkpoint: Path | None):
+def gradient_scaler(dev: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler:
+    """fp16 needs its gradients scaled; bf16 and fp32 do not (and then nothing checks them on the host)."""
+    return torch.amp.GradScaler(dev.type, enabled=dtype == torch.float16)
+
+
+def _start(model, protocol: Protocol, dev: torch.device, dtype, checkpoint: Path | None):
     """State, optimiser, scheduler, scaler and generator: resumed from the checkpoint when it is usable."""
-    state, optimizer, scheduler, scaler, generator = _fresh(model, protocol, dev, amp)
+    state, optimizer, scheduler, scaler, generator = _fresh(model, protocol, dev, dtype)
     if checkpoint is None or not checkpoint.is_file():
         return state, optimizer, scheduler, scaler, generator
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -290,7 +386,7 @@ def _start(model, protocol: Protocol, dev: torch.device, amp: bool, checkpoint: 
         _set_aside(checkpoint, str(exc))
         model.load_state_dict(initial)  # a half-applied checkpoint must not leak into the fresh start
         torch.set_rng_state(rng)
-        return _fresh(model, protocol, dev, amp)
+        return _fresh(model, protocol, dev, dtype)
 
 
 def train(
@@ -312,34 +408,33 @@ def train(
     """
     runtime = runtime or Runtime()
     dev = device()
-    amp = runtime.use_amp(dev)
+    runtime.configure(dev)
+    dtype = runtime.autocast_dtype(dev)
     memory_format = torch.channels_last if runtime.use_channels_last(dev) else torch.contiguous_format
     model.to(dev, memory_format=memory_format)
     augment = augmentation if augmentation is not None and augmentation.active else None
-    state, optimizer, scheduler, scaler, generator = _start(model, protocol, dev, amp, runtime.checkpoint)
+    state, optimizer, scheduler, scaler, generator = _start(model, protocol, dev, dtype, runtime.checkpoint)
     images_src, landmarks_src = _staged(train_data, dev)
     last_checkpoint = time.monotonic()
     while _stop_reason(state, protocol) is None:
         epoch_started = time.perf_counter()
         state.epoch += 1
         model.train()
-        if scheduler is None:
-            _set_linear_schedule(optimizer, protocol, state.epoch)
+        if protocol.freeze_bn:
+            _freeze_encoder_statistics(model)
+        _set_schedule(optimizer, protocol, state.epoch, state.elapsed_seconds)
         started = time.perf_counter()
         running = torch.zeros((), device=dev)
         epoch_images = 0
-        for batch in _batches(len(train_data.samples), protocol.batch_size, generator):
+        batches, transforms = _epoch_plan(len(train_data.samples), protocol.batch_size, generator, augment, dev)
+        for batch in batches:
             if epoch_images and _budget_spent(state, protocol, time.perf_counter() - epoch_started):
                 state.out_of_time = True  # a large network on a CPU: one epoch may be longer than the budget
                 break
-            images = images_src[batch].to(dev, non_blocking=True).float() / 255.0
-            landmarks = landmarks_src[batch].to(dev, non_blocking=True)
-            if augment:
-                images, landmarks = augment.apply(images, landmarks, augment.sample(len(batch), generator))
-            images = scale_inputs(images, protocol, model).contiguous(memory_format=memory_format)
-            loss = training_step(model, codec, images, landmarks, protocol, optimizer, scaler, dev, amp)
-            running += loss.detach() * len(batch)
-            epoch_images += len(batch)
+            loss = train_batch(model, codec, images_src, landmarks_src, batch, transforms, augment, protocol,
+                               optimizer, scaler, dev, dtype, memory_format)
+            running += loss.detach() * len(batch[0])
+            epoch_images += len(batch[0])
         state.images_seen += epoch_images
         train_loss = float(running) / max(epoch_images, 1)  # the epoch's one synchronisation
         seconds = time.perf_counter() - started
@@ -348,13 +443,13 @@ def train(
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {state.epoch}")
         validating = time.perf_counter()
-        val_loss, val_flat, val_points = evaluate(model, codec, val_data, protocol, dev, predict_validation)
+        val_loss, val_flat, val_points = evaluate(model, codec, val_data, protocol, dev, predict_validation, dtype)
         state.validation_seconds = time.perf_counter() - validating
         if scheduler is not None:
             scheduler.step(val_loss)
         if val_loss < state.best_loss:
             state.best_loss, state.best_epoch, state.best_flat = val_loss, state.epoch, val_flat
-            state.best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            state.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # on the device
             state.best_points = None if val_points is None else torch.from_numpy(val_points)
         state.elapsed_seconds += time.perf_counter() - epoch_started
         if on_epoch:
@@ -398,10 +493,9 @@ def _budget_spent(state: _State, protocol: Protocol, epoch_seconds: float) -> bo
 
 
 def _staged(data: Prepared, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training tensors where copies to the device can overlap compute (pinned memory on a GPU)."""
-    if dev.type == "cuda":
-        return data.images.pin_memory(), data.landmarks.pin_memory()
-    return data.images, data.landmarks
+    """The training set where its batches are gathered: moved to the GPU once per cell (uint8: 7.5 MB for
+    the fly wings at the lab's input), so no batch waits for a copy from the host."""
+    return data.images.to(dev), data.landmarks.to(dev)
 
 
 def decode_inside(codec, output: torch.Tensor, size, region: torch.Tensor) -> torch.Tensor:
@@ -420,5 +514,6 @@ def predict(model: torch.nn.Module, codec, data: Prepared, protocol: Protocol) -
     """(B, N, 2) predicted landmarks in each image's original pixels, inside the image."""
     dev = device()
     model.to(dev)
-    return _in_original_pixels(data, [_decoded(codec, output, data, batch, protocol)
+    regions = _regions(data, dev)
+    return _in_original_pixels(data, [decode_inside(codec, output, protocol.input_size, regions[batch])
                                       for batch, output in _outputs(model, data, protocol, dev)])

@@ -118,6 +118,8 @@ class NetworkMethod(api.Method):
             "bare_images_per_s": ceiling, "pipeline_efficiency": efficiency,
             "parameters": sum(p.numel() for p in self.model.parameters()), "device": str(loop.device()),
             "input_normalisation": loop.input_normalisation(self.model, protocol),
+            "precision": (self.runtime or loop.Runtime()).precision_name(loop.device()),
+            "deterministic": (self.runtime or loop.Runtime()).deterministic,
         }
         loaded = getattr(self.encoder, "loaded", None)
         if loaded is not None:

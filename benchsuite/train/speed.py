@@ -48,15 +48,16 @@ def bare_images_per_s(model: torch.nn.Module, codec, n_landmarks: int, protocol,
     """
     runtime = runtime or loop.Runtime()
     dev = loop.device()
-    amp, channels_last = runtime.use_amp(dev), runtime.use_channels_last(dev)
+    dtype, channels_last = runtime.autocast_dtype(dev), runtime.use_channels_last(dev)
     key = configuration and json.dumps([configuration, n_landmarks, protocol.channels, extent(protocol.input_size),
-                                        protocol.batch_size, protocol.optimizer, str(dev), amp, channels_last])
+                                        protocol.batch_size, protocol.optimizer, str(dev), str(dtype),
+                                        channels_last])
     if key in _BARE:
         return _BARE[key]
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     clone = copy.deepcopy(model).to(dev, memory_format=memory_format).train()
-    optimizer = loop.make_optimizer(clone, protocol)
-    scaler = torch.amp.GradScaler(dev.type, enabled=amp)
+    optimizer = loop.make_optimizer(clone, protocol, fused=dev.type == "cuda")
+    scaler = loop.gradient_scaler(dev, dtype)
     width, height = extent(protocol.input_size)
     generator = torch.Generator().manual_seed(0)
     x = torch.randn((protocol.batch_size, protocol.channels, height, width), generator=generator).to(dev)
@@ -68,7 +69,7 @@ def bare_images_per_s(model: torch.nn.Module, codec, n_landmarks: int, protocol,
     for step in range(warmup + steps):
         _synchronise(dev)
         started = time.perf_counter()
-        loop.training_step(clone, codec, x, landmarks, protocol, optimizer, scaler, dev, amp)
+        loop.training_step(clone, codec, x, landmarks, protocol, optimizer, scaler, dev, dtype)
         _synchronise(dev)
         now = time.perf_counter()
         over = max_seconds is not None and now - begun > max_seconds

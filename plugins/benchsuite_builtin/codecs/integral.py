@@ -12,6 +12,8 @@ gives, the output of a perfect network (as logits).
 """
 from __future__ import annotations
 
+import math
+
 import numbers
 
 from benchsuite import api
@@ -39,7 +41,7 @@ def _log_gaussian(landmarks: torch.Tensor, size, sigma: float) -> torch.Tensor:
 def _jensen_shannon(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     """(B, N) divergence between two maps of log-probabilities."""
     log_p, log_q = log_p.flatten(-2), log_q.flatten(-2)
-    log_m = torch.logsumexp(torch.stack((log_p, log_q)), dim=0) - torch.log(torch.tensor(2.0))
+    log_m = torch.logsumexp(torch.stack((log_p, log_q)), dim=0) - math.log(2.0)
     kl = lambda a: (a.exp() * (a - log_m)).sum(-1)  # noqa: E731
     return (kl(log_p) + kl(log_q)) / 2
 

@@ -11,9 +11,15 @@ from benchsuite.lazy import lazy_import
 torch = lazy_import("torch")
 
 
+_EXTENTS: dict = {}  # (width, height, dtype, device) -> tensor: made once, not copied to the device per batch
+
+
 def _extent(size, like: torch.Tensor) -> torch.Tensor:
     """The input's (width, height) as a tensor that broadcasts over (..., 2) coordinates."""
-    return torch.tensor(extent(size), dtype=like.dtype, device=like.device)
+    key = (*extent(size), like.dtype, like.device)
+    if key not in _EXTENTS:
+        _EXTENTS[key] = torch.tensor(extent(size), dtype=like.dtype).to(like.device)
+    return _EXTENTS[key]
 
 
 SCALES = ("unit", "signed")
