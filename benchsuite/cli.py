@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -539,7 +540,15 @@ COMMANDS = {"fit": cmd_fit, "predict": cmd_predict, "splits": cmd_splits, "plugi
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # here, so that a reader that has gone is noticed below rather than at exit
+        return code
+    except BrokenPipeError:  # `benchsuite status RUN | head`: the reader has what it wanted; stop quietly
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        except (OSError, ValueError):
+            pass
+        return 0
     except PluginError as exc:
         print(f"benchsuite: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

@@ -57,3 +57,15 @@ def test_the_probe_notices_torch(tmp_path):
     """The test above can fail: listing architectures counts parameters with torch."""
     seen = _probe([["list", "architectures"]], tmp_path)
     assert seen[0]["heavy"] and "torch" in seen[0]["heavy"]
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly():
+    """`benchsuite list encoders | head -1`: the pipe closes before the output is written; no traceback."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "benchsuite.cli", "list", "encoders"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader has gone before the first line
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0 and b"BrokenPipeError" not in err and b"Traceback" not in err, err
