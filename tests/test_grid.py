@@ -207,3 +207,14 @@ def test_a_mistyped_folder_is_named_as_such_not_as_a_filter_of_the_smoke_grid(tm
     err = capsys.readouterr().err
     assert "-d wigns: no folder or file 'wigns' here" in err and len(err.strip().splitlines()) == 1
     assert main(["run", "-d", "synthetic-f*", "--dry-run"]) == 0  # a pattern is a filter as before
+
+
+def test_a_method_is_selected_by_the_name_the_tables_print(registry, capsys):
+    from benchsuite.cli import main
+
+    assert main(["run", "--grid", "smoke", "-a", "unet-small+resnet18+gaussian(σ=4)", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "unet-small+resnet18+gaussian(σ=4) | fold 2" in out and "mean-shape" not in out
+    assert main(["run", "--grid", "smoke", "-a", "U-Net+nothing", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "-a U-Net+nothing matches no cell (its methods: " in err and "mean-shape" in err

@@ -52,9 +52,13 @@ class Skipped:
     codec: Component | None
     reason: str
 
+    @property
+    def method(self) -> str:
+        """Architecture, encoder and codec as one readable label, as a cell's."""
+        return "+".join(c.label for c in (self.architecture, self.encoder, self.codec) if c is not None)
+
     def describe(self) -> str:
-        parts = [c.label for c in (self.architecture, self.encoder, self.codec) if c is not None]
-        return f"{self.dataset.label} | {'+'.join(parts)}: {self.reason}"
+        return f"{self.dataset.label} | {self.method}: {self.reason}"
 
 
 @dataclass

@@ -83,9 +83,9 @@ class Filters:
         return cls(**values)
 
     def keeps(self, cell: Cell) -> bool:
-        return all(_matches(getattr(self, axis), component)
-                   for axis, component in (("datasets", cell.dataset), ("architectures", cell.architecture),
-                                           ("encoders", cell.encoder), ("codecs", cell.codec)))
+        return _method_matches(self.architectures, cell) and all(
+            _matches(getattr(self, axis), component)
+            for axis, component in (("datasets", cell.dataset), ("encoders", cell.encoder), ("codecs", cell.codec)))
 
     def unmatched(self, cells: list[Cell]) -> list[str]:
         """Patterns that select no cell of the grid, as ``-d PATTERN`` texts."""
@@ -94,9 +94,19 @@ class Filters:
         for axis, attr in (("datasets", "dataset"), ("architectures", "architecture"), ("encoders", "encoder"),
                            ("codecs", "codec")):
             for pattern in getattr(self, axis):
-                if not any(_matches([pattern], getattr(c, attr)) and getattr(c, attr) is not None for c in cells):
+                if axis == "architectures":
+                    found = any(_method_matches([pattern], c) for c in cells)
+                else:
+                    found = any(_matches([pattern], getattr(c, attr)) and getattr(c, attr) is not None for c in cells)
+                if not found:
                     lost.append(f"{flags[axis]} {pattern}")
         return lost
+
+
+def _method_matches(patterns: list[str], cell: Cell) -> bool:
+    """``-a`` names a method by its architecture's name or label, or as the tables and the dry run print it
+    (``U-Net+EfficientNet-Lite0 (ImageNet)+integral regression``)."""
+    return _matches(patterns, cell.architecture) or any(fnmatch.fnmatchcase(cell.method, p) for p in patterns)
 
 
 def _matches(patterns: list[str], component) -> bool:
@@ -133,7 +143,9 @@ def plan_grid(grid: str | grids.GridSpec = "smoke", *, registry: Registry | None
         raise PluginError(f"-d {typos[0]}: no folder or file {typos[0]!r} here, and no dataset of that name in "
                           f"grid {spec.name!r} ({', '.join(names) or 'none'})")
     if lost:
-        raise PluginError(f"grid {spec.name!r}: {', '.join(lost)} matches no cell")
+        methods = sorted({c.method for c in expanded.cells})
+        known = f" (its methods: {'; '.join(methods)})" if any(x.startswith("-a ") for x in lost) else ""
+        raise PluginError(f"grid {spec.name!r}: {', '.join(lost)} matches no cell{known}")
     return Plan(expanded, [c for c in expanded.cells if filters.keeps(c)],
                 [s for s in expanded.skipped if filters.keeps(s)])
 
