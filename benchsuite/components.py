@@ -71,9 +71,15 @@ def label_without(component: Component, params: set[str]) -> str:
     return f"{component.name}({inner})"
 
 
+def is_file_record(value: Any) -> bool:
+    """Whether a parameter is a file the grid recorded with its digest ({"file", "sha256"}): a user's split,
+    a weights file."""
+    return isinstance(value, dict) and set(value) == {"file", "sha256"}
+
+
 def file_of(value: Any) -> Any:
-    """The file a parameter names, where the grid recorded it with its digest ({"file", "sha256"})."""
-    return value["file"] if isinstance(value, dict) and set(value) == {"file", "sha256"} else value
+    """The file a parameter names, where the grid recorded it with its digest."""
+    return value["file"] if is_file_record(value) else value
 
 
 def _short(value: Any) -> str:

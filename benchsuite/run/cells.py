@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchsuite.components import Component, label_without
+from benchsuite.components import Component, is_file_record, label_without
 from benchsuite.protocol import Protocol
 
 
@@ -116,9 +116,9 @@ def _digest(data: dict[str, Any]) -> str:
 def _by_content(value: Any) -> Any:
     """A file named in an identity ({"file", "sha256"}: a user's split, a weights file) counts by its content
     alone: the same file elsewhere is the same cell, another file at the same path is not."""
+    if is_file_record(value):
+        return {"sha256": value["sha256"]}
     if isinstance(value, dict):
-        if set(value) == {"file", "sha256"}:
-            return {"sha256": value["sha256"]}
         return {key: _by_content(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_by_content(item) for item in value]

@@ -21,7 +21,7 @@ import numpy as np
 
 from benchsuite import __version__, api, weights
 from benchsuite.api import PluginError, extent
-from benchsuite.components import split_entry
+from benchsuite.components import is_file_record, split_entry
 from benchsuite.plugins import Registry, signature_defaults
 from benchsuite.protocol import TRAINING_SETTINGS, VALIDATION_SETTING, Protocol, load_protocol
 from benchsuite.run.cells import Cell, Component
@@ -288,7 +288,7 @@ def _weights_by_content(registry: Registry, kind: str, name: str, params: dict[s
 
 def _split_file(value: Any) -> dict[str, str]:
     """A dataset entry's ``splits = "FILE.csv"``: its path and the digest of its content (part of the identity)."""
-    if isinstance(value, dict) and set(value) == {"file", "sha256"}:
+    if is_file_record(value):
         return value
     if not isinstance(value, str) or not value:
         raise PluginError(f"splits must be the path of a CSV file, got {value!r}")

@@ -415,6 +415,8 @@ def train(
     augment = augmentation if augmentation is not None and augmentation.active else None
     state, optimizer, scheduler, scaler, generator = _start(model, protocol, dev, dtype, runtime.checkpoint)
     images_src, landmarks_src = _staged(train_data, dev)
+    val_images, val_landmarks = _staged(val_data, dev)  # validation batches need no copy from the host either
+    val_data = dataclasses.replace(val_data, images=val_images, landmarks=val_landmarks)
     last_checkpoint = time.monotonic()
     while _stop_reason(state, protocol) is None:
         epoch_started = time.perf_counter()
@@ -493,8 +495,8 @@ def _budget_spent(state: _State, protocol: Protocol, epoch_seconds: float) -> bo
 
 
 def _staged(data: Prepared, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training set where its batches are gathered: moved to the GPU once per cell (uint8: 7.5 MB for
-    the fly wings at the lab's input), so no batch waits for a copy from the host."""
+    """A set's images and landmarks where its batches are gathered: moved to the GPU once per cell (uint8:
+    7.5 MB for the fly wings' training part at the lab's input), so no batch waits for a copy from the host."""
     return data.images.to(dev), data.landmarks.to(dev)
 
 

@@ -105,6 +105,7 @@ class NetworkMethod(api.Method):
 
     def _facts(self, report: loop.TrainingReport, protocol) -> dict[str, Any]:
         """What the cell records of its training: epochs, what stopped it, speed against the bare network's."""
+        runtime = self.runtime or loop.Runtime()
         measuring = time.perf_counter()
         bare = speed.bare_images_per_s(self.model, self.codec, self.n_landmarks, protocol, self.runtime,
                                        self.speed_key, max_seconds=max(5.0, 0.05 * report.train_seconds))
@@ -118,8 +119,7 @@ class NetworkMethod(api.Method):
             "bare_images_per_s": ceiling, "pipeline_efficiency": efficiency,
             "parameters": sum(p.numel() for p in self.model.parameters()), "device": str(loop.device()),
             "input_normalisation": loop.input_normalisation(self.model, protocol),
-            "precision": (self.runtime or loop.Runtime()).precision_name(loop.device()),
-            "deterministic": (self.runtime or loop.Runtime()).deterministic,
+            "precision": runtime.precision_name(loop.device()), "deterministic": runtime.deterministic,
         }
         loaded = getattr(self.encoder, "loaded", None)
         if loaded is not None:
