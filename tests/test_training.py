@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from benchsuite.api import Sample
+from benchsuite.distance import mean_radial_error
 from benchsuite.protocol import load_protocol
 from benchsuite.run.grid import expand, load_spec
 from benchsuite.run.runner import compute_cell
@@ -40,6 +41,25 @@ def test_best_validation_weights_are_kept_and_early_stopping_counts_from_the_bes
         assert torch.equal(value.cpu(), snapshots[2][key].cpu()), key
     # the validation predictions kept from epoch 2 are those of the weights kept: no second pass needed
     np.testing.assert_allclose(report.best_val_points, loop.predict(model, codec, data, protocol), atol=1e-9)
+
+
+def test_each_epoch_records_its_validation_error_against_training_time(registry):
+    protocol = load_protocol("smoke", {"input_size": 32, "epochs": 4, "patience": 10, "batch_size": 4})
+    dataset = registry.get("datasets", "synthetic").cls(n_images=8, n_landmarks=2, min_size=40, max_size=50)
+    data = inputs.prepare(dataset, dataset.samples(), protocol)
+    model = registry.get("architectures", "smp-unet").cls(encoder_depth=3, decoder_channels=[8, 8, 8]).build(
+        in_channels=1, out_channels=2, output="heatmap", encoder=registry.get("encoders", "resnet18").cls())
+    report = loop.train(model, registry.get("codecs", "gaussian").cls(sigma=2.0), data, data, protocol,
+                        predict_validation=True)
+    curve = report.learning_curve
+    assert [point["epoch"] for point in curve] == [1, 2, 3, 4]
+    seconds = [point["train_seconds"] for point in curve]
+    assert seconds == sorted(seconds) and seconds[0] > 0
+    assert all(p["elapsed_seconds"] >= p["train_seconds"] for p in curve)
+    assert min(curve, key=lambda p: p["val_loss"])["epoch"] == report.best_epoch
+    best = curve[report.best_epoch - 1]["val_mre"]  # the best epoch's error is that of the points kept
+    truth = np.stack([s.landmarks for s in data.samples])
+    assert best == pytest.approx(mean_radial_error(report.best_val_points, truth))
 
 
 class _Replay(torch.nn.Module):

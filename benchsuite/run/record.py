@@ -61,6 +61,7 @@ class CellRecord(TypedDict, total=False):
     collapse_remedy: str
     pretrain: dict[str, Any]
     stages: dict[str, Any]  # a method training in stages: each stage's epochs and what stopped it
+    learning_curve: list[dict[str, Any]]  # per epoch: epoch, train_seconds, elapsed_seconds, val_loss, val_mre
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {"id": str, "config": dict, "dataset": str, "method": str, "fold": int,

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from benchsuite.api import PluginError
+from benchsuite.distance import mean_radial_error
 from benchsuite.files import write_atomic
 from benchsuite.protocol import Protocol
 from benchsuite.train.augment import GeometricAugmentation
@@ -40,6 +41,7 @@ class TrainingReport:
     stopped_by: str | None = None  # epochs | patience | budget
     elapsed_seconds: float = 0.0  # training and validation wall time, what the time budget counts
     best_val_points: np.ndarray | None = None  # the best epoch's validation predictions (original pixels)
+    learning_curve: list[dict] = dataclasses.field(default_factory=list)  # per epoch: see _curve_point
 
 
 CHECKPOINT_FORMAT = 2  # tensors and plain values only (format 1 pickled Python objects)
@@ -299,6 +301,7 @@ class _State:
     elapsed_seconds: float = 0.0  # training and validation wall time, what a time budget counts
     validation_seconds: float = 0.0  # the last validation pass: kept in hand when a budget cuts an epoch
     out_of_time: bool = False  # the budget ended an epoch early
+    curve: list = dataclasses.field(default_factory=list)  # [epoch, train s, elapsed s, val loss, val MRE px]
 
 
 def _save_checkpoint(path: Path, state: _State, model, optimizer, scheduler, generator, scaler) -> None:
@@ -454,6 +457,8 @@ def train(
             state.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # on the device
             state.best_points = None if val_points is None else torch.from_numpy(val_points)
         state.elapsed_seconds += time.perf_counter() - epoch_started
+        state.curve.append([state.epoch, state.train_seconds, state.elapsed_seconds, val_loss,
+                            _validation_error(val_data, val_points)])
         if on_epoch:
             on_epoch(state.epoch, protocol.epochs, train_loss, val_loss, val_flat)
         if runtime.checkpoint is not None and time.monotonic() - last_checkpoint >= runtime.checkpoint_every_s:
@@ -472,7 +477,25 @@ def train(
         stopped_by=_stop_reason(state, protocol),
         elapsed_seconds=state.elapsed_seconds,
         best_val_points=None if state.best_points is None else state.best_points.numpy(),
+        learning_curve=[_curve_point(*row) for row in state.curve],
     )
+
+
+def _validation_error(data: Prepared, points: np.ndarray | None) -> float | None:
+    """The epoch's mean radial error on the validation images in original pixels, from the points the pass
+    decoded anyway (None without them, or without a validation image with an annotated landmark)."""
+    if points is None or not data.samples:
+        return None
+    error = mean_radial_error(points, np.stack([s.landmarks for s in data.samples]))
+    return error if math.isfinite(error) else None
+
+
+def _curve_point(epoch, train_seconds, elapsed_seconds, val_loss, val_mre) -> dict:
+    """One epoch of a learning curve as the cell records it: enough to draw validation error against training
+    time and to see whether the error was still falling when training stopped."""
+    return {"epoch": int(epoch), "train_seconds": round(float(train_seconds), 3),
+            "elapsed_seconds": round(float(elapsed_seconds), 3), "val_loss": float(val_loss),
+            "val_mre": None if val_mre is None else float(val_mre)}
 
 
 def _stop_reason(state: _State, protocol: Protocol) -> str | None:

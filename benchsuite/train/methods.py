@@ -120,6 +120,7 @@ class NetworkMethod(api.Method):
             "parameters": sum(p.numel() for p in self.model.parameters()), "device": str(loop.device()),
             "input_normalisation": loop.input_normalisation(self.model, protocol),
             "precision": runtime.precision_name(loop.device()), "deterministic": runtime.deterministic,
+            "learning_curve": report.learning_curve,
         }
         loaded = getattr(self.encoder, "loaded", None)
         if loaded is not None:
