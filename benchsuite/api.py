@@ -95,6 +95,11 @@ class CheckReport:
         return [p for p in self.problems if p.severity != ERROR]
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and the noun, singular for one: "1 cell", "2 cells", "1 combination"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def one_line(text: str) -> str:
     """Text that prints as one line whatever it quotes: line breaks escaped, undecodable bytes shown as escapes."""
     try:  # a file name's undecodable bytes came in as surrogates: show them as the bytes they were (\xff)
@@ -510,6 +515,7 @@ class Executor(Plugin):
     kind: ClassVar[str] = "executors"
     default: ClassVar[bool] = False  # the executor used when a run names none
     in_process: bool = False  # True: call work here, with live progress; it may then be unpicklable
+    parallel: int = 1  # how many cells it runs at once, at most: the progress spreads the time left over them
 
     @abc.abstractmethod
     def map(self, work: Callable[[Any], Any], items: Iterable[Any], workdir: Path) -> Iterator[Any]:

@@ -101,8 +101,8 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     images = api.Images.of(dataset, train + val + test)
     if not isinstance(method, methods.NetworkMethod):
         inputs.check_images(dataset, train + val + test, protocol)  # a corrupt image fails every method alike
-    say(f"training on {len(train)} images, validating on {len(val)}" if method.uses_validation else
-        f"fitting on {len(train) + (0 if cell.selection() else len(val))} images")
+    say(f"training on {api.counted(len(train), 'image')}, validating on {len(val)}" if method.uses_validation else
+        f"fitting on {api.counted(len(train) + (0 if cell.selection() else len(val)), 'image')}")
     pairs = dataset.flip_pairs
     facts, held_out = methods.fit(method, train, val, images, protocol, selecting=bool(cell.selection()),
                                   on_epoch=on_epoch, flips=flip_permutation(names, pairs) if pairs else None,
@@ -111,7 +111,7 @@ def compute_cell(cell: Cell, registry: Registry, on_epoch=None, workdir: Path | 
     if held_out and val:  # a network's validation points come from its best epoch, others are predicted here
         points = methods.validation_points(method, val, images, len(names))
         record["val_mre"] = mean_radial_error(points, np.stack([s.landmarks for s in val]))
-    say(f"predicting {len(test)} test images")
+    say(f"predicting {api.counted(len(test), 'test image')}")
     predicted = methods.predict(method, test, images, len(names))
     if not np.all(np.isfinite(predicted)):
         raise FloatingPointError("the model predicted non-finite coordinates")
@@ -160,20 +160,27 @@ def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, 
         else:
             todo.append(cell)
     in_process = getattr(executor, "in_process", False)
-    if progress:  # cells run one at a time here: each one's own time adds up (elsewhere only the overall pace)
-        progress.start(len(cells), len(summary.skipped), todo if in_process else (),
-                       _budgets(todo, registry) if in_process else None)
+    if progress:
+        progress.start(len(cells), len(summary.skipped), todo, _budgets(todo, registry),
+                       parallel=getattr(executor, "parallel", 1))
     work = functools.partial(execute_cell, store_root=store.root, force=force, runtime=runtime,
                              registry=registry if in_process else None, progress=progress if in_process else None)
     for outcome in executor.map(work, todo, store.root):
         summary.add(outcome)
         if progress and not in_process and outcome.status in ("done", "failed"):
-            progress.cell_finished(outcome.cell, outcome.error, outcome.warning)
+            progress.cell_finished(outcome.cell, outcome.error, outcome.warning, _wall_seconds(store, outcome.cell))
     settled = {*summary.done, *summary.busy, *summary.skipped, *[f for f, _ in summary.failed]}
     summary.pending = [c for c in todo if c not in settled]  # a cell another launcher finished meanwhile is settled
     if progress:
         progress.finish()
     return summary
+
+
+def _wall_seconds(store: RunStore, cell: Cell) -> float | None:
+    """How long a cell computed elsewhere took, from its record (None when it cannot be read)."""
+    record = store.record(cell.id)
+    seconds = record.get("wall_seconds") if isinstance(record, dict) else None
+    return float(seconds) if isinstance(seconds, (int, float)) else None
 
 
 def _budgets(cells: list[Cell], registry: Registry) -> dict[str, float]:

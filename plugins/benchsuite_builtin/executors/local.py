@@ -77,6 +77,7 @@ class Local(api.Executor):
         self.devices = visible_devices(torch.cuda.device_count(), os.environ.get("CUDA_VISIBLE_DEVICES"))
         self.jobs = jobs  # workers; with fewer GPUs, cells share them (a small network leaves a GPU mostly idle)
         self.in_process = self.jobs == 1
+        self.parallel = self.jobs
 
     def map(self, work, items, workdir=None):
         items = list(items)

@@ -56,6 +56,7 @@ class Slurm(api.Executor):
             self.parameters["slurm_additional_parameters"] = extra
         self.wait = wait
         self.poll_s = poll_s
+        self.parallel = array_parallelism
 
     def job_parameters(self, cells) -> dict:
         """submitit's parameters for these cells: one GPU per task when any cell trains a network (unless
@@ -89,7 +90,7 @@ class Slurm(api.Executor):
         executor.update_parameters(name="benchsuite", **self.job_parameters(fresh))
         jobs = executor.map_array(_CellJob(work), fresh)
         submissions.record({item.id: job.job_id for item, job in zip(fresh, jobs)})
-        print(f"submitted {len(jobs)} cells as Slurm job array {jobs[0].job_id.split('_')[0]}", flush=True)
+        print(f"submitted {api.counted(len(jobs), 'cell')} as Slurm job array {jobs[0].job_id.split('_')[0]}", flush=True)
         if not self.wait:
             return
         waiting = dict(zip((j.job_id for j in jobs), zip(fresh, jobs)))
