@@ -1,4 +1,8 @@
-"""The ``benchsuite`` command line."""
+"""Benchmark landmark-detection methods on your own images, keep the winner, and landmark new images with it.
+
+Point it at a folder of images with their landmarks (TPS, LabelMe, DeepLabCut or CSV): it runs the
+methods a lab would compare (the mean shape, dlib's shape predictor as in ml-morph, a pretrained U-Net)
+with k-fold cross-validation, and writes tables, significance tests and an HTML page to send round."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +11,7 @@ import sys
 from pathlib import Path
 
 from benchsuite import __version__
-from benchsuite.api import KINDS, PluginError, one_line
+from benchsuite.api import KINDS, PluginError, counted, one_line
 from benchsuite.files import storage_message
 from benchsuite.lab import datasets as datasets_cli
 from benchsuite.lab.datasets import folder_component
@@ -146,12 +150,13 @@ def cmd_run(args) -> int:
                       settings=_settings(args, spec, registry), executor=args.executor, executor_options=options, force=args.force,
                       change_grid=args.change_grid, runtime=runtime, progress=make_progress())
     summary, store = result.summary, result.store
-    print(f"\n{len(summary.done)} cells computed, {len(summary.skipped)} already complete (skipped), "
+    print(f"\n{counted(len(summary.done), 'cell')} computed, {len(summary.skipped)} already complete (skipped), "
           f"{len(summary.failed)} failed; results in {store.root}")
     if summary.busy:
-        print(f"{len(summary.busy)} cells are being computed by another process; run again to collect them")
+        print(f"{counted(len(summary.busy), 'cell')} being computed by another process; run again to collect them")
     if summary.pending:
-        print(f"{len(summary.pending)} cells submitted and not finished yet; run again (or benchsuite status) later")
+        print(f"{counted(len(summary.pending), 'cell')} submitted and not finished yet; run again (or benchsuite "
+              "status) later")
     for cell, error in summary.failed:
         print(f"FAILED {cell.id} {cell.describe()}: {error}", file=sys.stderr)
     scores = fold_scores(store, registry)
@@ -179,7 +184,7 @@ def _print_dry_run(plan, registry) -> None:
     from benchsuite.run.estimate import describe_cells
 
     grid = plan.grid
-    print(f"grid {grid.spec.name}: protocol {grid.protocol.name}, {grid.protocol.folds} folds")
+    print(f"grid {grid.spec.name}: protocol {grid.protocol.name}, {counted(grid.protocol.folds, 'fold')}")
     details = describe_cells(plan.cells, registry)
     for cell in plan.cells:
         print(f"  run   {cell.id}  {cell.describe()}  [{details[cell.id]}]")
@@ -187,7 +192,7 @@ def _print_dry_run(plan, registry) -> None:
         print(f"  skip  {skipped.describe()}")
     for note in grid.notes:
         print(f"  note  {note}")
-    print(f"{len(plan.cells)} cells to run, {len(plan.skipped)} combinations skipped")
+    print(f"{counted(len(plan.cells), 'cell')} to run, {counted(len(plan.skipped), 'combination')} skipped")
 
 
 def _warn_corrupt(folder: Path) -> None:
@@ -256,7 +261,7 @@ def cmd_status(args) -> int:
     from benchsuite.run.launch import run_status
 
     status = run_status(_run_folder(args))
-    print(f"run {status.folder} (grid {status.grid}): {status.total} cells, {status.disk_bytes / 1e6:.1f} MB on disk "
+    print(f"run {status.folder} (grid {status.grid}): {counted(status.total, 'cell')}, {status.disk_bytes / 1e6:.1f} MB on disk "
           f"({status.model_bytes / 1e6:.1f} MB of kept models)")
     for state, ids in status.states.items():
         print(f"  {state:<12} {len(ids)}")
@@ -367,11 +372,26 @@ def cmd_new_plugin(args) -> int:
     return 0
 
 
+EXAMPLES = """\
+a lab's folder, start to finish:
+  benchsuite datasets check my-wings/     is the folder readable, and what does it hold?
+  benchsuite run -d my-wings/ --dry-run   what would run, and for about how long here
+  benchsuite run -d my-wings/             the lab grid, 5 folds, as run "my-wings"
+  benchsuite report my-wings              the page: leaderboard, tests, training, overlays
+  benchsuite fit my-wings "dlib shape predictor (ml-morph options)" --out wing-model
+                                          keep a method, trained on all your images
+  benchsuite predict wing-model new-wings/ --to tps
+                                          landmark new images, to proofread in tpsDig
+
+'benchsuite COMMAND --help' describes each command."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--strict", action="store_true", help="fail when any plugin is broken")
     common.add_argument("--results", help="results folder (default: $BENCHSUITE_RESULTS or ./results)")
-    parser = argparse.ArgumentParser(prog="benchsuite", description=__doc__)
+    parser = argparse.ArgumentParser(prog="benchsuite", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"benchsuite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -511,7 +531,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="region of practical equivalence for the Bayesian test, metric units (default: 0.5)")
     p.add_argument("--figures", metavar="DIR", help="also write the prediction overlays as PNG files under DIR")
 
-    p = sub.add_parser("export", parents=[common], help="every prediction of a run as one tidy table")
+    from benchsuite.report.export import export_columns
+
+    p = sub.add_parser("export", parents=[common], help="every prediction of a run as one tidy table",
+                       description=export_columns(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="run name or folder")
     p.add_argument("--to", default="parquet", choices=("parquet", "csv"), help="file format (default: parquet)")
     p.add_argument("--out", help="the file (default: RUN/export/predictions.parquet or .csv)")

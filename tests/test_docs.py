@@ -103,3 +103,32 @@ def test_every_toolkit_name_is_documented_in_the_plugin_guide():
 def test_readme_sends_plugin_authors_to_the_guide():
     section = README.split("## Write a plugin", 1)[1].split("\n## ", 1)[0]
     assert "docs/plugins.md" in section and "benchsuite new-plugin" in section and "benchsuite.testing" in section
+
+
+def test_the_help_speaks_to_a_lab_and_shows_its_folder_start_to_finish(capsys):
+    """`benchsuite --help` says what the tool is for and walks a lab's own folder from check to predict;
+    `export --help` says which way y counts."""
+    import pytest
+
+    from benchsuite.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    description = text.split("\n\n")[1]
+    assert description.startswith("Benchmark landmark-detection methods on your own images")
+    assert "``" not in text and "command line." not in text
+    for step in ("datasets check my-wings/", "run -d my-wings/ --dry-run", "run -d my-wings/", "report my-wings",
+                 "fit my-wings", "predict wing-model new-wings/ --to tps"):
+        assert f"benchsuite {step}" in text, step
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    text = capsys.readouterr().out
+    assert "y from the top" in text and "top-left pixel is (0, 0)" in text and "truth_x, truth_y" in text
+
+
+def test_counts_of_one_are_singular():
+    from benchsuite.api import counted
+
+    assert [counted(1, "cell"), counted(2, "cell"), counted(0, "combination"), counted(1, "combination")] == [
+        "1 cell", "2 cells", "0 combinations", "1 combination"]

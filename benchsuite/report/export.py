@@ -8,6 +8,7 @@ knowing the results folder's layout. Read from ``cell.json`` and
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +19,22 @@ from benchsuite.run.cells import configuration_id
 from benchsuite.run.store import RunStore
 
 FORMATS = ("parquet", "csv")
+COLUMN_MEANINGS = {
+    "run": "the run's name", "dataset": "the dataset as the tables name it", "method": "the method's label",
+    "configuration_id": "the method's settings (one leaderboard row)", "fold": "the fold the image was tested in",
+    "image": "the image's id in its dataset", "landmark": "the landmark's name",
+    "truth_x, truth_y": "the annotation", "pred_x, pred_y": "the prediction",
+    "error": "radial error, original pixels (empty where the landmark has no annotation)",
+}
+
+
+def export_columns() -> str:
+    """The columns and the coordinate convention, for ``export --help``."""
+    lines = [f"  {name}: {meaning}" for name, meaning in COLUMN_MEANINGS.items()]
+    intro = textwrap.fill("One row per run, dataset, method, fold, test image and landmark. Coordinates are in "
+                          "the original image's pixels: x counts from the left, y from the top (as in the image "
+                          "file), and the centre of the top-left pixel is (0, 0).", 79)
+    return intro + "\n\ncolumns:\n" + "\n".join(lines)
 COLUMNS = ["run", "dataset", "method", "configuration_id", "fold", "image", "landmark", "truth_x", "truth_y",
            "pred_x", "pred_y", "error"]
 
