@@ -85,7 +85,8 @@ def _md(entry: Entry) -> str:
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "±": r"$\pm$", "δ": r"$\delta$", "σ": r"$\sigma$", "²": r"$^2$", "—": "--", "†": r"$^\dagger$",
-                  "≈": r"$\approx$", "×": r"$\times$", "√": r"$\surd$", "‡": r"$^\ddagger$", "§": r"\S{}", "¶": r"\P{}"}
+                  "≈": r"$\approx$", "×": r"$\times$", "√": r"$\surd$", "‡": r"$^\ddagger$", "§": r"\S{}", "¶": r"\P{}",
+                  "‖": r"$\|$"}
 
 
 def latex_escape(text: str) -> str:
