@@ -365,7 +365,8 @@ def test_the_training_table_says_how_each_method_was_trained(tmp_path, registry)
     store = RunStore(root)
     for record in list(store.records()):  # a pretrained encoder and the lab protocol's augmentation
         if record["method"] == "unet+gaussian":
-            config = record["config"] | {"encoder": {"name": "efficientnet-lite0", "params": {"weights": "imagenet"}}}
+            weights = {"file": "imagenet", "sha256": "5793"}  # as a grid records it: with its digest
+            config = record["config"] | {"encoder": {"name": "efficientnet-lite0", "params": {"weights": weights}}}
             config["protocol"] |= {"rotate_deg": 10.0, "scale": 0.1, "translate": 0.05}
             store.write(record["id"], record | {"config": config}, store.predictions(record["id"]))
     table = build(Run(root, registry), "training")

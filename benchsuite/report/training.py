@@ -50,6 +50,8 @@ def pretrained(cell: CellInfo) -> str:
         return "—"
     sources = [_params(cell.config.get(part)).get("weights") for part in ("encoder", "architecture")]
     source = next((s for s in sources if s), None)
+    if isinstance(source, dict):  # a weights file recorded with its digest: {"file", "sha256"}
+        source = source.get("file")
     if source == "imagenet":
         text = "ImageNet"
     elif source:
