@@ -436,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="recompute cells that are already complete")
     p.add_argument("--dry-run", action="store_true", help="list the cells and skipped combinations, run nothing")
 
-    formats = ("md", "latex", "csv", "html")
+    formats = ("plain", "md", "markdown", "latex", "csv", "html")
     p = sub.add_parser("bench", parents=[common], help="images/s and pipeline efficiency per architecture")
     p.add_argument("-a", "--architecture", default="*", help="glob filter on architecture names")
     p.add_argument("--size", type=int, default=256, help="input side in pixels (default: 256)")
@@ -485,7 +485,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also report completed cells of an earlier grid of the run (labelled stale)")
     p.add_argument("--table", default="summary", help="summary, heatmap, regression, baseline, hits, per-landmark, "
                    "correlation or ranking (default: summary)")
-    p.add_argument("--format", default="md", choices=formats)
+    p.add_argument("--format", choices=formats, help="plain (an aligned table), md or markdown, latex, csv, html "
+                   "(default: plain at a terminal, md when piped or redirected)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the † markers (default: 0.05)")
     p.add_argument("--dagger", default="wilcoxon", choices=("wilcoxon", "nadeau-bengio"),
                    help="the test behind † (not significantly worse than the best): per-image Wilcoxon on these "
@@ -520,7 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
     p.add_argument("--fail-worse", type=float, metavar="PIXELS",
                    help="exit 1 when a method of B is significantly worse than in A by more than PIXELS")
-    p.add_argument("--format", default="md", choices=formats)
+    p.add_argument("--format", choices=formats, help="plain (an aligned table), md or markdown, latex, csv, html "
+                   "(default: plain at a terminal, md when piped or redirected)")
 
     p = sub.add_parser("report", parents=[common], help="one self-contained HTML page: tables, tests, charts, "
                        "predictions")

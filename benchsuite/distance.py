@@ -35,3 +35,20 @@ def mean_radial_error(predicted, truth, mask=None) -> float:
     per_image = per_image_errors(predicted, truth, mask)
     per_image = per_image[np.isfinite(per_image)]
     return float(per_image.mean()) if per_image.size else float("nan")
+
+
+def specimen_sizes(truth) -> np.ndarray:
+    """(N,) each image's specimen size in pixels: the diagonal of its annotated landmarks' bounding box (NaN with
+    fewer than two landmarks). Why: an error in pixels means nothing without a scale, and where the pixel size
+    is unknown the specimen itself is the scale that compares images of any magnification."""
+    truth = np.asarray(truth, dtype=np.float64)
+    truth = truth.reshape(-1, *truth.shape[-2:]) if truth.ndim >= 2 else truth
+    known = np.isfinite(truth).all(axis=-1)
+    x = np.where(known, truth[..., 0], np.nan)
+    y = np.where(known, truth[..., 1], np.nan)
+    sizes = np.full(len(truth), np.nan)
+    enough = known.sum(axis=-1) >= 2
+    if enough.any():
+        sizes[enough] = np.hypot(np.nanmax(x[enough], axis=-1) - np.nanmin(x[enough], axis=-1),
+                                 np.nanmax(y[enough], axis=-1) - np.nanmin(y[enough], axis=-1))
+    return sizes

@@ -27,15 +27,15 @@ _HOMES = {
     "SETTINGS": "benchsuite.protocol", "TRAINING_SETTINGS": "benchsuite.protocol",
     # the one distance every score is computed with (radial error over (N, K, 2), NaN where missing)
     "radial_errors": "benchsuite.distance", "per_image_errors": "benchsuite.distance",
-    "mean_radial_error": "benchsuite.distance",
+    "mean_radial_error": "benchsuite.distance", "specimen_sizes": "benchsuite.distance",
     # a weights file ("imagenet": the plugin's declared PretrainedWeights, or a path) loaded strictly into a module
     "load_weights": "benchsuite.weights",
 }
 
 NAMES = [  # what the plugin guide documents (a test checks each name is there and resolves)
     "Crop", "Letterbox", "SETTINGS", "TRAINING_SETTINGS", "antialias", "create_plugin", "load_weights", "locked",
-    "mean_radial_error", "per_image_errors", "radial_errors", "to_channels", "to_uint8", "usable_cpus",
-    "write_atomic", "write_text_atomic",
+    "mean_radial_error", "per_image_errors", "radial_errors", "specimen_sizes", "to_channels", "to_uint8",
+    "usable_cpus", "write_atomic", "write_text_atomic",
 ]
 
 

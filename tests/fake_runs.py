@@ -17,6 +17,7 @@ METHODS = {
     "fcn8+gaussian": ("fcn8", None, "gaussian", 17_000_000),
     "unet-regression+regression": ("unet-regression", None, "regression", 31_000_000),
     "mean-shape": ("mean-shape", None, None, None),
+    "dlib": ("dlib-ert", None, None, None),
 }
 LANDMARKS = ("snout", "eye", "tail")
 
@@ -57,18 +58,23 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
     if parameters:
         record["parameters"] = parameters
     record |= record_extra or {}
-    if architecture != "mean-shape":  # trained cells record their speed
+    if "max_minutes" in record:
+        config["protocol"]["max_minutes"] = record.pop("max_minutes")
+    if codec is not None:  # networks record their training speed
         train, bare = rng.uniform(50, 100), 100.0
-        record |= {"device": "cpu", "train_seconds": 10.0, "train_images_per_s": train, "bare_images_per_s": bare,
-                   "pipeline_efficiency": train / bare}
+        record = {"device": "cpu", "train_seconds": 10.0, "train_images_per_s": train, "bare_images_per_s": bare,
+                  "pipeline_efficiency": train / bare} | record
     store.write(cell_id, record, table)
     return cell_id
 
 
 def make_run(root, scales: dict[str, dict[str, float]], folds: int = 3, images_per_fold: int = 8,
              landmarks: int = 3, seed: int = 0, skip: set[tuple[str, str, int]] = frozenset(),
-             pixel_size_mm: dict[str, float] | None = None, human_error: dict[str, float] | None = None) -> RunStore:
+             pixel_size_mm: dict[str, float] | None = None, human_error: dict[str, float] | None = None,
+             records: dict[tuple[str, str], dict | list[dict]] | None = None) -> RunStore:
     """A run over ``scales[dataset][method]`` = the method's typical error (pixels) on that dataset.
+
+    ``records[(dataset, method)]``: more facts for its cells' records (one dict, or one per fold), e.g. ``trained``.
 
     Each image has a difficulty shared by every method, so the methods' errors
     are paired as in a real run. ``skip`` leaves out (dataset, method, fold) cells.
@@ -83,10 +89,34 @@ def make_run(root, scales: dict[str, dict[str, float]], folds: int = 3, images_p
                     continue
                 noise = rng.gamma(8.0, 1 / 8.0, size=(images_per_fold, landmarks))
                 ids = [f"{dataset}-img{fold}-{i}" for i in range(images_per_fold)]
+                extra = (records or {}).get((dataset, method), {})
+                extra = extra[fold] if isinstance(extra, list) else extra
                 write_cell(store, dataset, method, fold, scale * difficulty[fold] * noise, ids, folds=folds,
                            rng=rng, pixel_size_mm=(pixel_size_mm or {}).get(dataset),
-                           record_extra={"human_error": (human_error or {}).get(dataset)})
+                           record_extra={"human_error": (human_error or {}).get(dataset)} | extra)
     return store
+
+
+def learning_curve(errors, seconds_per_epoch: float = 6.0) -> list[dict]:
+    """A cell's learning curve whose epoch i (1-based) had validation error ``errors[i - 1]``."""
+    return [{"epoch": i + 1, "train_seconds": (i + 1) * seconds_per_epoch * 0.9,
+             "elapsed_seconds": (i + 1) * seconds_per_epoch, "val_loss": float(e) / 100, "val_mre": float(e)}
+            for i, e in enumerate(errors)]
+
+
+def trained(errors, stopped_by: str = "budget", max_minutes: float | None = None, seconds_per_epoch: float = 6.0,
+            curve: bool = True) -> dict:
+    """What a network cell records of its training, for ``record_extra``: its curve, epochs, best epoch, what
+    stopped it and its time (``curve=False``: as a cell recorded before learning curves)."""
+    errors = list(errors)
+    record = {"epochs_run": len(errors), "best_epoch": int(np.argmin(errors)) + 1, "stopped_by": stopped_by,
+              "train_seconds": 0.9 * seconds_per_epoch * len(errors),
+              "validation_seconds": 0.1 * seconds_per_epoch * len(errors)}
+    if curve:
+        record["learning_curve"] = learning_curve(errors, seconds_per_epoch)
+    if max_minutes is not None:
+        record["max_minutes"] = max_minutes  # popped by write_cell into the protocol
+    return record
 
 
 SYNTHETIC = {"n_images": 12, "n_landmarks": 3, "min_size": 48, "max_size": 96}

@@ -66,3 +66,20 @@ def test_leaderboard_command_renders_each_format(store, capsys, fmt, marker):
 def test_leaderboard_of_a_missing_run_is_a_clear_error(tmp_path, capsys):
     assert main(["leaderboard", "nope", "--results", str(tmp_path)]) == 2
     assert "no results" in capsys.readouterr().err
+
+
+def test_a_terminal_gets_an_aligned_plain_table_a_pipe_markdown(store, capsys, monkeypatch):
+    import sys
+
+    assert main(["leaderboard", str(store.root)]) == 0  # captured: not a terminal, so markdown for what reads it
+    assert "| good" in capsys.readouterr().out
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["leaderboard", str(store.root)]) == 0
+    plain = capsys.readouterr().out
+    assert "|" not in plain and "**" not in plain and "---" in plain
+    good = next(line for line in plain.splitlines() if line.startswith("toy") and " good " in line)
+    assert "4.33 ± 2.52*" in good and "- *: best complete method per dataset" in plain
+    assert max(map(len, plain.splitlines())) <= 120  # notes wrapped, not one 300-character line
+    for fmt in ("markdown", "md"):  # asked for: markdown even at a terminal
+        assert main(["leaderboard", str(store.root), "--format", fmt]) == 0
+        assert "| good" in capsys.readouterr().out

@@ -162,3 +162,14 @@ def test_context_gives_delta_from_image_and_input_size_and_tolerates_old_tables(
     assert enriched["delta"].iloc[0] == pytest.approx(2575 / 256) and enriched["pixel_size_mm"].iloc[0] == 0.1
     old = with_context(table.drop(columns=["width", "height"]), CellInfo("c", "d", "m", 0, {}))
     assert math.isnan(old["delta"].iloc[0]) and math.isnan(old["pixel_size_mm"].iloc[0])
+
+
+def test_the_error_as_a_share_of_the_specimen_and_in_millimetres(registry):
+    """The specimen size is the diagonal of an image's annotated landmarks' bounding box: 30 × 40 px -> 50 px."""
+    rows = [dict(image_id="i", landmark=name, x=x, y=y, pred_x=x + 5.0, pred_y=y, pixel_size_mm=0.02)
+            for name, x, y in (("a", 10.0, 10.0), ("b", 40.0, 50.0), ("c", 25.0, 30.0))]
+    rows.append(dict(image_id="i", landmark="d", x=np.nan, y=np.nan, pred_x=900.0, pred_y=900.0, pixel_size_mm=0.02))
+    table = pd.DataFrame(rows)
+    assert load_metric(registry, "mre-specimen").per_image(table).tolist() == pytest.approx([10.0])  # 5 of 50 px
+    assert load_metric(registry, "mre-mm").per_image(table).tolist() == pytest.approx([0.1])
+    assert load_metric(registry, "mre-mm").per_image(table.assign(pixel_size_mm=np.nan)).isna().all()

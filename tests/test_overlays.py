@@ -158,3 +158,22 @@ def test_the_reports_never_import_torch_or_the_training_code():
 def test_one_image_is_shown_once_when_it_is_every_example():
     assert overlays.pick_examples(pd.Series([2.0], index=["only"])) == [("best, median and worst", "only")]
     assert overlays.pick_examples(pd.Series([], dtype=float)) == []
+
+
+def test_every_offsets_panel_of_a_dataset_shares_its_axes(tmp_path, registry, monkeypatch):
+    """One scale for every landmark and method of a dataset, so panels compare at a glance; the rare far misses
+    beyond it are drawn on the frame's edge and counted in the caption."""
+    store = make_synthetic_run(tmp_path / "run", registry, {"unet+gaussian": 1.5, "mean-shape": 8.0})
+    limits = []
+    drawn = overlays.offsets_picture
+    monkeypatch.setattr(overlays, "offsets_picture", lambda *a, **k: limits.append(k.get("limit")) or drawn(*a, **k))
+    figures = overlays.run_figures(Run(store, registry))
+    radii = pd.concat([overlays.radial_errors(overlays.method_predictions(Run(store, registry), "synthetic", m))
+                       for m in ("unet+gaussian", "mean-shape")]).dropna()
+    assert len(limits) == 2 * 3 and set(limits) == {overlays.nice_limit(float(np.quantile(radii, 0.98)))}
+    beyond = int((radii > limits[0]).sum())
+    captions = " ".join(f.caption for m in figures[0].methods for f in m.offsets)
+    assert beyond == 0 or f"beyond ±{limits[0]:g} px on the edge" in captions
+    picture = np.asarray(overlays.offsets_picture([30.0], [0.0], "far", limit=5.0)).astype(int)  # 6× the frame
+    reds = np.argwhere((picture[..., 0] > 180) & (picture[..., 1] < 170) & (picture[..., 2] < 170))
+    assert len(reds) and reds[:, 1].max() <= 34 + 200 + 4  # on the right edge of the 200 px frame, not beyond

@@ -9,12 +9,15 @@ import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
+import pandas as pd
 import pytest
-from fake_runs import make_run, make_synthetic_run
+from fake_runs import make_run, make_synthetic_run, trained
 from PIL import Image
 
 from benchsuite.cli import main
-from benchsuite.report import overlays, page
+from benchsuite.report import overlays, page, plots, training
+from benchsuite.report.scores import fold_scores, load_metric
+from benchsuite.run.results import Run
 from benchsuite.run.store import RunStore
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -96,8 +99,9 @@ def test_the_contents_link_to_every_section(report_file):
     targets = [a["href"][1:] for a in elements.all("a")]
     ids = [attrs["id"] for _, attrs in elements.tags if "id" in attrs]
     assert targets == [i for i in ids if not i.startswith("table-")]
-    assert targets[:3] == ["leaderboard", "tables", "statistics"]
-    assert {"per-landmark", "distributions", "predictions", "human", "status", "splits", "environment"} <= set(targets)
+    assert targets[:4] == ["leaderboard", "training", "tables", "statistics"]
+    assert {"per-landmark", "distributions", "predictions", "status", "splits", "environment"} <= set(targets)
+    assert "human" not in targets  # no dataset of this run knows its inter-annotator error: no empty section
 
 
 def test_leaderboard_and_paper_tables_keep_bold_dagger_and_right_aligned_numbers(report_file):
@@ -110,9 +114,11 @@ def test_leaderboard_and_paper_tables_keep_bold_dagger_and_right_aligned_numbers
     assert "&dagger;" in close  # 2 % worse on the same images: not significantly worse than the best
     partial = next(r for r in rows if "unet-regression+regression" in r and "<td>synthetic</td>" in r)
     assert "2/3 incomplete" in partial and "<b>" not in partial
-    for table in ("heatmap", "regression", "baseline", "per-landmark", "ranking", "speed"):
+    for table in ("heatmap", "per-landmark", "ranking", "speed"):
         assert f'id="table-{table}"' in text
-    assert "Heatmap regression" in text and "(fish Table 4)" in text
+    # one regression method, one baseline: nothing to compare, the leaderboard says it all
+    assert 'id="table-regression"' not in text and 'id="table-baseline"' not in text
+    assert "Heatmap regression" in text and "fish Table" not in text  # synthetic images are not the fish paper's
 
 
 def test_verdicts_come_first_in_plain_words_details_folded(report_file):
@@ -214,3 +220,96 @@ def test_a_browser_renders_the_tables_images_and_a_non_blank_page(report_file, t
     assert pixels.std() > 10  # text and tables, not a blank page
     rows = pixels.std(axis=1) > 5
     assert rows[:300].any() and rows[1000:2000].any()  # content at the top (title) and further down (tables)
+
+
+FALLING = np.linspace(40.0, 8.0, 20)  # still falling when the budget ended it
+FLAT = np.r_[np.linspace(40.0, 5.0, 8), np.full(12, 5.0)]
+
+
+@pytest.fixture(scope="module")
+def lab_run(tmp_path_factory):
+    """A lab's wings: dlib best, a U-Net its 1.6-minute budget stopped still improving (one fold recorded before
+    learning curves), a network stopped by patience, the mean shape."""
+    root = tmp_path_factory.mktemp("lab") / "wings"
+    make_run(root, {"wings": {"dlib": 8.0, "unet+gaussian": 12.0, "fcn8+gaussian": 8.3, "mean-shape": 40.0}},
+             folds=3, images_per_fold=10,
+             records={("wings", "unet+gaussian"): [trained(FALLING, max_minutes=1.6, seconds_per_epoch=4.8),
+                                                   trained(FALLING, max_minutes=1.6, seconds_per_epoch=4.8),
+                                                   trained(FALLING, max_minutes=1.6, curve=False)],
+                      ("wings", "fcn8+gaussian"): trained(FLAT, stopped_by="patience"),
+                      ("wings", "dlib"): {"train_seconds": 3.2}, ("wings", "mean-shape"): {"train_seconds": 0.01}})
+    return root
+
+
+@pytest.fixture(scope="module")
+def lab_page(lab_run, registry):
+    out, _ = page.write(lab_run, registry, lab_run.parent / "wings.html")
+    return out
+
+
+def test_the_page_opens_with_its_conclusion_in_one_sentence(lab_page):
+    text = lab_page.read_text()
+    conclusion = re.search(r'<p class="conclusion">(.*?)</p>', text).group(1)
+    assert re.fullmatch(r"On wings, dlib is best: \d+\.\d ± \d+\.\d px \(\d+\.\d\d ± \d+\.\d\d % of specimen "
+                        r"size\), significantly better than fcn8\+gaussian, unet\+gaussian and mean-shape; "
+                        r"unet\+gaussian was still improving when its 1\.6-minute budget ended\.", conclusion)
+    assert text.index('class="conclusion"') < text.index('class="lead"') < text.index('class="toc"')
+
+
+def test_the_training_section_tells_how_each_method_was_trained_and_draws_its_curves(lab_page):
+    section = lab_page.read_text().split('<section id="training">')[1].split("</section>")[0]
+    rows = {re.findall(r"<td>([^<]*)</td>", r)[1]: r for r in re.findall(r"<tr>(.*?)</tr>", section)[1:]}
+    assert set(rows) == {"dlib", "fcn8+gaussian", "mean-shape§", "unet+gaussian‖"}  # §: far misses, off the image
+    assert "<td>budget</td><td class=num>3/3</td>" in rows["unet+gaussian‖"]
+    assert "<td>patience</td><td class=num>0/3</td>" in rows["fcn8+gaussian"]
+    assert "0.05" in rows["dlib"] and ">20 / 8<" in rows["fcn8+gaussian"]
+    assert section.count('<figure class="chart learning-curves">') == 1 and "Learning curves" in section
+
+
+def test_learning_curves_draw_one_line_per_network_fold_and_one_point_per_fit(lab_run, registry):
+    run = Run(lab_run, registry)
+    curves = training.curves(run)
+    assert sorted(set(zip(curves.method, curves.fold))) == [("fcn8+gaussian", f) for f in range(3)] + [
+        ("unet+gaussian", 0), ("unet+gaussian", 1)]  # fold 2 was recorded before learning curves: no line
+    fits = training.fits(run, fold_scores(run, load_metric(registry)))
+    assert sorted(set(fits.method)) == ["dlib", "mean-shape"] and len(fits) == 6
+    figure = plots.learning_curve_figure(curves, fits, budgets={"wings": 1.6})
+    (ax,) = figure.axes
+    assert len([line for line in ax.lines if len(line.get_xdata()) == 20]) == 5
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 6
+    ends = sorted({round(float(max(line.get_xdata())), 6) for line in ax.lines if len(line.get_xdata()) == 20})
+    assert ends == [20 * 4.8 / 60, 20 * 6.0 / 60]  # elapsed minutes, what the budget counts
+
+
+def test_the_log_scale_box_plot_labels_its_ticks_in_plain_numbers():
+    images = pd.DataFrame({"method": ["a"] * 50 + ["b"] * 50,
+                           "value": np.r_[np.linspace(1.5, 6, 50), np.linspace(20, 90, 50)]})
+    figure = plots.error_distribution_figure(images, "wings")
+    figure.canvas.draw()
+    ax = figure.axes[0]
+    low, high = ax.get_xlim()
+    labels = [t.get_text() for t in ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True)
+              if low <= t.get_position()[0] <= high and t.get_text()]
+    assert ax.get_xscale() == "log" and len(labels) >= 3
+    assert all(re.fullmatch(r"\d+(\.\d+)?", label) for label in labels), labels
+
+
+def test_the_winners_overlays_come_first(report_file):
+    predictions = report_file.read_text().split('<section id="predictions">')[1].split("</section>")[0]
+    synthetic = predictions.split("<h3>synthetic</h3>")[1].split("<h3>")[0]
+    assert re.findall(r"<h4>(.*?)</h4>", synthetic)[0] == "unet+gaussian"  # the leaderboard's best
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium)")
+def test_a_browser_shows_the_conclusion_the_training_section_its_curves_and_the_starved_flag(lab_page, tmp_path):
+    dom = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          lab_page.resolve().as_uri()], check=False, capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    elements = parse(dom.stdout)
+    assert [a for a in elements.all("p") if a.get("class") == "conclusion"]
+    assert "On wings, dlib is best" in dom.stdout and "was still improving when its 1.6-minute budget ended" in dom.stdout
+    assert {"training"} <= {a.get("id") for a in elements.all("section")}
+    assert [a for a in elements.all("img") if a.get("alt", "").startswith("Learning curves")]
+    assert "unet+gaussian‖" in elements.cells
+    assert "‖: its time budget ended its training while its validation error was still falling" in dom.stdout
+    assert "--set max_minutes=M" in dom.stdout

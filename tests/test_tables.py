@@ -6,11 +6,12 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from fake_runs import make_run, write_cell
+from fake_runs import make_run, trained, write_cell
 
 from benchsuite.cli import main
 from benchsuite.report.render import render
 from benchsuite.run.results import Run
+from benchsuite.report.flags import still_improving
 from benchsuite.report.tables import TABLES, build
 from benchsuite.run.store import RunStore
 
@@ -305,3 +306,91 @@ def test_a_value_that_rounds_to_zero_is_shown_without_a_minus_sign():
 
     assert mean_std(-1e-17, 1e-18, 4) == "0.0000 ± 0.0000" and number(-0.001) == "0.00"
     assert mean_std(-0.25, 0.5) == "-0.25 ± 0.50"
+
+
+FALLING = np.linspace(40.0, 5.0, 20)  # still falling at its 20th epoch
+FLAT = np.r_[np.linspace(40.0, 5.0, 8), 5.0 + 0.02 * np.abs(np.sin(np.arange(1, 13)))]  # best at 8, flat after
+
+
+def test_still_improving_is_read_from_the_learning_curve_or_from_the_best_epoch():
+    assert still_improving(trained(FALLING))
+    assert not still_improving(trained(FLAT))
+    nudged = np.r_[FLAT, 4.99]  # a new best by a hair (0.2 %) on a flat curve is noise, not progress
+    assert not still_improving(trained(nudged)) and trained(nudged)["best_epoch"] == len(nudged)
+    assert still_improving(trained([30.0]))  # one epoch: it had barely started
+    # cells recorded before learning curves: the best epoch among the last quarter of the epochs run
+    assert still_improving(trained(FALLING, curve=False))
+    assert not still_improving(trained(FLAT, curve=False))
+    assert not still_improving({"train_seconds": 3.0})  # the mean shape, dlib: no epochs
+
+
+@pytest.fixture(scope="module")
+def starved_run(tmp_path_factory):
+    """unet's 1.6-minute budget ended it still improving on 2 of its 3 folds; fcn8 ran out of budget on a flat
+    curve; the regression network was stopped by patience while still falling (its epochs, not time, ended it)."""
+    root = tmp_path_factory.mktemp("starved") / "run"
+    make_run(root, {"wings": {"unet+gaussian": 4.0, "fcn8+gaussian": 3.0, "unet-regression+regression": 6.0,
+                              "mean-shape": 30.0}},
+             records={("wings", "unet+gaussian"): [trained(FALLING, max_minutes=1.6),
+                                                   trained(FALLING, max_minutes=1.6, curve=False),
+                                                   trained(FLAT, max_minutes=1.6)],
+                      ("wings", "fcn8+gaussian"): trained(FLAT, max_minutes=1.6),
+                      ("wings", "unet-regression+regression"): trained(FALLING, stopped_by="patience"),
+                      ("wings", "mean-shape"): {"train_seconds": 0.03}})
+    return root
+
+
+@pytest.mark.parametrize("name", [n for n in TABLES if n not in ("baseline", "regression")])
+def test_a_network_its_budget_stopped_still_improving_is_flagged_in_every_table(starved_run, registry, name):
+    table = build(Run(starved_run, registry), name)
+    text = render(table, "md")
+    body, notes = text.split("\n\n- ", 1)
+    assert "‖" in body
+    note = next(n for n in notes.split("\n- ") if n.startswith("‖: "))
+    assert "unet+gaussian on wings: 2 of 3 folds, 1.6 minutes of training per fold" in note
+    assert "--budget DURATION" in note and "--set max_minutes=M" in note
+    assert "$\\|$" in render(table, "latex")
+    if name == "summary":  # only unet: fcn8's curve was flat, the regression network stopped by patience
+        assert {line.split("|")[2].strip() for line in body.splitlines() if "‖" in line} == {"unet+gaussian‖"}
+        assert table.data.set_index("method")["starved_folds"].to_dict() == {
+            "unet+gaussian": 2, "fcn8+gaussian": 0, "unet-regression+regression": 0, "mean-shape": 0}
+
+
+def test_the_training_table_says_how_each_method_was_trained(tmp_path, registry):
+    root = tmp_path / "run"
+    make_run(root, {"wings": {"unet+gaussian": 4.0, "mean-shape": 30.0}}, folds=2,
+             records={("wings", "unet+gaussian"): [trained(FALLING, max_minutes=1.6),
+                                                   trained(FLAT, stopped_by="patience", max_minutes=1.6)],
+                      ("wings", "mean-shape"): {"train_seconds": 0.6}})
+    store = RunStore(root)
+    for record in list(store.records()):  # a pretrained encoder and the lab protocol's augmentation
+        if record["method"] == "unet+gaussian":
+            weights = {"file": "imagenet", "sha256": "5793"}  # as a grid records it: with its digest
+            config = record["config"] | {"encoder": {"name": "efficientnet-lite0", "params": {"weights": weights}}}
+            config["protocol"] |= {"rotate_deg": 10.0, "scale": 0.1, "translate": 0.05}
+            store.write(record["id"], record | {"config": config}, store.predictions(record["id"]))
+    table = build(Run(root, registry), "training")
+    rows = {row[1].text: row for row in table.rows}
+    network = [e.text for e in rows["unet+gaussian"]]
+    assert network[2:5] == ["64×64", "ImageNet", "rotation ±10°, zoom ±10 %, shift ±5 %"]
+    assert network[5].startswith("20 / ") and {"20 ×1", "8 ×1"} <= set(network[5][5:].split(", "))
+    assert set(network[6].split(", ")) == {"budget ×1", "patience ×1"} and network[7:] == ["1/2", "2.0 ± 0.0", "1.6"]
+    assert rows["unet+gaussian"][1].flags == "‖"  # fold 0: its budget stopped it still improving
+    assert [e.text for e in rows["mean-shape"]][2:] == ["—"] * 6 + ["0.01 ± 0.00", "—"]
+
+
+def test_the_leaderboard_gives_the_error_as_a_share_of_the_specimen_and_in_mm_where_known(run_folder, registry):
+    table = build(Run(run_folder, registry), "summary")
+    assert table.headers[2:5] == ["MRE (px) mean ± std over folds", "mm", "% of specimen size"]
+    data = table.data[~table.data.reference.astype(bool)].set_index(["dataset", "method"])
+    best = data.loc[("fishA", "unet+gaussian")]
+    assert best.mre_mm_mean == pytest.approx(best["mean"] * 0.1)  # fishA's pixels are 0.1 mm
+    assert data.loc[("fishB", "unet+gaussian")].mre_mm_mean != data.loc[("fishB", "unet+gaussian")].mre_mm_mean
+    assert 0 < best.mre_specimen_mean < 100 and any("diagonal of its annotated landmarks" in n for n in table.notes)
+
+
+def test_a_table_names_the_paper_it_follows_only_for_that_papers_datasets(tmp_path, registry):
+    fish = make_run(tmp_path / "fish", {"zebrafish": {"unet+gaussian": 2.0, "fcn8+gaussian": 3.0}}).root
+    wings = make_run(tmp_path / "wings", {"wings": {"unet+gaussian": 2.0, "fcn8+gaussian": 3.0}}).root
+    assert build(Run(fish, registry), "heatmap").title == "Heatmap regression: fish (fish Table 4)"
+    assert build(Run(wings, registry), "heatmap").title == "Heatmap regression: wings"

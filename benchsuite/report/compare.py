@@ -27,7 +27,7 @@ from scipy import stats as st
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.report import published as pub
-from benchsuite.report.render import Entry, Table, mean_std, render
+from benchsuite.report.render import Entry, Table, mean_std, render, terminal_format
 from benchsuite.report.scores import fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.stats import wilcoxon
 from benchsuite.run.results import Run
@@ -197,7 +197,7 @@ def _p(p: float) -> str:
 
 
 def command(path_a: Path, path_b: Path, registry: Registry, metric_spec: str | None = None, alpha: float = 0.05,
-            fail_worse: float | None = None, fmt: str = "md", include_stale: bool = False) -> tuple[str, int]:
+            fail_worse: float | None = None, fmt: str | None = None, include_stale: bool = False) -> tuple[str, int]:
     """The comparison's text and the exit code (1 when the regression gate failed)."""
     a, b = _side(path_a, registry, include_stale), _side(path_b, registry, include_stale)
     if isinstance(a, Run) and isinstance(b, Run):
@@ -209,7 +209,7 @@ def command(path_a: Path, path_b: Path, registry: Registry, metric_spec: str | N
             result.table.notes.append("--fail-worse gates run against run only: published numbers have no images")
     else:
         raise PluginError("compare needs at least one run (two published leaderboards have nothing to test)")
-    text = render(result.table, fmt)
+    text = render(result.table, fmt or terminal_format())
     if result.regressions:
         text += "\n\nREGRESSION in: " + "; ".join(result.regressions)
     return text, EXIT_WORSE if result.regressions else 0

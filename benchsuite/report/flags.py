@@ -8,7 +8,10 @@ landmarks outside the image, beyond its edges [−0.5, width − 0.5] ×
 [−0.5, height − 0.5] in the pixel-centre convention. ¶ marks a method whose
 network collapsed on some fold (its validation loss was no better than a
 flat output's, e.g. all-zero heatmaps: ``"collapsed"`` in cell.json), so
-that fold's predictions are guesses. All are judged on the
+that fold's predictions are guesses. ‖ marks a network whose time budget
+ended its training while its validation error was still falling (see
+:func:`still_improving`): its score says how much time it had, not what it
+can do. All are judged on the
 headline metric and the stored predictions of the whole run, whatever metric
 a table shows and whichever methods it filters, so a flag never depends on
 the view.
@@ -16,6 +19,7 @@ the view.
 from __future__ import annotations
 
 import dataclasses
+import math
 import weakref
 from dataclasses import dataclass, field
 
@@ -23,9 +27,52 @@ import pandas as pd
 
 from benchsuite.report.render import Entry
 from benchsuite.report.scores import fold_scores, load_metric, summarise
-from benchsuite.run.results import Run
+from benchsuite.run.results import Run, group_cells
 
-WORSE, OUTSIDE, COLLAPSED = "‡", "§", "¶"
+WORSE, OUTSIDE, COLLAPSED, STARVED = "‡", "§", "¶", "‖"
+TAIL_SHARE = 0.25  # the last part of a learning curve that still improving is judged on
+TAIL_EPOCHS = 2  # ... at least this many epochs
+MIN_GAIN = 0.01  # the relative drop of the best validation error over that part that counts as still falling
+
+
+def still_improving(record: dict) -> bool:
+    """Whether a network's validation error was still falling when its training stopped: its best validation
+    error of the last quarter of its epochs (at least the last 2) is 1 % or more below its best before them.
+
+    Why from the curve and not from ``stopped_by``: a budget also ends curves that flattened long before (more
+    time would not help), and a new best by a hair on a flat curve is noise, not progress. Cells recorded
+    before learning curves: the best epoch among that last part of ``epochs_run``. Too short a curve to have a
+    part before (1 or 2 epochs) counts as still improving: it had barely started.
+    """
+    key = "val_mre" if any(_finite(p.get("val_mre")) for p in record.get("learning_curve") or []) else "val_loss"
+    errors = [float(p[key]) for p in record.get("learning_curve") or [] if _finite(p.get(key))]
+    if errors:
+        tail = _tail(len(errors))
+        before = errors[:-tail]
+        return not before or min(errors[-tail:]) < min(before) * (1 - MIN_GAIN)
+    epochs, best = record.get("epochs_run"), record.get("best_epoch")
+    if not isinstance(epochs, int) or not isinstance(best, int) or epochs < 1 or best < 1:
+        return False
+    return best > epochs - _tail(epochs)
+
+
+def starved(record: dict) -> bool:
+    """Whether the time budget stopped a network that was still improving (more time would likely help)."""
+    return record.get("stopped_by") == "budget" and still_improving(record)
+
+
+def budget_minutes(record: dict) -> float | None:
+    """The training time a cell was allowed (the protocol's ``max_minutes``), None without a budget."""
+    minutes = ((record.get("config") or {}).get("protocol") or {}).get("max_minutes")
+    return float(minutes) if _finite(minutes) and minutes > 0 else None
+
+
+def _tail(epochs: int) -> int:
+    return max(TAIL_EPOCHS, math.ceil(epochs * TAIL_SHARE))
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -35,13 +82,15 @@ class Flags:
     outside: dict[tuple[str, str], int]  # (dataset, method) -> predicted landmarks outside the image
     unit: str = ""
     collapsed: dict[tuple[str, str], int] = field(default_factory=dict)  # (dataset, method) -> collapsed folds
+    starved: dict[tuple[str, str], tuple[int, int, float | None]] = field(default_factory=dict)  # (dataset,
+    # method) -> (folds the budget stopped still improving, folds, the largest budget in minutes)
     used: set[tuple[str, str, str]] = field(default_factory=set)  # (mark, dataset, method) shown
 
     def mark(self, entry: Entry, dataset: str, method: str) -> Entry:
         """The entry with the marks of this dataset × method appended (remembered for the footnotes)."""
         key = (dataset, method)
         marks = ((WORSE if key in self.worse else "") + (OUTSIDE if self.outside.get(key) else "")
-                 + (COLLAPSED if self.collapsed.get(key) else ""))
+                 + (COLLAPSED if self.collapsed.get(key) else "") + (STARVED if key in self.starved else ""))
         self.used |= {(mark, dataset, method) for mark in marks}
         entry.flags += marks
         return entry
@@ -64,7 +113,20 @@ class Flags:
             notes.append(f"{COLLAPSED}: the network collapsed (validation loss no better than a flat output's, e.g. "
                          "all-zero heatmaps), so those folds' predictions are guesses: " + "; ".join(
                              f"{m} on {d}: {self.collapsed[(d, m)]} fold(s)" for d, m in collapsed))
+        starved = sorted((d, m) for mark, d, m in self.used if mark == STARVED)
+        if starved:
+            notes.append(f"{STARVED}: its time budget ended its training while its validation error was still "
+                         "falling, so its score says how much time it had, not how well it can do: " + "; ".join(
+                             f"{m} on {d}: {self._starved_text(d, m)}" for d, m in starved)
+                         + ". Give it more with benchsuite run --budget DURATION (e.g. 2h: the grid's training "
+                         "time, spread over its network cells) or --set max_minutes=M (minutes per network cell); "
+                         "the learning curves show whether more time helps")
         return notes
+
+    def _starved_text(self, dataset: str, method: str) -> str:
+        count, folds, minutes = self.starved[(dataset, method)]
+        budget = f"{minutes:.3g} minutes of training per fold" if minutes else "its budget"
+        return f"{count} of {folds} folds, {budget}"
 
     def columns(self, data: pd.DataFrame) -> pd.DataFrame:
         """``data`` (with dataset and method columns) plus worse_than_baseline and outside_image."""
@@ -73,6 +135,7 @@ class Flags:
         data["worse_than_baseline"] = [k in self.worse for k in keys]
         data["outside_image"] = [self.outside.get(k, 0) for k in keys]
         data["collapsed_folds"] = [self.collapsed.get(k, 0) for k in keys]
+        data["starved_folds"] = [self.starved.get(k, (0,))[0] for k in keys]
         return data
 
 
@@ -106,7 +169,18 @@ def _judge(run: Run) -> Flags:
     for cell in run.cells:
         if cell.record.get("collapsed"):
             collapsed[(cell.dataset, cell.method)] = collapsed.get((cell.dataset, cell.method), 0) + 1
-    return Flags(baselines, worse, outside_counts(run), metric.unit, collapsed)
+    return Flags(baselines, worse, outside_counts(run), metric.unit, collapsed, starved_cells(run))
+
+
+def starved_cells(run: Run) -> dict[tuple[str, str], tuple[int, int, float | None]]:
+    """Per dataset × method with a fold the budget stopped still improving: those folds, its folds, the budget."""
+    found: dict[tuple[str, str], tuple[int, int, float | None]] = {}
+    for (dataset, method), cells in group_cells(run.cells).items():
+        hungry = [c for c in cells if starved(c.record)]
+        if hungry:
+            budgets = [b for b in map(budget_minutes, (c.record for c in hungry)) if b]
+            found[(dataset, method)] = (len(hungry), cells[0].folds, max(budgets) if budgets else None)
+    return found
 
 
 def outside_counts(run: Run) -> dict[tuple[str, str], int]:

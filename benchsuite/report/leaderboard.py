@@ -16,7 +16,7 @@ import pandas as pd
 from benchsuite.api import PluginError
 from benchsuite.plugins import Registry
 from benchsuite.report import scores as _scores
-from benchsuite.report.render import FORMATS
+from benchsuite.report.render import FORMATS, terminal_format
 from benchsuite.report.render import render as _render
 from benchsuite.run.results import Run
 from benchsuite.run.store import RunStore
@@ -33,12 +33,14 @@ def summarise(scores: pd.DataFrame, higher_is_better: bool = False) -> pd.DataFr
     return _scores.summarise(scores, higher_is_better)
 
 
-def command(folder: Path, registry: Registry, table: str = "summary", fmt: str = "md", alpha: float = 0.05,
+def command(folder: Path, registry: Registry, table: str = "summary", fmt: str | None = None, alpha: float = 0.05,
             methods: str | None = None, datasets: str | None = None, plot: str | None = None,
             dagger: str = "wilcoxon", include_stale: bool = False, candidates: bool = False) -> str:
-    """The text of one table of a run; with ``plot`` also writes the per-landmark bar chart."""
+    """The text of one table of a run (``fmt`` None: plain at a terminal, else markdown); with ``plot`` also
+    writes the per-landmark bar chart."""
     from benchsuite.report import tables
 
+    fmt = fmt or terminal_format()
     if fmt not in FORMATS:
         raise PluginError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     run = Run(folder, registry, include_stale, candidates).only(methods, datasets)

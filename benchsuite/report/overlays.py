@@ -250,14 +250,26 @@ def nice_limit(value: float) -> float:
     return float(next(step * power for step in (1, 2, 5, 10) if step * power >= value * (1 - 1e-12)))
 
 
-def offsets_picture(dx, dy, title: str, unit: str = "px", side: int = 200) -> Image.Image:
+SHARED_QUANTILE = 0.98  # the panels of a dataset share the axis that holds this share of all its offsets
+
+
+def shared_limit(tables: list[pd.DataFrame]) -> float:
+    """One round axis limit for every offsets panel of a dataset (all its methods and landmarks), so that panels
+    compare at a glance; it holds 98 % of the offsets, the rarest far misses are drawn on the frame's edge."""
+    radii = np.concatenate([radial_errors(t.dropna(subset=["x", "y"])).to_numpy(float) for t in tables] or [[]])
+    radii = radii[np.isfinite(radii)]
+    return nice_limit(float(np.quantile(radii, SHARED_QUANTILE)) if len(radii) else 0.0)
+
+
+def offsets_picture(dx, dy, title: str, unit: str = "px", side: int = 200, limit: float | None = None) -> Image.Image:
     """A landmark's errors as prediction − truth offsets (dots) around the truth (circle at the centre), y down as
-    in the image, both axes ±limit ``unit``; the green ring is the median error, the cross the mean offset (bias)."""
+    in the image, both axes ±limit ``unit`` (by default the offsets' own); the green ring is the median error,
+    the cross the mean offset (bias); an offset beyond the frame is a hollow dot on its edge."""
     dx, dy = np.asarray(dx, float), np.asarray(dy, float)
     keep = np.isfinite(dx) & np.isfinite(dy)
     dx, dy = dx[keep], dy[keep]
     radii = np.hypot(dx, dy)
-    limit = nice_limit(float(radii.max()) if len(radii) else 0.0)
+    limit = limit or nice_limit(float(radii.max()) if len(radii) else 0.0)
     margin, top = 34, 24
     out = Image.new("RGB", (side + 2 * margin - 10, side + top + 40), "white")
     draw = ImageDraw.Draw(out, "RGBA")
@@ -277,8 +289,12 @@ def offsets_picture(dx, dy, title: str, unit: str = "px", side: int = 200) -> Im
     if len(radii):
         median = float(np.median(radii)) * scale
         draw.ellipse([*(centre - median), *(centre + median)], outline=(*TRUTH, 200), width=1)
-        for u, v in zip(centre[0] + dx * scale, centre[1] + dy * scale):
-            draw.ellipse([u - 2.5, v - 2.5, u + 2.5, v + 2.5], fill=(*PREDICTION, 150))
+        shrink = np.minimum(1.0, limit / np.maximum(np.abs(dx), np.abs(dy)).clip(min=1e-12))  # onto the frame
+        for u, v, inside in zip(centre[0] + dx * shrink * scale, centre[1] + dy * shrink * scale, shrink >= 1):
+            if inside:
+                draw.ellipse([u - 2.5, v - 2.5, u + 2.5, v + 2.5], fill=(*PREDICTION, 150))
+            else:
+                draw.ellipse([u - 3, v - 3, u + 3, v + 3], outline=(*PREDICTION, 220), width=1)
         bias = centre + np.array([dx.mean(), dy.mean()]) * scale
         draw.line([(bias[0] - 6, bias[1]), (bias[0] + 6, bias[1])], fill="black", width=2)
         draw.line([(bias[0], bias[1] - 6), (bias[0], bias[1] + 6)], fill="black", width=2)
@@ -287,18 +303,21 @@ def offsets_picture(dx, dy, title: str, unit: str = "px", side: int = 200) -> Im
     return out
 
 
-def offsets(table: pd.DataFrame, unit: str = "px") -> list[Figure]:
-    """One scatter per landmark of its prediction − truth offsets over all test images."""
+def offsets(table: pd.DataFrame, unit: str = "px", limit: float | None = None) -> list[Figure]:
+    """One scatter per landmark of its prediction − truth offsets over all test images, all on ±``limit``."""
+    limit = limit or shared_limit([table])
     figures = []
     known = table.dropna(subset=["x", "y"])
     for index, landmark in enumerate(pd.unique(table["landmark"])):
         rows = known[known["landmark"] == landmark]
         dx, dy = rows["pred_x"] - rows["x"], rows["pred_y"] - rows["y"]
         median = float(np.median(radial_errors(rows))) if len(rows) else float("nan")
+        beyond = int(((dx.abs() > limit) | (dy.abs() > limit)).sum())
         caption = (f"{landmark}: {len(rows)} images, median error {median:.2f} {unit}, "
-                   f"mean offset ({dx.mean():+.2f}, {dy.mean():+.2f})")
+                   f"mean offset ({dx.mean():+.2f}, {dy.mean():+.2f})"
+                   + (f", {beyond} beyond ±{limit:g} {unit} on the edge" if beyond else ""))
         figures.append(Figure(f"offsets-{index + 1:02d}-{filename(str(landmark))}", caption,
-                              png_bytes(offsets_picture(dx, dy, str(landmark), unit))))
+                              png_bytes(offsets_picture(dx, dy, str(landmark), unit, limit=limit))))
     return figures
 
 
@@ -345,11 +364,12 @@ def run_figures(run: Run, datasets: Datasets | None = None) -> list[DatasetFigur
     """Every dataset × method's example overlays and per-landmark offset scatters."""
     datasets = datasets or Datasets(run)
     result: dict[str, DatasetFigures] = {}
-    for dataset_label, method in group_cells(run.cells):
+    tables = {key: method_predictions(run, *key) for key in group_cells(run.cells)}
+    limits = {d: shared_limit([t for (label, _), t in tables.items() if label == d]) for d, _ in tables}
+    for (dataset_label, method), table in tables.items():
         figures = result.setdefault(dataset_label, DatasetFigures(dataset_label))
-        table = method_predictions(run, dataset_label, method)
         entry = MethodFigures(dataset_label, method, len(image_errors(table)))
-        entry.offsets = offsets(table)
+        entry.offsets = offsets(table, limit=limits[dataset_label])
         try:
             dataset = datasets.open(dataset_label)
         except PluginError as exc:

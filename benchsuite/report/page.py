@@ -20,13 +20,16 @@ from pathlib import Path
 
 from benchsuite.api import PluginError
 from benchsuite.report import overlays, plots, significance, tables
-from benchsuite.report.render import Table, number
-from benchsuite.report.scores import image_scores, load_metric
+from benchsuite.report import training as trained
+from benchsuite.report.flags import flags_of
+from benchsuite.report.render import Table, mean_std, number
+from benchsuite.report.scores import fold_scores, image_scores, load_metric
 from benchsuite.run.results import Run
 
 NUMBER = re.compile(r"^[−+-]?(\d|\.\d)|^—$")  # text aligned right: numbers, and the dash for "none"
 LONG_TEXT = 28  # table cells with longer texts (long method labels, errors) may wrap; shorter ones never do
-PAPER_TABLES = [name for name in tables.TABLES if name != "summary"]
+COMPARISONS = ("heatmap", "regression", "baseline")  # tables laid out to compare methods of one kind
+PAPER_TABLES = [name for name in tables.TABLES if name not in ("summary", "training")]  # training: its section
 
 
 @dataclass
@@ -87,10 +90,11 @@ def _text(cell: str) -> str:
 
 
 def paper_table(table: Table, shown_notes: set[str] | None = None) -> str:
-    """A :class:`Table` with its emphasis: bold for the best, † for not significantly worse; below, its notes
+    """A :class:`Table` with its emphasis: bold for the best, † for not significantly worse, the flags' marks
+    (‡ § ¶ ‖, explained in the notes); below, its notes
     (those not in ``shown_notes``, which collects them: a page explains a convention once)."""
     rows = [[(f"<b>{esc(e.text)}</b>" if e.bold and e.text else esc(e.text)) + ("&dagger;" if e.dagger else "")
-             for e in row] for row in table.rows]
+             + esc(e.flags) for e in row] for row in table.rows]
     notes = [n for n in table.notes if shown_notes is None or n not in shown_notes]
     if shown_notes is not None:
         shown_notes.update(notes)
@@ -120,7 +124,7 @@ class Report:
         return self.metric.unit if self.metric else "px"
 
     def sections(self) -> list[Section]:
-        builders = [self.leaderboard, self.paper_tables, self.statistics, self.per_landmark, self.distributions,
+        builders = [self.leaderboard, self.training, self.paper_tables, self.statistics, self.per_landmark, self.distributions,
                     self.predictions, self.human_reference, self.status, self.splits, self.environment]
         return [s for s in (build() for build in builders) if s is not None]
 
@@ -158,6 +162,36 @@ class Report:
     def summary(self) -> Table:
         return tables.summary(self.run, alpha=self.alpha)
 
+    def training(self) -> Section | None:
+        """How each method was trained and its learning curves: whether a network had a fair chance."""
+        if not self.run.cells:
+            return None
+        parts = [paper_table(tables.training(self.run), self.shown_notes)]
+        curves = trained.curves(self.run)
+        fits = trained.fits(self.run, self.folds)
+        if curves["val_mre"].notna().any() or len(fits):
+            budgets = {}
+            for cell in self.run.cells:
+                minutes = (cell.config.get("protocol") or {}).get("max_minutes")
+                if minutes and trained.trains_epochs(cell.record):
+                    budgets[cell.dataset] = max(budgets.get(cell.dataset, 0.0), float(minutes))
+            chart = plots.learning_curve_figure(curves, fits, self.unit, methods=self.method_colours, budgets=budgets)
+            parts.append(figure(plots.png(chart), "Learning curves: validation error against training minutes, one "
+                                "line per fold of each network (cells recorded without a curve have no line); "
+                                "methods without epochs as diamonds at their fit time and test error, one per fold "
+                                "(they hold no validation images out); dashed: the time budget. A curve still "
+                                "falling at its end says more time would help.", "chart learning-curves"))
+        return Section("training", "Training", "".join(parts))
+
+    @cached_property
+    def folds(self):
+        return fold_scores(self.run, self.metric)
+
+    @cached_property
+    def method_colours(self) -> list[str]:
+        """Every method of the run in one order: one colour per method on every chart."""
+        return sorted({c.method for c in self.run.cells})
+
     def paper_tables(self) -> Section | None:
         if not self.run.cells:
             return None
@@ -169,6 +203,8 @@ class Report:
                 table = tables.build(self.run, name, self.alpha)
             except PluginError:  # no installed metric fills it
                 continue
+            if name in COMPARISONS and table.rows and table.data["method"].nunique() < 2:
+                continue  # one method: the leaderboard already says all this table would
             if table.rows:
                 body = paper_table(table, self.shown_notes)
                 parts.append(f'<section class="table" id="table-{esc(name)}">{body}</section>')
@@ -179,7 +215,7 @@ class Report:
     def statistics(self) -> Section | None:
         if not self.run.cells or "image" not in self.metric.scores:
             return None
-        analysis = significance.analyse(self.run, self.metric, self.alpha, rope=self.rope)
+        analysis = self.analysis
         diagrams = {key: plots.png(fig) for key, fig in significance.cd_figures(analysis).items()}
         parts = [paragraphs([f"α = {self.alpha:g}. Within a dataset every complete method predicted every image "
                              "once (out of fold), so per-image errors are paired across methods; only complete "
@@ -210,6 +246,49 @@ class Report:
         if details:
             parts.append(f"<details><summary>Test details: across datasets</summary>{''.join(details)}</details>")
         return Section("statistics", "Which differences are significant", "".join(parts))
+
+    @cached_property
+    def analysis(self) -> significance.Analysis:
+        return significance.analyse(self.run, self.metric, self.alpha, rope=self.rope)
+
+    def conclusion(self) -> list[str]:
+        """One plain sentence per dataset, for the top of the page: the best method with its error, what it is
+        significantly better than (the tests of the statistics section), and which network its budget stopped
+        while it still improved."""
+        if not self.run.cells or "image" not in self.metric.scores:
+            return []
+        data = self.summary.data
+        data = data[~data["reference"].astype(bool)] if "reference" in data else data
+        starved = flags_of(self.run).starved
+        sentences = []
+        for tests in self.analysis.within:
+            rows = data[data["dataset"] == tests.dataset]
+            best = rows[rows["best"].astype(bool)]
+            if best.empty:
+                text = f"On {tests.dataset}, no method has all its folds yet: nothing can be concluded"
+            else:
+                top = best.iloc[0]
+                text = f"On {tests.dataset}, {top['method']} is best: {mean_std(top['mean'], top['std'], 1)} {self.unit}"
+                scales = [f"{mean_std(top[mean], top[tables.scale_column(m, 'std')], m.decimals)} {m.unit}"
+                          for m in tables.table_metrics(self.run, "summary")
+                          if (mean := tables.scale_column(m, "mean")) in top and top[mean] == top[mean]]
+                text += f" ({'; '.join(scales)})" if scales else ""
+                if tests.vs_best is not None:
+                    worse = tests.vs_best[~tests.vs_best["not_worse"]]["method"].tolist()
+                    kept = tests.vs_best[tests.vs_best["not_worse"]]["method"].tolist()
+                    if worse:
+                        text += f", significantly better than {significance.join_names(worse)}"
+                    if kept:
+                        text += (f"{' but' if worse else ','} not significantly better than "
+                                 f"{significance.join_names(kept)}")
+                elif tests.notes:
+                    text += f" (not tested: {tests.notes[0]})"
+            hungry = [f"{method} was still improving when its " + (f"{minutes:.3g}-minute budget" if minutes else
+                                                                     "time budget") + " ended"
+                      for (dataset, method), (_count, _folds, minutes) in sorted(starved.items())
+                      if dataset == tests.dataset]
+            sentences.append(text + "".join(f"; {h}" for h in hungry) + ".")
+        return sentences
 
     def _test_details(self, tests: significance.DatasetTests, analysis: significance.Analysis) -> str:
         q = significance.QUESTIONS
@@ -264,13 +343,15 @@ class Report:
                              "error (original pixels), with the ground truth (circle), the prediction (cross) and "
                              "the error between them; then, per landmark, every test image's prediction − truth "
                              "offset around the truth (y down as in the image; green ring: the median error, black "
-                             "cross: the mean offset, a bias)."], "note")]
+                             "cross: the mean offset, a bias). Every panel of a dataset has the same axes, holding "
+                             "98 % of its offsets; the rarer far misses are hollow dots on the frame's edge. The "
+                             "best method comes first."], "note")]
         for dataset in self.overlay_figures:
             parts.append(f"<h3>{esc(dataset.dataset)}</h3>")
             if dataset.unavailable:
                 parts.append(paragraphs([f"The images of {dataset.dataset} are not available here, so no prediction "
                                          f"is drawn on them: {dataset.unavailable}"], "warning"))
-            for method in dataset.methods:
+            for method in self._best_first(dataset):
                 parts.append(f"<h4>{esc(method.method)}</h4>")
                 if method.examples:
                     parts.append('<div class="examples">' + "".join(figure(f.png, f.caption) for f in method.examples)
@@ -279,6 +360,11 @@ class Report:
                 parts.append('<div class="offsets">' + "".join(figure(f.png, f.caption, "offset")
                                                                for f in method.offsets) + "</div>")
         return Section("predictions", "Predictions on test images", "".join(parts))
+
+    def _best_first(self, dataset: overlays.DatasetFigures) -> list[overlays.MethodFigures]:
+        """A dataset's methods in the leaderboard's order: the winner's overlays first."""
+        order = list(self.summary.data[self.summary.data["dataset"] == dataset.dataset]["method"])
+        return sorted(dataset.methods, key=lambda m: order.index(m.method) if m.method in order else len(order))
 
     @cached_property
     def overlay_figures(self) -> list[overlays.DatasetFigures]:
@@ -297,11 +383,9 @@ class Report:
             score = top["mean"].iloc[0] if len(top) else float("nan")
             rows.append([dataset, f"{reference:.2f}", top["method"].iloc[0] if len(top) else "—",
                          number(score), number(score / reference)])
-        if not rows:
-            body = paragraphs(["No dataset of this run knows its inter-annotator error here (it needs a second "
-                               "annotator's landmarks, and the dataset's files on this machine)."], "note")
-        else:
-            body = grid(["dataset", f"human reference ({self.unit})", "best method", f"its MRE ({self.unit})",
+        if not rows:  # no dataset knows it here: nothing to show
+            return None
+        body = grid(["dataset", f"human reference ({self.unit})", "best method", f"its MRE ({self.unit})",
                          "ratio to human"], rows) + paragraphs(
                 ["human reference: mean radial error between two annotators of the same images"], "note")
         return Section("human", "Human reference", body)
@@ -408,6 +492,7 @@ def build(report: Report) -> str:
 <body>
 <main>
 <header><h1>{esc(title)}</h1><p class="subtitle">benchsuite report, generated {generated}</p></header>
+{paragraphs(report.conclusion(), "conclusion")}
 {report.overview()}
 <nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>
 {body}
@@ -446,6 +531,8 @@ h4 { font-size: 15px; margin: 22px 0 6px; color: var(--accent); font-weight: 600
 .subtitle { color: var(--muted); margin: 0 0 18px; }
 p { margin: 6px 0; }
 p.lead { font-size: 16px; }
+p.conclusion { font-size: 17px; font-weight: 600; background: #eef4fa; border-left: 5px solid var(--accent);
+  padding: 10px 16px; margin: 10px 0; }
 p.note { font-size: 12.5px; color: var(--muted); margin: 3px 0; }
 p.question { font-weight: 600; margin-top: 12px; }
 p.verdict { background: #eef4fa; border-left: 4px solid var(--accent); padding: 8px 14px; margin: 8px 0 12px; }

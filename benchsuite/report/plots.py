@@ -85,6 +85,8 @@ def per_landmark_figure(table: pd.DataFrame, unit: str = "px", log: bool | None 
         ax.set_xticks(x, landmarks, rotation=45 if max(map(len, landmarks)) > 3 else 0, ha="right")
         if log:
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(plain_ticks())
+            ax.yaxis.set_minor_formatter(plain_ticks(minor=True))
         ax.set_ylabel(f"mean error ({unit}{', log scale' if log else ''})")
         ax.set_title(dataset)
         ax.grid(axis="y", alpha=0.3)
@@ -120,8 +122,67 @@ def error_distribution_figure(images: pd.DataFrame, title: str, unit: str = "px"
         ax.legend(fontsize=8, loc="lower right")
     if log:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(plain_ticks())
+        ax.xaxis.set_minor_formatter(plain_ticks(minor=True))
     ax.set_xlabel(f"per-image mean radial error ({unit}{', log scale' if log else ''}); ◇ mean")
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def learning_curve_figure(curves: pd.DataFrame, fits: pd.DataFrame, unit: str = "px",
+                          methods: list[str] | None = None, budgets: dict[str, float] | None = None):
+    """Validation error against training minutes, one panel per dataset: a line per network fold coloured by
+    its method, and the methods without epochs as points at their fit time and test error (one per fold).
+
+    ``curves`` is ``training.curves``' (dataset, method, fold, minutes, val_mre), ``fits`` ``training.fits``'
+    (dataset, method, fold, minutes, score). ``budgets``: each dataset's largest time budget in minutes, drawn
+    as a dashed line. ``methods`` fixes the colours, as on the other charts.
+    """
+    plt = pyplot()
+    curves = curves.dropna(subset=["minutes", "val_mre"])
+    datasets = sorted(set(curves["dataset"]) | set(fits["dataset"]))
+    colours = {m: f"C{i % 10}" for i, m in enumerate(methods or sorted(set(curves["method"]) | set(fits["method"])))}
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(8, 3.4 * len(datasets)), squeeze=False, layout="constrained")
+    for ax, dataset in zip(axes[:, 0], datasets):
+        lines, points = curves[curves["dataset"] == dataset], fits[fits["dataset"] == dataset]
+        for (method, _fold), fold in lines.groupby(["method", "fold"], sort=True):
+            fold = fold.sort_values("minutes")
+            ax.plot(fold["minutes"], fold["val_mre"], color=colours.get(method, "k"), linewidth=1.1, alpha=0.8,
+                    label=f"{method} (validation, per fold)")
+        for method, group in points.groupby("method", sort=True):
+            ax.scatter(group["minutes"], group["score"], color=colours.get(method, "k"), marker="D", s=28,
+                       zorder=3, edgecolors="black", linewidths=0.5, label=f"{method} (test, per fold)")
+        budget = (budgets or {}).get(dataset)
+        if budget:
+            ax.axvline(budget, color="#555555", linestyle="--", linewidth=1, label=f"budget {budget:g} min")
+        if spans_decades(np.r_[lines["val_mre"].to_numpy(float), points["score"].to_numpy(float)]):
+            ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(plain_ticks())
+            ax.yaxis.set_minor_formatter(plain_ticks(minor=True))
+        ax.set_xlim(left=-0.02 * ax.get_xlim()[1])  # a fit of no time (the mean shape) stays in view
+        ax.set_xlabel("training minutes (training and validation passes; a method without epochs: its fit)")
+        ax.set_ylabel(f"mean radial error ({unit})")
+        ax.set_title(dataset)
+        ax.grid(alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))  # one legend entry per method, not per fold
+        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper right", frameon=False)
+    return fig
+
+
+def plain_ticks(minor: bool = False):
+    """Log-axis tick labels as plain numbers (2, 5, 10, 20) instead of powers of ten; minor ticks labelled only at
+    2 and 5 × 10^k, so a short log axis still reads."""
+    from matplotlib.ticker import FuncFormatter
+
+    def label(value, _position):
+        if value <= 0:
+            return ""
+        mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
+        if minor and mantissa not in (2.0, 5.0):
+            return ""
+        return f"{value:g}"
+
+    return FuncFormatter(label)

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import html
 import math
+import re
+import sys
+import textwrap
 from dataclasses import dataclass, field
 
 import pandas as pd
 from tabulate import tabulate
 
-FORMATS = ("md", "latex", "csv", "html")
+FORMATS = ("plain", "md", "markdown", "latex", "csv", "html")  # markdown: md spelled out
+PLAIN_WRAP = 30  # a plain table's cells wrap at this many characters, so it fits a terminal
+PLAIN_NOTES = 100  # and its notes at this many
 DAGGER_NOTE = "†: not significantly worse than the best"
 
 
@@ -55,11 +60,20 @@ def mean_std(mean: float, std: float, digits: int = 2) -> str:
     return f"{_fixed(mean, digits)} ± {_fixed(std, digits)}"
 
 
+def terminal_format() -> str:
+    """The format a table is printed in when none is asked for: aligned plain text for a person at a terminal,
+    markdown where the output goes on (a pipe, a file)."""
+    return "plain" if sys.stdout.isatty() else "md"
+
+
 def render(table: Table, fmt: str = "md") -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if fmt == "csv":
         return table.data.to_csv(index=False)
+    if fmt == "plain":
+        return _plain_table(table)
+    fmt = "md" if fmt == "markdown" else fmt
     cell = {"md": _md, "latex": _latex, "html": _html}[fmt]
     rows = [[cell(e) for e in row] for row in table.rows]
     headers = [cell(Entry(h)) for h in table.headers]
@@ -76,6 +90,20 @@ def render(table: Table, fmt: str = "md") -> str:
     return f"<h3>{html.escape(table.title)}</h3>\n{body}\n{notes}"
 
 
+def _plain_table(table: Table) -> str:
+    """An aligned table for a terminal: no markup (the best marked *), long texts wrapped, notes wrapped."""
+    rows = [[_plain(e) for e in row] for row in table.rows]
+    body = tabulate(rows, headers=table.headers, tablefmt="simple", disable_numparse=True, maxcolwidths=PLAIN_WRAP,
+                    maxheadercolwidths=PLAIN_WRAP // 2)
+    notes = [textwrap.fill(re.sub(r"^bold:", "*:", note), PLAIN_NOTES, initial_indent="- ", subsequent_indent="  ")
+             for note in table.notes]
+    return "\n".join([table.title, "", body] + ([""] + notes if notes else []))
+
+
+def _plain(entry: Entry) -> str:
+    return entry.text + ("*" if entry.bold and entry.text else "") + ("†" if entry.dagger else "") + entry.flags
+
+
 def _md(entry: Entry) -> str:
     text = entry.text.replace("|", "\\|")
     text = f"**{text}**" if entry.bold and text else text
@@ -85,7 +113,8 @@ def _md(entry: Entry) -> str:
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                   "±": r"$\pm$", "δ": r"$\delta$", "σ": r"$\sigma$", "²": r"$^2$", "—": "--", "†": r"$^\dagger$",
-                  "≈": r"$\approx$", "×": r"$\times$", "√": r"$\surd$", "‡": r"$^\ddagger$", "§": r"\S{}", "¶": r"\P{}"}
+                  "≈": r"$\approx$", "×": r"$\times$", "√": r"$\surd$", "‡": r"$^\ddagger$", "§": r"\S{}", "¶": r"\P{}",
+                  "‖": r"$\|$"}
 
 
 def latex_escape(text: str) -> str:

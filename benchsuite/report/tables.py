@@ -11,6 +11,7 @@
 | correlation  | beetle Table 2              | dataset × method: r², explained variance, Pearson        |
 | ranking      | –                           | method: rank on each dataset, mean rank                  |
 | speed        | –                           | dataset × method: images/s, pipeline efficiency, share   |
+| training     | –                           | dataset × method: input, weights, epochs, stop, minutes  |
 
 Scores are means ± sample std over folds. Bold marks the best complete
 method of each dataset; † marks a method not significantly worse than it,
@@ -28,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from benchsuite.api import PluginError
-from benchsuite.report.flags import flags_of
+from benchsuite.report import training as trained
+from benchsuite.report.flags import flags_of, still_improving
 from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
 from benchsuite.report.scores import best_per_group, fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.significance import DAGGER_TESTS, not_worse_than_best, test_train_ratios
@@ -94,28 +96,65 @@ def summary(run: Run, metric_spec: str | None = None, alpha: float = 0.05, dagge
     humans = _humans(run, scores.metric)
     flags = flags_of(run)
     unit = scores.metric.unit
+    scales = scaled_errors(run) if scores.metric.headline else []
+    for metric, scaled in scales:
+        table = table.merge(scaled.rename(columns={"mean": scale_column(metric, "mean"),
+                                                   "std": scale_column(metric, "std")}), on=["dataset", "method"],
+                            how="left")
     rows, references = [], []
     for dataset, group in table.groupby("dataset", sort=False):
         for row in group.itertuples():
             folds = f"{row.folds_done}/{row.folds}" + ("" if row.complete else " incomplete")
             rows.append([Entry(row.dataset), flags.mark(Entry(row.method), row.dataset, row.method),
-                         _score_entry(row, folds=False),
-                         Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
-                         Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
+                         _score_entry(row, folds=False)]
+                        + [Entry(mean_std(getattr(row, scale_column(m, "mean")), getattr(row, scale_column(m, "std")),
+                                          m.decimals)) for m, _ in scales]
+                        + [Entry(number(getattr(row, "median", np.nan))), Entry(number(getattr(row, "p90", np.nan))),
+                           Entry(folds), Entry(str(row.images)), Entry(str(row.missing))])
         if dataset in humans:
-            rows.append([Entry(dataset), Entry(HUMAN), Entry(number(humans[dataset]))] + [Entry("—")] * 2
-                        + [Entry("reference")] + [Entry("—")] * 2)
+            rows.append([Entry(dataset), Entry(HUMAN), Entry(number(humans[dataset]))] + [Entry("—")] * len(scales)
+                        + [Entry("—")] * 2 + [Entry("reference")] + [Entry("—")] * 2)
             references.append({"dataset": dataset, "method": HUMAN, "mean": humans[dataset], "best": False,
                                "not_worse": False, "reference": True})
     data = flags.columns(pd.concat([table, pd.DataFrame(references)], ignore_index=True) if references else table)
     label = f"{scores.metric.name.upper()} ({unit})" if unit else scores.metric.name
-    headers = ["dataset", "method", f"{label} mean ± std over folds", "median", "P90", "folds", "test images",
-               "missing landmarks"]
+    headers = (["dataset", "method", f"{label} mean ± std over folds"] + [m.unit for m, _ in scales]
+               + ["median", "P90", "folds", "test images", "missing landmarks"])
     notes = _notes(scores.metric, alpha, dagger if scores.testable(dagger) else None)
+    notes += [f"{m.unit}: {m.description[0].lower()}{m.description[1:]}" for m, _ in scales]
     notes += ["median, P90: over all out-of-fold test images, each image once",
               "missing landmarks: without ground truth, excluded from every score"]
     notes += ([HUMAN_NOTE] if references else []) + flags.notes()
     return Table(f"Leaderboard: {run.name}", headers, rows, data, notes)
+
+
+def scale_column(metric, stat: str) -> str:
+    """The summary's data column of a scaled error's ``mean`` or ``std``: ``mre_mm_mean``."""
+    return f"{metric.name}_{stat}".replace("-", "_")
+
+
+def scaled_errors(run: Run) -> list[tuple[object, pd.DataFrame]]:
+    """The headline error on the scales beside pixels, per dataset × method (mean, std over folds): every metric
+    that declares it fills the summary (the built-in ones: as a share of the specimen's size, in millimetres),
+    those no cell can score (millimetres without a pixel size) left out."""
+    found = []
+    for metric in table_metrics(run, "summary"):
+        summary = summarise(fold_scores(run, metric), metric.higher_is_better)
+        if summary["mean"].notna().any():
+            found.append((metric, summary[["dataset", "method", "mean", "std"]]))
+    return found
+
+
+PAPER_GRIDS = {"fish": "paper-fish", "beetle": "paper-beetle"}  # a paper's short name -> the grid of its datasets
+
+
+def paper_tag(run: Run, tag: str) -> str:
+    """`` (fish Table 4)`` where the run holds a dataset of that paper (a lab's wings are not the fish paper's
+    Table 4, however the table is laid out), else nothing."""
+    from benchsuite.run.grid import load_spec
+
+    paper_datasets = set(load_spec(PAPER_GRIDS[tag.split()[0]]).axes["datasets"])
+    return f" ({tag})" if paper_datasets & {c.dataset_name for c in run.cells} else ""
 
 
 def _architecture_label(method: str, codec: str | None) -> str:
@@ -168,18 +207,20 @@ def method_grid(run: Run, select: Callable[[pd.Series], bool], title: str, by_ki
 
 
 def heatmap(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
-    return method_grid(run, lambda m: m.output == "heatmap", f"Heatmap regression: {run.name} (fish Table 4)",
-                       True, alpha=alpha, dagger=dagger)
+    return method_grid(run, lambda m: m.output == "heatmap",
+                       f"Heatmap regression: {run.name}{paper_tag(run, 'fish Table 4')}", True, alpha=alpha,
+                       dagger=dagger)
 
 
 def regression(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
-    return method_grid(run, lambda m: m.output == "coords", f"Direct regression: {run.name} (fish Table 2)", True,
-                       alpha=alpha, dagger=dagger)
+    return method_grid(run, lambda m: m.output == "coords",
+                       f"Direct regression: {run.name}{paper_tag(run, 'fish Table 2')}", True, alpha=alpha,
+                       dagger=dagger)
 
 
 def baseline(run: Run, alpha: float = 0.05, dagger: str = "wilcoxon") -> Table:
-    return method_grid(run, lambda m: pd.isna(m.codec), f"Baselines: {run.name} (fish Table 1)", False, alpha=alpha,
-                       dagger=dagger)
+    return method_grid(run, lambda m: pd.isna(m.codec), f"Baselines: {run.name}{paper_tag(run, 'fish Table 1')}",
+                       False, alpha=alpha, dagger=dagger)
 
 
 def table_metrics(run: Run, table: str) -> list:
@@ -229,7 +270,8 @@ def hits(run: Run) -> Table:
              "δ (px) is its mean over the dataset's images",
              "bold: best complete method per dataset and threshold; — where the threshold is unknown "
              "(δ needs stored image sizes, mm the dataset's pixel size)"] + flags.notes()
-    return Table(f"Hit rates: {run.name} (fish Table 5)", headers, rows, flags.columns(pd.DataFrame(data)), notes)
+    return Table(f"Hit rates: {run.name}{paper_tag(run, 'fish Table 5')}", headers, rows,
+                 flags.columns(pd.DataFrame(data)), notes)
 
 
 def _mean_delta(run: Run) -> dict[str, float]:
@@ -265,7 +307,7 @@ def per_landmark(run: Run, metric_spec: str | None = None) -> Table:
     headers = ["dataset", "#", "landmark"] + methods
     notes = [f"{metric.description}; per landmark: mean over a fold's test images, mean ± std over folds",
              "bold: best complete method per landmark"] + flags.notes()
-    return Table(f"Error per landmark: {run.name} (fish Fig. 6)", headers, rows,
+    return Table(f"Error per landmark: {run.name}{paper_tag(run, 'fish Fig. 6')}", headers, rows,
                  flags.columns(table.drop(columns=[c for c in ("images", "missing") if c in table])), notes)
 
 
@@ -292,7 +334,7 @@ def correlation(run: Run) -> Table:
              "ignores the image (the mean shape) scores ≈ 0; mean ± std over folds",
              "Pearson r is undefined (—) for a constant prediction",
              "bold: best complete method per dataset"] + flags.notes()
-    return Table(f"Correlation of predicted and true coordinates: {run.name} (beetle Table 2)",
+    return Table(f"Correlation of predicted and true coordinates: {run.name}{paper_tag(run, 'beetle Table 2')}",
                  ["dataset", "method"] + [m.label for m in metrics], rows, flags.columns(pd.DataFrame(data)), notes)
 
 
@@ -358,6 +400,53 @@ def speed(run: Run) -> Table:
     return Table(f"Speed: {run.name}", headers, rows, data, notes)
 
 
+def _counted(values: list) -> str:
+    """``20`` when every fold agrees, else each value with its number of folds: ``budget ×3, patience ×2``."""
+    counts = pd.Series(values, dtype=object).value_counts(sort=True)
+    return str(counts.index[0]) if len(counts) == 1 else ", ".join(f"{v} ×{n}" for v, n in counts.items())
+
+
+def training(run: Run) -> Table:
+    """How each method was trained, from its cells: what a reader needs before trusting a network's score."""
+    flags = flags_of(run)
+    rows, data = [], []
+    for (dataset, method), group in sorted(group_cells(run.cells).items()):
+        first = group[0]
+        epochs = trained.trains_epochs(first.record)
+        minutes = [m for m in (trained.training_minutes(c.record) for c in group) if m is not None]
+        budgets = {(c.config.get("protocol") or {}).get("max_minutes") for c in group}
+        budget = max((b for b in budgets if b), default=None) if epochs else None
+        improving = sum(still_improving(c.record) for c in group) if epochs else None
+        record = {"dataset": dataset, "method": method, "input": trained.input_text(first),
+                  "pretrained": trained.pretrained(first), "augmentation": trained.augmentation(first),
+                  "epochs_run": float(np.mean([c.record.get("epochs_run", np.nan) for c in group])) if epochs else np.nan,
+                  "best_epoch": float(np.mean([c.record.get("best_epoch", np.nan) for c in group])) if epochs else np.nan,
+                  "stopped_by": _counted([c.record.get("stopped_by") or "?" for c in group]) if epochs else "",
+                  "still_improving_folds": improving, "minutes_mean": float(np.mean(minutes)) if minutes else np.nan,
+                  "minutes_std": float(np.std(minutes, ddof=1)) if len(minutes) > 1 else np.nan,
+                  "budget_minutes": budget, "folds": len(group)}
+        data.append(record)
+        epoch_text = (f"{_counted([c.record.get('epochs_run', '?') for c in group])} / "
+                      f"{_counted([c.record.get('best_epoch', '?') for c in group])}") if epochs else "—"
+        rows.append([Entry(dataset), flags.mark(Entry(method), dataset, method), Entry(record["input"]),
+                     Entry(record["pretrained"]), Entry(record["augmentation"]), Entry(epoch_text),
+                     Entry(record["stopped_by"] or "—"),
+                     Entry(f"{improving}/{len(group)}" if epochs else "—"),
+                     Entry(mean_std(record["minutes_mean"], record["minutes_std"], 2 if minutes and max(minutes) < 1
+                                    else 1)), Entry(number(budget, 1) if budget else "—")])
+    headers = ["dataset", "method", "input (px)", "pretrained", "augmentation", "epochs run / best", "stopped by",
+               "still improving", "training min", "budget min"]
+    notes = ["epochs run / best: one value when every fold agrees, else each with its number of folds; stopped by: "
+             "epochs (all run), patience (no validation improvement for that many epochs) or budget (max_minutes)",
+             "still improving: folds whose validation error fell by 1 % or more over the last quarter of their "
+             "epochs (at least the last 2)",
+             "training min: a network's training and validation passes (what its budget counts), a method without "
+             "epochs its fit (the mean shape, dlib: all training images, no validation), mean ± std over folds"
+             ] + flags.notes()
+    return Table(f"Training: {run.name}", headers, rows, flags.columns(pd.DataFrame(data)) if data else
+                 pd.DataFrame(data), notes)
+
+
 TABLES: dict[str, Callable[..., Table]] = {  # (run, alpha, dagger) -> Table; dagger names the test behind †
     "summary": lambda run, alpha, dagger: summary(run, alpha=alpha, dagger=dagger),
     "heatmap": heatmap,
@@ -368,6 +457,7 @@ TABLES: dict[str, Callable[..., Table]] = {  # (run, alpha, dagger) -> Table; da
     "correlation": lambda run, alpha, dagger: correlation(run),
     "ranking": lambda run, alpha, dagger: ranking(run),
     "speed": lambda run, alpha, dagger: speed(run),
+    "training": lambda run, alpha, dagger: training(run),
 }
 
 

@@ -82,6 +82,37 @@ class InputPixelRadialError(MeanRadialError):
         return radial_errors(predictions) / _column(predictions, "delta")
 
 
+class SpecimenRadialError(MeanRadialError):
+    """The error on a scale every image shares whatever its magnification: the specimen itself."""
+
+    name = "mre-specimen"
+    description = ("Mean radial error per image as a percentage of its specimen size (the diagonal of its "
+                   "annotated landmarks' bounding box)")
+    unit = "% of specimen size"
+    headline = False
+    tables = {"summary": ({},)}  # beside the pixels in the leaderboard: a scale whatever the magnification
+
+    def errors(self, predictions: pd.DataFrame) -> pd.Series:
+        known = predictions.dropna(subset=["x", "y"])
+        sizes = {image: float(toolkit.specimen_sizes(group[["x", "y"]].to_numpy(float))[0])
+                 for image, group in known.groupby("image_id", sort=False)}
+        return 100 * radial_errors(predictions) / predictions["image_id"].map(sizes).astype(float)
+
+
+class MillimetreRadialError(MeanRadialError):
+    """The error in physical units, where the dataset knows its pixel size (NaN elsewhere)."""
+
+    name = "mre-mm"
+    description = "Mean radial error per image in millimetres (the dataset's pixel size)"
+    unit = "mm"
+    headline = False
+    tables = {"summary": ({},)}  # beside the pixels in the leaderboard, where a dataset knows its pixel size
+    decimals = 3
+
+    def errors(self, predictions: pd.DataFrame) -> pd.Series:
+        return radial_errors(predictions) * _column(predictions, "pixel_size_mm")
+
+
 class CoordinateRMSE(api.Metric):
     """The error the fish paper reports (Kumar et al. 2022), so that its numbers can be compared as they are.
 
@@ -245,5 +276,6 @@ class Pearson(_CoordinateAgreement):
 
 @hookimpl
 def register_metrics(register):
-    for metric in (MeanRadialError, InputPixelRadialError, CoordinateRMSE, HitRate, R2, ExplainedVariance, Pearson):
+    for metric in (MeanRadialError, InputPixelRadialError, SpecimenRadialError, MillimetreRadialError, CoordinateRMSE,
+                   HitRate, R2, ExplainedVariance, Pearson):
         register(metric)
