@@ -29,6 +29,8 @@ class Record:
     where: str  # file and line/row/block, for messages
     image: str | None = None  # the image reference the file gives (IMAGE=, file_name, a relative path)
     image_path: Path | None = None  # where that reference points to, when the format says exactly
+    image_hint: Path | None = None  # where a path in a name-matched reference points (TPS IMAGE=): it picks one
+    # of several images of that name and explains a miss, but an image is still found by its name first
     y_up: bool = False  # y counts from the image's bottom edge (TPS)
     scale: float | None = None  # physical size of one pixel, when the file gives it
     size: tuple[int, int] | None = None  # (width, height) the file claims for its image

@@ -187,8 +187,15 @@ def _finish(path: Path, block: _Block, annotations: Annotations) -> None:
         return
     annotations.records.append(Record(
         key=image_key(reference), points=np.array(block.points, dtype=np.float64).reshape(-1, 2), where=where,
-        image=block.image, y_up=True, scale=block.scale,
+        image=block.image, y_up=True, scale=block.scale, image_hint=_hint(path, block.image),
     ))
+
+
+def _hint(path: Path, image: str | None) -> Path | None:
+    """Where an ``IMAGE=`` holding a folder points, relative to the TPS file as tpsDig resolves it."""
+    if not image or not re.search(r"[\\/]", image):
+        return None
+    return path.parent / image.replace("\\", "/")
 
 
 FILE_NAME = "landmarks.tps"
