@@ -107,3 +107,55 @@ def test_fit_and_predict_refuse_bad_requests_in_one_line(lab_run, tmp_path, caps
     assert "no completed method 'no-such-method'" in err and "mean-shape" in err and len(err.splitlines()) == 1
     assert main(["predict", str(tmp_path), str(data), "--to", "tps"]) == 2
     assert "not a model folder" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def mean_shape_model(lab_run, tmp_path_factory):
+    root, _ = lab_run
+    model = tmp_path_factory.mktemp("models") / "mean-shape"
+    assert main(["fit", "wings", "mean-shape", "--out", str(model), "--results", str(root / "results")]) == 0
+    return model
+
+
+def new_images(data, folder, count=3):
+    folder.mkdir()
+    for image in sorted(data.glob("*.png"))[:count]:
+        shutil.copy(image, folder / f"new-{image.name}")
+    return folder
+
+
+def test_predicted_tps_goes_beside_the_images_and_reads_back_without_flags(lab_run, mean_shape_model, tmp_path,
+                                                                         capsys, monkeypatch):
+    _, data = lab_run
+    monkeypatch.chdir(tmp_path)
+    new = new_images(data, tmp_path / "new-wings")
+    assert main(["predict", str(mean_shape_model), str(new), "--to", "tps"]) == 0
+    assert f"written: {new / 'landmarks.tps'}" in capsys.readouterr().out
+    assert "IMAGE=new-img0.png" in (new / "landmarks.tps").read_text()
+    assert main(["datasets", "check", str(new)]) == 0
+    assert "images: 3 usable" in capsys.readouterr().out
+
+
+def test_predict_overwrites_its_landmark_files_only_when_asked(lab_run, mean_shape_model, tmp_path, capsys):
+    _, data = lab_run
+    new = new_images(data, tmp_path / "new-wings")
+    out = tmp_path / "out"
+    assert main(["predict", str(mean_shape_model), str(new), "--to", "csv", "--out", str(out)]) == 0
+    before = (out / "landmarks.csv").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["predict", str(mean_shape_model), str(new), "--to", "csv", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'landmarks.csv'}: already exists; nothing written (replace it with --overwrite" in err
+    assert (out / "landmarks.csv").stat().st_mtime_ns == before
+    assert main(["predict", str(mean_shape_model), str(new), "--to", "csv", "--out", str(out), "--overwrite"]) == 0
+
+
+def test_predict_without_out_asks_for_one_when_the_images_lie_in_several_folders(lab_run, mean_shape_model,
+                                                                               tmp_path, capsys, monkeypatch):
+    _, data = lab_run
+    monkeypatch.chdir(tmp_path)
+    first, second = new_images(data, tmp_path / "a", 1), new_images(data, tmp_path / "b", 1)
+    images = [str(next(first.iterdir())), str(next(second.iterdir()))]
+    assert main(["predict", str(mean_shape_model), *images, "--to", "tps"]) == 2
+    assert "the images lie in 2 folders" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*.tps")) == []

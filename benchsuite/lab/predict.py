@@ -107,13 +107,27 @@ def predict(model_folder: Path, paths: list[Path], registry, progress=None, note
     return Predicted(out, images, info.landmark_names, truth)
 
 
-def write(result: Predicted, registry, fmt: str, out: Path) -> list[Path]:
+def default_folder(images: dict[str, Path], fmt: str) -> Path:
+    """Where the files go without ``--out``: beside the images, where tpsDig and LabelMe look for them and
+    ``datasets check`` reads them back; DeepLabCut's layout is a project of its own, with the frames copied in."""
+    if fmt == "dlc":
+        return Path("predictions")
+    folders = sorted({Path(p).parent for p in images.values()})
+    if len(folders) > 1:
+        shown = ", ".join(map(str, folders[:3])) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+        raise PluginError(f"the images lie in {len(folders)} folders ({shown}): choose where the landmark files go "
+                          "with --out")
+    return folders[0]
+
+
+def write(result: Predicted, registry, fmt: str, out: Path, overwrite: bool = False) -> list[Path]:
     """The predictions in ``fmt``, through the dataset plugin that writes it."""
     writers = registry.select("datasets", lambda cls: fmt in cls.writes)
     if not writers:
         known = sorted({f for e in registry.entries("datasets") for f in e.cls.writes})
         raise PluginError(f"no installed dataset plugin writes {fmt!r} (formats: {', '.join(known) or 'none'})")
-    result.files = list(writers[0].cls.write_landmarks(fmt, result.samples, result.landmark_names, out, result.images))
+    result.files = list(writers[0].cls.write_landmarks(fmt, result.samples, result.landmark_names, out,
+                                                       result.images, overwrite=overwrite))
     return result.files
 
 

@@ -108,7 +108,8 @@ def commit(folder: Path, files: dict[str, str], overwrite: bool) -> list[Path]:
         if target.is_dir():
             raise PluginError(f"{target}: is a folder; nothing written")
         if (target.exists() or target.is_symlink()) and not overwrite:
-            raise PluginError(f"{target}: already exists and is not overwritten; nothing written")
+            raise PluginError(f"{target}: already exists; nothing written (replace it with --overwrite, or write "
+                              "elsewhere with --out)")
         targets.append((target, text))
     temporaries = []
     try:
