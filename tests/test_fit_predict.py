@@ -159,3 +159,90 @@ def test_predict_without_out_asks_for_one_when_the_images_lie_in_several_folders
     assert main(["predict", str(mean_shape_model), *images, "--to", "tps"]) == 2
     assert "the images lie in 2 folders" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.rglob("*.tps")) == []
+
+
+@pytest.fixture(scope="module")
+def unet_model(lab_run, tmp_path_factory):
+    root, _ = lab_run
+    model = tmp_path_factory.mktemp("models") / "unet"
+    assert main(["fit", "wings", "unet+resnet18+gaussian(sigma=2)", "--from-folds", "--out", str(model),
+                 "--results", str(root / "results")]) == 0
+    return model
+
+
+def _edit_manifest(model, change):
+    manifest = json.loads((model / "model.json").read_text())
+    change(manifest)
+    (model / "model.json").write_text(json.dumps(manifest))
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _torch_zip(path):
+    import torch
+
+    torch.save({"weight": torch.zeros(2)}, path)
+
+
+def _plain_pickle(path):
+    import pickle
+
+    path.write_bytes(pickle.dumps({"weight": [0.0, 0.0]}))
+
+
+def _link_out(model, tmp_path):
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(model / "fold0-model", outside)
+    shutil.rmtree(model / "fold0-model")
+    (model / "fold0-model").symlink_to(outside)
+
+
+WEIGHTS = "fold0-model/network.safetensors"
+DAMAGES = {
+    "member with ..": (lambda m, t: _edit_manifest(m, lambda d: d.update(members=["../unet/fold0-model"])),
+                       "model.json: member '../unet/fold0-model' leads outside the model folder"),
+    "absolute member": (lambda m, t: _edit_manifest(m, lambda d: d.update(members=[str(t / "elsewhere")])),
+                        "leads outside the model folder"),
+    "member linked out": (_link_out, "fold0-model: leads outside the model folder (to "),
+    "plain pickle": (lambda m, t: _plain_pickle(m / WEIGHTS), f"{WEIGHTS}: a pickle (torch.save) in place of "
+                                                               "safetensors weights: refused, never unpickled"),
+    "torch zip": (lambda m, t: _torch_zip(m / WEIGHTS), f"{WEIGHTS}: a pickle (torch.save) in place of safetensors"),
+    "truncated": (lambda m, t: _truncate(m / WEIGHTS), f"{WEIGHTS}: not readable safetensors weights"),
+    "zero bytes": (lambda m, t: (m / WEIGHTS).write_bytes(b""), f"{WEIGHTS}: empty file, not network weights"),
+    "no codec": (lambda m, t: _edit_manifest(m, lambda d: d.pop("codec")), "model.json: no 'codec' entry"),
+    "decoder changed": (lambda m, t: _edit_manifest(m, lambda d: d["architecture"]["params"].update(
+        decoder_channels=[16, 16, 8])), f"{WEIGHTS}: the weights do not fit the configuration recorded with them: "
+                                        "decoder.blocks.1.conv1.0.weight has shape [8, "),
+    "a landmark fewer": (lambda m, t: _edit_manifest(m, lambda d: d.update(landmark_names=d["landmark_names"][:2])),
+                         "fold0-model/network.json: the member was trained for 3 landmarks, model.json names 2"),
+    "no members": (lambda m, t: _edit_manifest(m, lambda d: d.update(members=[])),
+                   "model.json: lists no members, so there is no trained model to predict with"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_or_planted_model_folder_is_one_line_naming_the_file(lab_run, unet_model, tmp_path, capsys,
+                                                                       damage):
+    _, data = lab_run
+    model = tmp_path / "unet"
+    shutil.copytree(unet_model, model)
+    harm, expected = DAMAGES[damage]
+    harm(model, tmp_path)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["predict", str(model), str(data), "--to", "csv", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and expected in err, err
+    assert not out.exists()
+
+
+def test_a_member_the_method_cannot_load_is_one_line(mean_shape_model, lab_run, tmp_path, capsys):
+    _, data = lab_run
+    model = tmp_path / "mean"
+    shutil.copytree(mean_shape_model, model)
+    (model / "model" / "mean-shape.json").write_text('{"mean": [[1, 2')
+    assert main(["predict", str(model), str(data), "--to", "csv", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"benchsuite: error: {model / 'model'}: not a member mean-shape can load (JSONDecodeError")

@@ -77,6 +77,7 @@ def image_files(paths: list[Path], suffixes: tuple[str, ...]) -> dict[str, Path]
 def predict(model_folder: Path, paths: list[Path], registry, progress=None, note=None) -> Predicted:
     """Predict every image; compare with the annotations where the images are an annotated folder."""
     info = models.read_info(model_folder)
+    members = models.load_members(info, registry)
     reader = folder_reader(registry).cls
     annotated, why_not = _annotated(paths, registry, info.landmark_names)
     if annotated is not None:
@@ -102,7 +103,7 @@ def predict(model_folder: Path, paths: list[Path], registry, progress=None, note
             samples.append(Sample(key, np.full((len(info.landmark_names), 2), np.nan), (image.shape[1], image.shape[0])))
         images, truth = files, {}
         source = Images("images", load, sizes={s.id: s.size for s in samples})
-    predicted = models.predict(info, registry, samples, source, progress)
+    predicted = models.predict(info, members, samples, source, progress)
     out = [dataclasses.replace(s, landmarks=p) for s, p in zip(samples, predicted)]
     return Predicted(out, images, info.landmark_names, truth)
 
