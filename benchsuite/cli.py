@@ -276,7 +276,7 @@ def cmd_fit(args) -> int:
     run = load_run(args.run, results=args.results, registry=registry)
     out = Path(args.out) if args.out else fit.default_folder(args.method)
     if args.from_folds:
-        info = fit.from_folds(run, args.method, out, args.dataset)
+        info = fit.from_folds(run, args.method, out, registry, args.dataset)
         print(f"model folder {out}: the {len(info.members)} fold models of {args.method!r} as an ensemble")
     else:
         progress = make_progress()

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from landmark_files import tps_folder
+from PIL import Image
 
 from benchsuite.cli import main
 from benchsuite.run.store import RunStore
@@ -56,6 +57,7 @@ def test_fit_predict_to_tps_and_read_back_gives_the_printed_error(lab_run, tmp_p
     root, data = lab_run
     model = tmp_path / "model"
     assert main(["fit", "wings", method, "--out", str(model), "--results", str(root / "results"), *extra]) == 0
+    data = annotated_new_images(data, tmp_path / "new")  # the training images themselves would not be scored
     out = tmp_path / "predicted"
     capsys.readouterr()
     assert main(["predict", str(model), str(data), "--to", "tps", "--out", str(out)]) == 0
@@ -74,6 +76,15 @@ def test_fit_predict_to_tps_and_read_back_gives_the_printed_error(lab_run, tmp_p
     truth = {s.id: s.landmarks for s in registry.create("datasets", "folder", {"path": str(data)}).samples()}
     errors = [np.mean(np.hypot(*(predicted[k] - truth[k]).T)) for k in truth]
     assert np.mean(errors) == pytest.approx(printed, abs=0.01)
+
+
+def annotated_new_images(data, folder):
+    """The training folder's annotations on images the model never saw."""
+    new_images(data, folder, count=len(list(data.glob("*.png"))))
+    for image in folder.iterdir():
+        image.rename(folder / image.name.removeprefix("new-"))
+    shutil.copy(data / "landmarks.tps", folder / "landmarks.tps")
+    return folder
 
 
 @pytest.mark.parametrize("method,printed", [("mean-shape", "trained on 8 images\n"),
@@ -118,9 +129,11 @@ def mean_shape_model(lab_run, tmp_path_factory):
 
 
 def new_images(data, folder, count=3):
-    folder.mkdir()
-    for image in sorted(data.glob("*.png"))[:count]:
-        shutil.copy(image, folder / f"new-{image.name}")
+    """Images of the training images' size that the model never saw."""
+    from landmark_files import image
+
+    for i, original in enumerate(sorted(data.glob("*.png"))[:count]):
+        image(folder / f"new-{original.name}", *Image.open(original).size, seed=100 + i)
     return folder
 
 
@@ -246,3 +259,36 @@ def test_a_member_the_method_cannot_load_is_one_line(mean_shape_model, lab_run, 
     assert main(["predict", str(model), str(data), "--to", "csv", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"benchsuite: error: {model / 'model'}: not a member mean-shape can load (JSONDecodeError")
+
+
+def test_training_images_are_recognised_by_content_and_left_out_of_the_score(lab_run, mean_shape_model, tmp_path,
+                                                                             capsys):
+    """Two training images renamed and one image the model never saw, all annotated: only that one is scored."""
+    from landmark_files import image, tps
+
+    _, data = lab_run
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    for i in range(2):
+        shutil.copy(data / f"img{i}.png", folder / f"renamed{i}.png")
+    image(folder / "unseen.png", 48, 36, seed=99)
+    tps(folder / "landmarks.tps", [(f"{name}.png", [(6, 5), (9, 7), (12, 9)])
+                                   for name in ("renamed0", "renamed1", "unseen")])
+    capsys.readouterr()
+    assert main(["predict", str(mean_shape_model), str(folder), "--to", "csv", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "2 annotated images were training images of this model (recognised by content): not scored" in out
+    assert "mean radial error against the annotations:" in out and "px over 1 images" in out
+
+
+def test_predict_never_scores_a_model_against_its_own_written_output(lab_run, mean_shape_model, tmp_path, capsys):
+    _, data = lab_run
+    new = new_images(data, tmp_path / "new-wings")
+    for fmt, why in (("tps", "3 annotated images hold benchsuite's own predictions, not proofread annotations"),
+                     ("csv", "3 annotated images hold exactly this model's predictions, so they are its own output")):
+        assert main(["predict", str(mean_shape_model), str(new), "--to", fmt]) == 0
+        capsys.readouterr()
+        assert main(["predict", str(mean_shape_model), str(new), "--to", fmt, "--out", str(tmp_path / fmt)]) == 0
+        out = capsys.readouterr().out
+        assert why in out and "not measured, no annotated image left to score" in out and "0.00 px" not in out
+        (new / next(p.name for p in (tmp_path / fmt).iterdir())).unlink()

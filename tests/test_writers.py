@@ -106,9 +106,10 @@ def test_tps_counts_y_from_the_bottom_edge_and_writes_missing_as_tpsdig_does(tmp
     records, images = dataset
     [path] = FolderDataset.write_landmarks("tps", records, NAMES, tmp_path / "out", images)
     lines = path.read_bytes().decode().split("\r\n")
-    assert lines[:6] == ["LM=3", "1.25000 27.50000", "-1.00000 -1.00000", "-0.30000 0.60000",
-                         "IMAGE=../photos/wing1.png", "ID=0"]
-    assert lines[6:9] == ["LM=3", "10.12300 29.54400", "35.49000 50.49000"]  # height 50: y = 50 - y_image
+    assert lines[:7] == ["LM=3", "1.25000 27.50000", "-1.00000 -1.00000", "-0.30000 0.60000",
+                         "IMAGE=../photos/wing1.png", "ID=0", "COMMENT=predicted by benchsuite: delete this line "
+                         "once proofread"]
+    assert lines[7:10] == ["LM=3", "10.12300 29.54400", "35.49000 50.49000"]  # height 50: y = 50 - y_image
 
 
 def test_dlc_writes_the_layout_deeplabcut_projects_use(tmp_path, dataset):
@@ -291,3 +292,24 @@ def test_deeplabcut_project_round_trip_writes_deeplabcuts_own_table(tmp_path):
 def _table(path: Path) -> list[list]:
     rows = list(csv.reader(path.open()))
     return rows[:3] + [[r[0]] + [float(v) if v else None for v in r[1:]] for r in rows[3:]]
+
+
+@pytest.mark.parametrize("format,unmark", [
+    ("tps", lambda f: f.write_text("".join(l for l in f.read_text().splitlines(True) if not l.startswith("COMMENT=")))),
+    ("labelme", lambda f: f.write_text(f.read_text().replace(": true", ": false"))),
+    ("coco", lambda f: f.write_text(f.read_text().replace("predicted by benchsuite", "proofread by Ana"))),
+    ("dlc", lambda f: f.write_text(f.read_text().replace("benchsuite", "Ana"))),
+])
+def test_written_predictions_read_back_marked_until_the_mark_is_removed(tmp_path, dataset, format, unmark):
+    """What the suite writes is never taken for annotations: each format marks it where its tool keeps such a
+    note (a TPS COMMENT=, a LabelMe flag to untick, the COCO description, DeepLabCut's scorer)."""
+    records, images = dataset
+    out = tmp_path / "out"
+    written = FolderDataset.write_landmarks(format, records, NAMES, out, images)
+    reader, _ = _read_back(out, format, tmp_path / "photos", landmark_names=NAMES)
+    assert reader.predicted_ids() == {s.id for s in reader.samples()} and len(reader.samples()) == 3
+    assert "3 of 3 images hold benchsuite's predictions" in reader.check().notes["not proofread"]
+    for path in written:
+        unmark(path)
+    reader, _ = _read_back(out, format, tmp_path / "photos", landmark_names=NAMES)
+    assert reader.predicted_ids() == frozenset() and "not proofread" not in reader.check().notes

@@ -128,7 +128,7 @@ def inside(info: ModelInfo, path: Path) -> Path:
     return path
 
 
-def ensemble(folders: list[Path], out: Path) -> ModelInfo:
+def ensemble(folders: list[Path], out: Path, trained_on: dict | None = None) -> ModelInfo:
     """The k fold models of one configuration packaged as one model: their predictions are averaged."""
     infos = [read_info(f) for f in folders]
     first = dict(infos[0].data)
@@ -138,6 +138,8 @@ def ensemble(folders: list[Path], out: Path) -> ModelInfo:
             raise PluginError(f"{info.folder}: not the same configuration as {infos[0].folder}")
     out.mkdir(parents=True, exist_ok=False)
     first["members"], first["format"] = [], FORMAT
+    if trained_on is not None:
+        first["trained_on"] = trained_on
     for index, info in enumerate(infos):
         for member in info.members:
             name = f"fold{index}-{member}"

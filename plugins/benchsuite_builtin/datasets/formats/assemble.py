@@ -67,6 +67,7 @@ class Loaded:
     pixel_size_mm: float | None = None
     annotator: str | None = None
     others: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # other annotators' landmarks by id
+    predicted: set[str] = field(default_factory=set)  # samples whose landmarks the file marks as predictions
 
     @property
     def errors(self) -> list[Problem]:
@@ -96,6 +97,8 @@ def load(path: Path, options: Options) -> Loaded:
         if sample is not None:
             loaded.samples.append(sample)
             loaded.images[key] = image
+            if record.predicted:
+                loaded.predicted.add(key)
     _unannotated(found, index, {img for _, img in paired.values()}, main, options)
     _never_annotated(loaded, main, path)
     loaded.problems += main.problems

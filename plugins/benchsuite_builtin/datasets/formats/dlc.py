@@ -23,7 +23,8 @@ given any other folder, it is the project folder and each video (an image's
 folder name) gets ``labeled-data/<video>/CollectedData_<scorer>.csv``. The
 scorer is the annotator, else the scorer in the given project folder's
 ``config.yaml`` (so that ``deeplabcut.convertcsv2h5`` finds the file and
-makes the ``.h5`` DeepLabCut's labelling GUI opens), else ``benchsuite``.
+makes the ``.h5`` DeepLabCut's labelling GUI opens), else ``benchsuite``: the scorer that marks the
+suite's own predictions, which are never taken for annotations until proofread under a person's name.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ import numpy as np
 
 from benchsuite.api import PluginError
 
-from .annotations import Annotations, Record, number
+from .annotations import PREDICTED_SCORER, Annotations, Record, mark_predicted, number
 from .writing import Item, unique
 
 FORMAT = "dlc"
@@ -165,8 +166,11 @@ def _parse(path: Path, rows: list[list[str]], annotations: Annotations) -> None:
         annotations.error(str(path), f"body parts {names} differ from the expected {annotations.landmark_names}")
         return
     annotations.landmark_names = names
+    since = len(annotations.records)
     for row_no, row in enumerate(rows[len(header):], start=len(header) + 1):
         _row(path, row_no, row, width, names, annotations)
+    if {c.strip() for c in named["scorer"][width:]} == {PREDICTED_SCORER}:
+        mark_predicted(annotations, since)
 
 
 def _header_problem(coords: list[str], parts: list[str], individuals: list[str]) -> str | None:
@@ -219,7 +223,7 @@ def _image_path(path: Path, reference: str) -> Path:
 
 def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
     one_video = folder.parent.name == "labeled-data"
-    scorer = annotator or (None if one_video else _project_scorer(folder)) or "benchsuite"
+    scorer = annotator or (None if one_video else _project_scorer(folder)) or PREDICTED_SCORER
     if not re.fullmatch(r"[^/\\\x00]+", scorer) or scorer in (".", ".."):
         raise PluginError(f"DeepLabCut scorer {scorer!r} cannot be part of a file name")
     videos: dict[str, list[Item]] = {}
