@@ -303,9 +303,9 @@ def cmd_predict(args) -> int:
     files = predict.write(result, registry, args.to, out, overwrite=args.overwrite)
     print(f"{len(result.samples)} images predicted; written: {', '.join(map(str, files[:3]))}"
           + (f" and {len(files) - 3} more" if len(files) > 3 else ""))
-    report = predict.error_report(result)
-    if report:
-        print(report)
+    for text in (predict.proofreading(args.to, out), predict.error_report(result)):
+        if text:
+            print(text)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -292,3 +293,32 @@ def test_predict_never_scores_a_model_against_its_own_written_output(lab_run, me
         out = capsys.readouterr().out
         assert why in out and "not measured, no annotated image left to score" in out and "0.00 px" not in out
         (new / next(p.name for p in (tmp_path / fmt).iterdir())).unlink()
+
+
+def test_dlc_predictions_are_a_project_deeplabcut_opens_and_the_suite_reads_back(lab_run, mean_shape_model,
+                                                                               tmp_path, capsys, monkeypatch):
+    import yaml
+
+    _, data = lab_run
+    new = new_images(data, tmp_path / "session1")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["predict", str(mean_shape_model), str(new), "--to", "dlc"]) == 0
+    out = capsys.readouterr().out
+    project = tmp_path / "predictions"
+    frames = project / "labeled-data" / "session1"
+    assert sorted(p.name for p in frames.iterdir()) == ["CollectedData_benchsuite.csv", "new-img0.png",
+                                                        "new-img1.png", "new-img2.png"]
+    assert (frames / "new-img1.png").read_bytes() == (new / "new-img1.png").read_bytes()  # copies, not links
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    assert config["scorer"] == "benchsuite" and config["bodyparts"] == ["L1", "L2", "L3"]
+    assert [Path(v).stem for v in config["video_sets"]] == ["session1"]  # DeepLabCut pairs videos by name
+    assert config["video_sets"][next(iter(config["video_sets"]))]["crop"] == "0, 48, 0, 36"
+    assert f"deeplabcut.label_frames('{project / 'config.yaml'}')" in out and "to merge into another project" in out
+    assert main(["datasets", "check", str(project)]) == 0
+    checked = capsys.readouterr().out
+    assert "format: dlc" in checked and "images: 3 usable" in checked and "3 of 3 images hold benchsuite's" in checked
+    # predicting the project's own frames again writes beside them without copying them onto themselves
+    assert main(["predict", str(mean_shape_model), str(frames), "--to", "dlc", "--out", str(frames),
+                 "--overwrite"]) == 0
+    assert "written: " in capsys.readouterr().out and len(list(frames.iterdir())) == 4

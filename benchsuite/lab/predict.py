@@ -169,6 +169,19 @@ def write(result: Predicted, registry, fmt: str, out: Path, overwrite: bool = Fa
     return result.files
 
 
+def proofreading(fmt: str, out: Path) -> str:
+    """How to open what was written, where the tool needs more than opening the file (DeepLabCut's project)."""
+    if fmt != "dlc":
+        return ""
+    out = out.resolve()
+    project = out.parent.parent if out.parent.name == "labeled-data" else out
+    config = project / "config.yaml"
+    return (f"to proofread in DeepLabCut: deeplabcut.convertcsv2h5('{config}', userfeedback=False), then "
+            f"deeplabcut.label_frames('{config}'); to merge into another project, copy {project / 'labeled-data'}/* "
+            "into its labeled-data/, rename the CSV after its scorer and list the videos in its video_sets "
+            f"(the comments atop a config.yaml benchsuite wrote say the same)")
+
+
 def error_report(result: Predicted) -> str:
     """Mean radial error against the annotations: overall (mean of per-image means) and per landmark; first,
     which annotated images were not scored, and why."""
