@@ -248,6 +248,10 @@ class Dataset(Plugin):
         """The image file of a sample, when it is one (exports refer to it: tpsDig's IMAGE=, LabelMe's imagePath)."""
         return None
 
+    def predicted_ids(self) -> frozenset[str]:
+        """Samples whose landmarks this suite predicted and nobody has proofread yet: never scored against."""
+        return frozenset()
+
     def image_key(self, sample_id: str) -> str | None:
         """A digest of the image file's content, so prepared inputs can be cached across runs; None: no caching."""
         return None

@@ -281,7 +281,7 @@ def cmd_fit(args) -> int:
     run = load_run(args.run, results=args.results, registry=registry)
     out = Path(args.out) if args.out else fit.default_folder(args.method)
     if args.from_folds:
-        info = fit.from_folds(run, args.method, out, args.dataset)
+        info = fit.from_folds(run, args.method, out, registry, args.dataset)
         print(f"model folder {out}: the {len(info.members)} fold models of {args.method!r} as an ensemble")
     else:
         progress = make_progress()
@@ -304,12 +304,13 @@ def cmd_predict(args) -> int:
                                  note=lambda text: print(f"note: {text}", file=sys.stderr))
     finally:
         stop()
-    files = predict.write(result, registry, args.to, Path(args.out or "predictions"))
+    out = Path(args.out) if args.out else predict.default_folder(result.images, args.to)
+    files = predict.write(result, registry, args.to, out, overwrite=args.overwrite)
     print(f"{len(result.samples)} images predicted; written: {', '.join(map(str, files[:3]))}"
           + (f" and {len(files) - 3} more" if len(files) > 3 else ""))
-    report = predict.error_report(result)
-    if report:
-        print(report)
+    for text in (predict.proofreading(args.to, out), predict.error_report(result)):
+        if text:
+            print(text)
     return 0
 
 
@@ -467,7 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a model folder made by benchsuite fit")
     p.add_argument("images", nargs="+", help="image files or folders (an annotated folder also gets its errors)")
     p.add_argument("--to", required=True, help="tps, dlc, labelme, coco or csv: the format your annotation tool opens")
-    p.add_argument("--out", help="folder to write the files into (default: ./predictions)")
+    p.add_argument("--out", help="folder to write the files into (default: beside the images, where tpsDig and "
+                   "LabelMe look; for dlc a project folder ./predictions with the frames copied in)")
+    p.add_argument("--overwrite", action="store_true", help="replace landmark files of the same name in --out")
 
     p = sub.add_parser("splits", parents=[common], help="the folds a run would use, as CSV (dataset, image, fold, part)")
     p.add_argument("dataset", metavar="DATASET|PATH", help="a registered dataset name or a folder of your own")

@@ -203,10 +203,21 @@ def _coerce(key: str, value: Any) -> Any:
 def _parse(key: str, text: str, kind: type) -> Any:
     try:
         if kind is bool:
-            return {"true": True, "false": False}[text.lower()]
+            return FLAG_WORDS[text.strip().lower()]
         return kind(text)
     except (KeyError, ValueError):
         raise PluginError(f"protocol setting {key!r} must be {kind.__name__}, got {text!r}") from None
+
+
+FLAG_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}  # a yes/no typed in
+
+
+def parse_flag(text: str, where: str) -> bool:
+    """A yes/no option as people type it on a command line."""
+    try:
+        return FLAG_WORDS[text.strip().lower()]
+    except KeyError:
+        raise PluginError(f"{where} must be true or false (or 1/0, yes/no), got {text!r}") from None
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:

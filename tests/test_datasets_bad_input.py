@@ -187,3 +187,56 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys):
     code, _, err = check(capsys, tmp_path, "--outside", "sometimes")
     assert code == 2 and "outside must be one of keep, missing, error" in err[0]
     assert np.isfinite(FolderDataset(str(tmp_path)).samples()[0].landmarks).all()
+
+
+def test_a_truncated_labelme_file_is_named_not_taken_for_a_missing_annotation(tmp_path, capsys):
+    for i in range(3):
+        lf.image(tmp_path / f"img{i}.png", 20, 16, seed=i)
+        lf.labelme(tmp_path / f"img{i}.json", [("a", 1, 2), ("b", 3, 4)], (20, 16), f"img{i}.png")
+    text = (tmp_path / "img1.json").read_text()
+    (tmp_path / "img1.json").write_text(text[: len(text) // 2])
+    code, out, err = check(capsys, tmp_path)
+    assert code == 1 and usable(out) == 2
+    assert len(err) == 1 and f"{tmp_path / 'img1.json'}: not valid JSON" in err[0]
+
+
+def test_a_truncated_json_without_an_image_of_its_name_is_named(tmp_path, capsys):
+    lf.tps_folder(tmp_path, n=3)
+    (tmp_path / "keypoints.json").write_text('{"images": [{"id": 1, "file_')
+    code, out, err = check(capsys, tmp_path)
+    assert code == 1 and usable(out) == 3
+    assert err == [f"benchsuite: error: {tmp_path / 'keypoints.json'}: not valid JSON (Unterminated string starting "
+                   "at: line 1 column 23 (char 22)): a damaged annotation file?"]
+
+
+@pytest.mark.parametrize("reference", ["../elsewhere/img0.png", "{root}/elsewhere/img0.png"])
+def test_a_tps_image_reference_leading_out_of_the_folder_says_so(tmp_path, capsys, reference):
+    lf.image(tmp_path / "elsewhere" / "img0.png", 20, 16)
+    data = tmp_path / "data"
+    lf.image(data / "img1.png", 20, 16, seed=1)
+    reference = reference.format(root=tmp_path)
+    lf.tps(data / "marks.tps", [(reference, [(1, 2), (3, 4)]), ("img1.png", [(1, 2), (3, 4)])])
+    code, out, err = check(capsys, data)
+    assert code == 1 and usable(out) == 1
+    assert len(err) == 1 and f"(IMAGE={reference}): image reference {reference!r}" in err[0]
+    assert "outside the dataset folder" in err[0] and "pass allow_outside=true" in err[0]
+    code, out, err = check(capsys, data, "--param", "allow_outside=yes")  # typed as people type a yes/no
+    assert code == 0 and usable(out) == 2
+
+
+def test_a_tps_image_reference_with_a_folder_picks_one_of_two_images_of_that_name(tmp_path, capsys):
+    for folder in ("new", "old"):
+        lf.image(tmp_path / folder / "img0.png", 20, 16)
+    lf.tps(tmp_path / "marks" / "landmarks.tps", [("../new/img0.png", [(1, 2), (3, 4)])])
+    code, out, err = check(capsys, tmp_path / "marks" / "landmarks.tps")  # its images are found from the folder above
+    assert code == 0 and usable(out) == 1 and err == []
+
+
+@pytest.mark.parametrize("text,value", [("true", True), ("0", False), ("Yes", True), ("no", False)])
+def test_a_yes_no_parameter_reads_as_people_type_it(tmp_path, text, value):
+    from benchsuite.lab.datasets import typed_params
+
+    assert typed_params(FolderDataset, {"allow_outside": text, "outside": "keep"}) == \
+        {"allow_outside": value, "outside": "keep"}
+    with pytest.raises(PluginError, match="--param allow_outside must be true or false"):
+        typed_params(FolderDataset, {"allow_outside": "maybe"})

@@ -106,16 +106,19 @@ def test_tps_counts_y_from_the_bottom_edge_and_writes_missing_as_tpsdig_does(tmp
     records, images = dataset
     [path] = FolderDataset.write_landmarks("tps", records, NAMES, tmp_path / "out", images)
     lines = path.read_bytes().decode().split("\r\n")
-    assert lines[:6] == ["LM=3", "1.25000 27.50000", "-1.00000 -1.00000", "-0.30000 0.60000",
-                         "IMAGE=../photos/wing1.png", "ID=0"]
-    assert lines[6:9] == ["LM=3", "10.12300 29.54400", "35.49000 50.49000"]  # height 50: y = 50 - y_image
+    assert lines[:7] == ["LM=3", "1.25000 27.50000", "-1.00000 -1.00000", "-0.30000 0.60000",
+                         "IMAGE=../photos/wing1.png", "ID=0", "COMMENT=predicted by benchsuite: delete this line "
+                         "once proofread"]
+    assert lines[7:10] == ["LM=3", "10.12300 29.54400", "35.49000 50.49000"]  # height 50: y = 50 - y_image
 
 
 def test_dlc_writes_the_layout_deeplabcut_projects_use(tmp_path, dataset):
     records, images = dataset
     video = tmp_path / "project" / "labeled-data" / "session1"
-    [path] = FolderDataset.write_landmarks("dlc", records, NAMES, video, images, annotator="Ana")
+    path, *frames = FolderDataset.write_landmarks("dlc", records, NAMES, video, images, annotator="Ana")
     assert path == video / "CollectedData_Ana.csv"
+    assert frames == [video / "wing1.png", video / "wing2.jpg", video / "wing3.tif"]  # the GUI shows these only
+    assert not (tmp_path / "project" / "config.yaml").exists()  # never written outside the folder given
     rows = list(csv.reader(path.open()))
     assert rows[0] == ["scorer"] + ["Ana"] * 6
     assert rows[1] == ["bodyparts", "tip", "tip", "base", "base", "notch", "notch"]
@@ -129,8 +132,9 @@ def test_dlc_in_a_project_folder_writes_per_video_with_the_projects_scorer(tmp_p
     project = tmp_path / "Reaching-Ana-2024"
     project.mkdir()
     (project / "config.yaml").write_text("Task: Reaching\nscorer: Ana  # who labels\ndate: Jan1\n")
-    [path] = FolderDataset.write_landmarks("dlc", records, NAMES, project, images)
-    assert path == project / "labeled-data" / "photos" / "CollectedData_Ana.csv"
+    path, *frames = FolderDataset.write_landmarks("dlc", records, NAMES, project, images)
+    assert path == project / "labeled-data" / "photos" / "CollectedData_Ana.csv" and len(frames) == 3
+    assert "Reaching" in (project / "config.yaml").read_text()  # the project's own config is left alone
     assert [s.id for s in FolderDataset(str(project), format="dlc", images=str(tmp_path / "photos")).samples()] == \
         ["photos/wing1", "photos/wing2", "photos/wing3"]
 
@@ -158,7 +162,8 @@ def test_an_existing_file_is_never_overwritten_unless_asked(tmp_path, dataset, f
     assert str(written[0]) in str(raised.value) and "already exists" in str(raised.value)
     assert "\n" not in str(raised.value)
     assert {p: p.read_bytes() for p in written} == before and _files(out) == set(written)
-    assert FolderDataset.write_landmarks(format, moved, NAMES, out, images, overwrite=True) == written
+    rewritten = FolderDataset.write_landmarks(format, moved, NAMES, out, images, overwrite=True)
+    assert written[0] in rewritten and set(rewritten) <= set(written)  # copied frames already there stay
     _assert_same(moved, _read_back(out, format, tmp_path / "photos", landmark_names=NAMES)[1])
 
 
@@ -222,7 +227,8 @@ def test_images_the_format_could_not_tell_apart_are_refused(tmp_path, dataset):
         with pytest.raises(PluginError, match=r"wing1\.png .*separate folders"):
             FolderDataset.write_landmarks(format, doubled, NAMES, tmp_path / "out", {**images, "other/wing1": twin})
     # DeepLabCut names frames by video folder too: these two are apart.
-    assert len(FolderDataset.write_landmarks("dlc", doubled, NAMES, tmp_path / "dlc", {**images, "other/wing1": twin})) == 2
+    written = FolderDataset.write_landmarks("dlc", doubled, NAMES, tmp_path / "dlc", {**images, "other/wing1": twin})
+    assert len([p for p in written if p.suffix == ".csv"]) == 2
 
 
 def test_labelme_refuses_images_it_would_show_turned(tmp_path, dataset):
@@ -278,7 +284,8 @@ def test_deeplabcut_project_round_trip_writes_deeplabcuts_own_table(tmp_path):
     reader = FolderDataset(str(original), format="dlc")
     samples = reader.samples()
     shutil.copy(original / "config.yaml", tmp_path / "config.yaml")  # the scorer comes from the project
-    [path] = FolderDataset.write_landmarks("dlc", samples, reader.landmark_names, tmp_path, reader.loaded().images)
+    written = FolderDataset.write_landmarks("dlc", samples, reader.landmark_names, tmp_path, reader.loaded().images)
+    [path] = [p for p in written if p.suffix == ".csv"]
     assert path.relative_to(tmp_path).as_posix() == "labeled-data/reachingvideo1/CollectedData_Mackenzie.csv"
     again = FolderDataset(str(tmp_path), format="dlc", images=str(original / "labeled-data"))
     assert [s.id for s in again.samples()] == [s.id for s in samples]
@@ -291,3 +298,25 @@ def test_deeplabcut_project_round_trip_writes_deeplabcuts_own_table(tmp_path):
 def _table(path: Path) -> list[list]:
     rows = list(csv.reader(path.open()))
     return rows[:3] + [[r[0]] + [float(v) if v else None for v in r[1:]] for r in rows[3:]]
+
+
+@pytest.mark.parametrize("format,unmark", [
+    ("tps", lambda f: f.write_text("".join(l for l in f.read_text().splitlines(True) if not l.startswith("COMMENT=")))),
+    ("labelme", lambda f: f.write_text(f.read_text().replace(": true", ": false"))),
+    ("coco", lambda f: f.write_text(f.read_text().replace("predicted by benchsuite", "proofread by Ana"))),
+    ("dlc", lambda f: f.write_text(f.read_text().replace("benchsuite", "Ana"))),
+])
+def test_written_predictions_read_back_marked_until_the_mark_is_removed(tmp_path, dataset, format, unmark):
+    """What the suite writes is never taken for annotations: each format marks it where its tool keeps such a
+    note (a TPS COMMENT=, a LabelMe flag to untick, the COCO description, DeepLabCut's scorer)."""
+    records, images = dataset
+    out = tmp_path / "out"
+    written = FolderDataset.write_landmarks(format, records, NAMES, out, images)
+    reader, _ = _read_back(out, format, tmp_path / "photos", landmark_names=NAMES)
+    assert reader.predicted_ids() == {s.id for s in reader.samples()} and len(reader.samples()) == 3
+    assert "3 of 3 images hold benchsuite's predictions" in reader.check().notes["not proofread"]
+    for path in written:
+        if path.suffix in (".tps", ".json", ".csv"):  # not DeepLabCut's copied frames
+            unmark(path)
+    reader, _ = _read_back(out, format, tmp_path / "photos", landmark_names=NAMES)
+    assert reader.predicted_ids() == frozenset() and "not proofread" not in reader.check().notes

@@ -55,7 +55,6 @@ def _check(args, registry) -> int:
 
     params = {key: value for key, value in (("format", args.format), ("annotator", args.annotator),
                                             ("outside", args.outside), ("root", args.root)) if value is not None}
-    params |= parse_assignments(args.param)
     target = args.target
     if Path(target).exists():
         name, params = folder_dataset(registry), {"path": target} | params
@@ -64,6 +63,7 @@ def _check(args, registry) -> int:
     else:
         raise PluginError(f"{target}: no such file or folder, and no dataset of that name "
                           f"(datasets: {', '.join(registry.names('datasets'))})")
+    params |= typed_params(registry.get("datasets", name).cls, parse_assignments(args.param))
     dataset = registry.create("datasets", name, params)
     report = dataset.check()
     print(render(report))
@@ -103,6 +103,20 @@ def _fetch(args, registry) -> int:
     dataset = registry.create("datasets", args.name, {"root": args.root} if args.root else {})
     print(dataset.fetch(progress=print))
     return 0
+
+
+def typed_params(cls: type, texts: dict[str, str]) -> dict:
+    """``--param`` values as typed: a yes/no option reads true/false, 1/0, yes/no; anything else stays text."""
+    import typing
+
+    from benchsuite.protocol import parse_flag
+
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - an annotation that cannot be evaluated: the values stay text
+        hints = {}
+    flags = {key for key, hint in hints.items() if hint is bool or bool in typing.get_args(hint)}
+    return {key: parse_flag(value, f"--param {key}") if key in flags else value for key, value in texts.items()}
 
 
 def folder_dataset(registry) -> str:

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from benchsuite.api import PluginError
+from benchsuite.files import sha256
 from benchsuite.run.results import CellInfo, Run
 from benchsuite.train import models
 
@@ -50,8 +51,16 @@ def _new_folder(out: Path) -> Path:
     return out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}")
 
 
-def from_folds(run: Run, method: str, out: Path, dataset: str | None = None) -> models.ModelInfo:
-    """The k fold models of a complete method as one ensemble model."""
+def image_digests(dataset, samples) -> list[str]:
+    """sha256 of each sample's image file, kept in model.json: predict recognises a training image by its
+    content, under any name or in any folder."""
+    return sorted({sha256(path) for path in (dataset.image_path(s.id) for s in samples) if path is not None})
+
+
+def from_folds(run: Run, method: str, out: Path, registry, dataset: str | None = None) -> models.ModelInfo:
+    """The k fold models of a complete method as one ensemble model; together they learnt from every image."""
+    from benchsuite.run.cells import Cell
+
     cells = method_cells(run, method, dataset)
     if len({c.fold for c in cells}) < cells[0].folds:
         raise PluginError(f"{run.name}: {method!r} has {len(cells)} of {cells[0].folds} folds; finish the run first")
@@ -60,9 +69,12 @@ def from_folds(run: Run, method: str, out: Path, dataset: str | None = None) -> 
     if missing:
         raise PluginError(f"{run.name}: cell {missing[0]} kept no model (run without --no-keep-weights, or fit "
                           "without --from-folds to train it afresh)")
+    recorded = Cell.from_record(cells[0].record).dataset
+    data = registry.create("datasets", recorded.name, recorded.plugin_params)
+    trained_on = {"images": image_digests(data, data.samples()), "run": run.name}
     tmp = _new_folder(out)
     try:
-        models.ensemble(folders, tmp)
+        models.ensemble(folders, tmp, trained_on)
         tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -105,7 +117,8 @@ def refit(run: Run, method: str, out: Path, registry, dataset: str | None = None
     manifest = models.describe(cell, data.landmark_names, method=method)
     # a method that holds no validation out (the mean shape, dlib) learns from every annotated image
     held_out = len(val) if learner.uses_validation else 0
-    manifest["trained_on"] = {"train": len(train) + len(val) - held_out, "val": held_out, "run": run.name}
+    manifest["trained_on"] = {"train": len(train) + len(val) - held_out, "val": held_out, "run": run.name,
+                              "images": image_digests(data, train + val)}
     pairs = data.flip_pairs
     try:
         torch.manual_seed(protocol.seed)

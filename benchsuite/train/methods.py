@@ -155,13 +155,30 @@ class NetworkMethod(api.Method):
         save_file(state, str(Path(folder) / WEIGHTS))
         (Path(folder) / SHAPE).write_text(json.dumps({"landmarks": self.n_landmarks}))
 
-    def restore(self, weights: Path, n_landmarks: int, protocol) -> "NetworkMethod":
-        """The trained network from its safetensors file (nothing unpickled)."""
+    def restore(self, weights: Path, n_landmarks: int, protocol, state: dict | None = None) -> "NetworkMethod":
+        """The trained network from its safetensors file (nothing unpickled), or from its tensors already read;
+        weights of another shape than the recorded configuration builds are a one-line error."""
         from safetensors.torch import load_file
 
         self._build(n_landmarks, protocol, load_weights=False)  # the trained weights replace any pretrained ones
-        self.model.load_state_dict(load_file(str(weights)))
+        state = load_file(str(weights)) if state is None else state
+        problem = state_mismatch(self.model.state_dict(), state)
+        if problem:
+            raise PluginError(f"{weights}: the weights do not fit the configuration recorded with them: {problem}")
+        self.model.load_state_dict(state)
         return self
+
+
+def state_mismatch(expected: dict, found: dict) -> str | None:
+    """The first difference between a network's tensors and weights meant for it, in words; None when they fit."""
+    missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or extra:
+        return (f"{len(missing)} tensors missing (first {missing[0]})" if missing else "") + \
+            ("; " if missing and extra else "") + (f"{len(extra)} unexpected (first {extra[0]})" if extra else "")
+    for key, tensor in expected.items():
+        if tuple(found[key].shape) != tuple(tensor.shape):
+            return f"{key} has shape {list(found[key].shape)}, the configuration builds {list(tensor.shape)}"
+    return None
 
 
 # --- the one place methods are made, fitted and asked -----------------------------------------------------------

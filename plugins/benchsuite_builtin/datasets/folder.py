@@ -101,6 +101,9 @@ class FolderDataset(api.Dataset):
     def read_image_file(cls, path: Path) -> np.ndarray:
         return read_image(Path(path))
 
+    def predicted_ids(self) -> frozenset[str]:
+        return frozenset(self.loaded().predicted)
+
     def image_key(self, sample_id: str) -> str:
         """sha256 of the image file, remembered per path, mtime and size."""
         path = self._image(sample_id)
@@ -129,6 +132,10 @@ class FolderDataset(api.Dataset):
         self._annotator_notes(report, loaded)
         if loaded.pixel_size_mm:
             report.notes["pixel size"] = f"{loaded.pixel_size_mm:g} mm"
+        predicted = len(loaded.predicted & {s.id for s in usable})
+        if predicted:
+            report.notes["not proofread"] = (f"{predicted} of {len(usable)} images hold benchsuite's predictions "
+                                             "(marked 'predicted by benchsuite'); remove the mark once proofread")
         return report
 
     @classmethod

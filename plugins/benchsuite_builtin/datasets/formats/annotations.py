@@ -18,6 +18,20 @@ import numpy as np
 from benchsuite.api import ERROR, WARNING, Problem
 
 MISSING_TOKENS = {"", "na", "nan", "n/a", "none", "null", "?"}
+# How the landmark writers mark what ``benchsuite predict`` wrote, and the readers recognise it: a TPS
+# COMMENT=, a LabelMe flag, a COCO description, the DeepLabCut scorer. Whoever proofreads removes the mark.
+PREDICTED = "predicted by benchsuite"
+PREDICTED_SCORER = "benchsuite"
+
+
+def is_prediction_mark(text) -> bool:
+    return isinstance(text, str) and text.strip().lower().startswith(PREDICTED)
+
+
+def mark_predicted(annotations: "Annotations", since: int) -> None:
+    """The records read from one marked file (those from ``since`` on) are predictions, not annotations."""
+    for record in annotations.records[since:]:
+        record.predicted = True
 
 
 @dataclass
@@ -29,9 +43,12 @@ class Record:
     where: str  # file and line/row/block, for messages
     image: str | None = None  # the image reference the file gives (IMAGE=, file_name, a relative path)
     image_path: Path | None = None  # where that reference points to, when the format says exactly
+    image_hint: Path | None = None  # where a path in a name-matched reference points (TPS IMAGE=): it picks one
+    # of several images of that name and explains a miss, but an image is still found by its name first
     y_up: bool = False  # y counts from the image's bottom edge (TPS)
     scale: float | None = None  # physical size of one pixel, when the file gives it
     size: tuple[int, int] | None = None  # (width, height) the file claims for its image
+    predicted: bool = False  # the file marks these landmarks as the suite's own predictions, not yet proofread
 
 
 @dataclass

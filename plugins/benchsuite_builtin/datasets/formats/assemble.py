@@ -12,8 +12,9 @@ the others.
 Images are read only from the dataset's folder: a reference a format uses
 as a path (CSV, COCO, DeepLabCut) that is absolute, climbs out with ``..``
 or lands outside is an error naming the entry, unless ``allow_outside``.
-(TPS and LabelMe references are matched by file name only, never followed
-as paths.) Two references that reach one file — names differing only in
+TPS and LabelMe references are matched by file name; a folder in a TPS
+``IMAGE=`` only picks one of several images of that name, and when no image
+has the name, says that it leads outside rather than that there is none. Two references that reach one file — names differing only in
 case, or links — are an error too: one image must never be two samples.
 """
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Loaded:
     pixel_size_mm: float | None = None
     annotator: str | None = None
     others: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # other annotators' landmarks by id
+    predicted: set[str] = field(default_factory=set)  # samples whose landmarks the file marks as predictions
 
     @property
     def errors(self) -> list[Problem]:
@@ -95,6 +97,8 @@ def load(path: Path, options: Options) -> Loaded:
         if sample is not None:
             loaded.samples.append(sample)
             loaded.images[key] = image
+            if record.predicted:
+                loaded.predicted.add(key)
     _unannotated(found, index, {img for _, img in paired.values()}, main, options)
     _never_annotated(loaded, main, path)
     loaded.problems += main.problems
@@ -187,7 +191,7 @@ class _ImageIndex:
 
     def resolve(self, record: Record, annotations: Annotations) -> Path | None:
         if record.image_path is not None:
-            outside = None if self.allow_outside else self._outside(record)
+            outside = None if self.allow_outside else self._outside(record.image or "", record.image_path)
             if outside:
                 annotations.error(record.where, f"{outside}; pass allow_outside=true to read images from there")
                 annotations.rejected.add(record.key)
@@ -200,34 +204,46 @@ class _ImageIndex:
             candidates = self.by_stem.get(stem) or self.by_lower.get(stem.lower(), [])
             if candidates:
                 break
-        if len(candidates) == 1:
-            return candidates[0]
+        hinted = [c for c in candidates if record.image_hint is not None and _same_file(c, record.image_hint)]
+        if len(candidates) == 1 or len(hinted) == 1:
+            return (hinted or candidates)[0]
         if len(candidates) > 1:
             names = ", ".join(str(c) for c in candidates)
             annotations.error(record.where, f"ambiguous image for {record.key!r}: {names}")
+        elif record.image_hint is not None and self.allow_outside and record.image_hint.is_file():
+            return record.image_hint
+        elif record.image_hint is not None and (outside := self._outside(record.image or "", record.image_hint)):
+            annotations.error(record.where, f"{outside}; pass allow_outside=true to read images from there")
         else:
             wanted = record.image_path or record.image or record.key
             annotations.error(record.where, f"annotation without image: no image file for {str(wanted)!r}")
         annotations.rejected.add(record.key)
         return None
 
-    def _outside(self, record: Record) -> str | None:
+    def _outside(self, reference: str, target: Path) -> str | None:
         """Why a path-like image reference must not be followed, or None.
 
         An absolute or ``..`` reference is followed only when it lands in one of
         the folders the user named (the annotations' folder or ``images``).
         """
-        reference = (record.image or "").strip()
-        if record.image_path.exists() and self.found.inside(record.image_path):
+        reference = reference.strip()
+        if target.exists() and self.found.inside(target):
             return None
         if PurePosixPath(reference).is_absolute() or PureWindowsPath(reference).is_absolute() or re.match(
                 r"^([A-Za-z]:|[\\/])", reference):
             return f"image reference {reference!r} is an absolute path, outside the dataset folder"
         if ".." in re.split(r"[\\/]+", reference):
             return f"image reference {reference!r} leads outside the dataset folder ('..')"
-        if record.image_path.exists() and not self.found.inside(record.image_path):
-            return f"image {record.image_path} resolves to {record.image_path.resolve()}, outside the dataset folder"
+        if target.exists() and not self.found.inside(target):
+            return f"image {target} resolves to {target.resolve()}, outside the dataset folder"
         return None
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    try:
+        return path.samefile(other)
+    except OSError:
+        return False
 
 
 def _reject_shared_files(paired: dict[str, tuple[Record, Path]], annotations: Annotations) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import Annotations, Record, image_key, number
+from .annotations import PREDICTED, Annotations, Record, image_key, is_prediction_mark, mark_predicted, number
 from .writing import Item, relative, unique
 
 FORMAT = "coco"
@@ -49,7 +49,11 @@ def read(files: list[Path], landmark_names: list[str] | None = None) -> Annotati
         except (OSError, ValueError) as exc:
             annotations.error(str(path), f"not valid JSON ({exc})")
             continue
+        since = len(annotations.records)
         _read_file(path, data, annotations)
+        if isinstance(data, dict) and isinstance(data.get("info"), dict) and is_prediction_mark(
+                data["info"].get("description")):
+            mark_predicted(annotations, since)
     return annotations
 
 
@@ -122,7 +126,8 @@ def write(items: list[Item], landmark_names: list[str], folder: Path, annotator:
         images.append({"id": index, "file_name": relative(item.image, folder),
                        "width": item.width, "height": item.height})
         annotations.append(_annotation(index, item))
-    info = {"description": "landmarks", **({"contributor": annotator} if annotator else {})}
+    info = {"description": f"{PREDICTED}: change this description once proofread",
+            **({"contributor": annotator} if annotator else {})}
     category = {"id": 1, "name": "landmarks", "supercategory": "landmarks", "keypoints": landmark_names, "skeleton": []}
     data = {"info": info, "images": images, "annotations": annotations, "categories": [category]}
     return {FILE_NAME: json.dumps(data, indent=1, ensure_ascii=False) + "\n"}

@@ -13,6 +13,7 @@ name is not UTF-8 (it could not be stored with the predictions).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def discover(path: Path, format: str | None = None, images_root: Path | None = N
     for candidate in files:
         if is_image(candidate):
             continue
-        detected = _sniff(candidate, stems, only=format)
+        detected = _sniff(candidate, stems, only=format) or _damaged_json(candidate, stems, format, problems)
         if detected:
             by_format.setdefault(detected, []).append(candidate)
     if not by_format:
@@ -127,6 +128,22 @@ def _sniff(path: Path, image_stems: set[str], only: str | None = None) -> str | 
         if reader.sniff(path):
             return name
     return None
+
+
+def _damaged_json(path: Path, image_stems: set[str], format: str | None, problems: list[Problem]) -> str | None:
+    """A ``.json`` no reader recognised because it does not parse (truncated, damaged): named as such, never
+    taken for missing. Beside an image of its name it is that image's LabelMe file, whose reader reports it."""
+    if path.suffix.lower() != ".json" or format not in (None, "labelme"):
+        return None
+    try:
+        json.loads(path.read_bytes())
+        return None
+    except (OSError, ValueError) as exc:
+        if path.stem in image_stems:
+            return "labelme"
+        problems.append(Problem(str(path), f"not valid JSON ({one_line(str(exc))}): a damaged annotation file?",
+                                ERROR))
+        return None
 
 
 def _groups(root: Path, format: str, files: list[Path]) -> dict[str, list[Path]]:

@@ -23,13 +23,19 @@ given any other folder, it is the project folder and each video (an image's
 folder name) gets ``labeled-data/<video>/CollectedData_<scorer>.csv``. The
 scorer is the annotator, else the scorer in the given project folder's
 ``config.yaml`` (so that ``deeplabcut.convertcsv2h5`` finds the file and
-makes the ``.h5`` DeepLabCut's labelling GUI opens), else ``benchsuite``.
+makes the ``.h5`` DeepLabCut's labelling GUI opens), else ``benchsuite``: the scorer that marks the
+suite's own predictions, which are never taken for annotations until proofread under a person's name.
+The frames are copied beside the CSV (the GUI shows only the frames of ``labeled-data/<video>/``;
+copies, not links, so the project survives being moved to another disk or machine), and a project
+folder without ``config.yaml`` gets a stub naming the scorer, the body parts and one video per
+folder, whose comments say how to open it or merge it into an existing project.
 """
 from __future__ import annotations
 
 import contextlib
 import csv
 import io
+import json
 import pickle
 import re
 import types
@@ -38,8 +44,9 @@ from pathlib import Path
 import numpy as np
 
 from benchsuite.api import PluginError
+from benchsuite.files import sha256
 
-from .annotations import Annotations, Record, number
+from .annotations import PREDICTED_SCORER, Annotations, Record, mark_predicted, number
 from .writing import Item, unique
 
 FORMAT = "dlc"
@@ -165,8 +172,11 @@ def _parse(path: Path, rows: list[list[str]], annotations: Annotations) -> None:
         annotations.error(str(path), f"body parts {names} differ from the expected {annotations.landmark_names}")
         return
     annotations.landmark_names = names
+    since = len(annotations.records)
     for row_no, row in enumerate(rows[len(header):], start=len(header) + 1):
         _row(path, row_no, row, width, names, annotations)
+    if {c.strip() for c in named["scorer"][width:]} == {PREDICTED_SCORER}:
+        mark_predicted(annotations, since)
 
 
 def _header_problem(coords: list[str], parts: list[str], individuals: list[str]) -> str | None:
@@ -219,18 +229,57 @@ def _image_path(path: Path, reference: str) -> Path:
 
 def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
     one_video = folder.parent.name == "labeled-data"
-    scorer = annotator or (None if one_video else _project_scorer(folder)) or "benchsuite"
+    scorer = annotator or (None if one_video else _project_scorer(folder)) or PREDICTED_SCORER
     if not re.fullmatch(r"[^/\\\x00]+", scorer) or scorer in (".", ".."):
         raise PluginError(f"DeepLabCut scorer {scorer!r} cannot be part of a file name")
     videos: dict[str, list[Item]] = {}
     for item in items:
         videos.setdefault(folder.name if one_video else item.image.parent.name, []).append(item)
-    files = {}
+    files: dict[str, str | Path] = {}
     for video, members in videos.items():
         unique(members, lambda item: item.image.name, f"labeled-data/{video}/")
-        name = f"CollectedData_{scorer}.csv"
-        files[name if one_video else f"labeled-data/{video}/{name}"] = _table(video, members, landmark_names, scorer)
+        place = "" if one_video else f"labeled-data/{video}/"
+        files[f"{place}CollectedData_{scorer}.csv"] = _table(video, members, landmark_names, scorer)
+        for item in members:  # DeepLabCut's labelling GUI shows the frames of labeled-data/<video>/ only
+            if not _holds(folder / f"{place}{item.image.name}", item.image):
+                files[f"{place}{item.image.name}"] = item.image
+    if not one_video and not (folder / "config.yaml").exists():
+        files["config.yaml"] = _config_stub(folder, videos, landmark_names, scorer)
     return files
+
+
+def _holds(target: Path, image: Path) -> bool:
+    """Whether ``target`` is already that image or a copy of it (predicting a project's own frames)."""
+    if not target.is_file():
+        return False
+    try:
+        return target.samefile(image) or sha256(target) == sha256(image)
+    except OSError:
+        return False
+
+
+def _config_stub(project: Path, videos: dict[str, list[Item]], landmark_names: list[str], scorer: str) -> str:
+    """A project's config.yaml with what DeepLabCut's labelling reads: the scorer, the body parts, one video
+    per labeled-data folder (DeepLabCut pairs them by name). Strings are written as JSON, which YAML reads."""
+    text = json.dumps
+    lines = ["# A DeepLabCut project around landmarks that benchsuite predicted, to proofread them:",
+             f"#   deeplabcut.convertcsv2h5({text(str(project / 'config.yaml'))}, userfeedback=False)",
+             f"#   deeplabcut.label_frames({text(str(project / 'config.yaml'))})",
+             "# To add them to a project of your own instead: copy labeled-data/<video>/ into its labeled-data/,",
+             f"# rename CollectedData_{scorer}.csv after its scorer (and the scorer row inside), list the video",
+             "# under its video_sets, then run the two commands above with its config.yaml.",
+             "Task: benchsuite-predictions", f"scorer: {text(scorer)}", "date: predicted",
+             "multianimalproject: false", "identity:", f"project_path: {text(str(project))}", "video_sets:"]
+    for video, members in videos.items():
+        width, height = max(i.width for i in members), max(i.height for i in members)
+        lines += [f"  {text(str(project / 'videos' / f'{video}.avi'))}:", f"    crop: 0, {width}, 0, {height}"]
+    lines += ["bodyparts:"] + [f"- {text(name)}" for name in landmark_names]
+    lines += ["start: 0", "stop: 1", "numframes2pick: 20", "skeleton: []", "skeleton_color: black", "pcutoff: 0.6",
+              "dotsize: 8", "alphavalue: 0.7", "colormap: rainbow", "TrainingFraction:", "- 0.95", "iteration: 0",
+              "default_net_type: resnet_50", "default_augmenter: default", "snapshotindex: -1", "batch_size: 8",
+              "cropping: false", "x1: 0", "x2: 640", "y1: 0", "y2: 480", "corner2move2:", "- 50", "- 50",
+              "move2corner: true"]
+    return "\n".join(lines) + "\n"
 
 
 def _table(video: str, items: list[Item], landmark_names: list[str], scorer: str) -> str:

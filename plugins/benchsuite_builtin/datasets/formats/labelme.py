@@ -12,7 +12,8 @@ which copy is right is not guessed. A label in fewer than half the files
 :func:`write` makes one ``<image stem>.json`` per image, as LabelMe saves
 them: a ``point`` shape per landmark (missing ones omitted), ``imagePath``
 relative to the JSON, ``imageData`` null (LabelMe loads the image file),
-the image's size, and the 5.0 layout. Coordinates are written as this reader
+the image's size, the 5.0 layout, and the image flag
+``predicted by benchsuite (untick once proofread)``. Coordinates are written as this reader
 reads them. LabelMe turns images by their EXIF orientation, the suite does
 not: such an image is refused rather than shown with misplaced points.
 """
@@ -26,7 +27,7 @@ import numpy as np
 
 from benchsuite.api import PluginError
 
-from .annotations import Annotations, Record, natural_key, number
+from .annotations import PREDICTED, Annotations, Record, natural_key, number
 from .imagefiles import exif_orientation
 from .writing import Item, relative, unique
 
@@ -52,8 +53,10 @@ def read(files: list[Path], landmark_names: list[str] | None = None) -> Annotati
             parsed.append((path, points))
     names = annotations.landmark_names or _common_labels(parsed)
     annotations.landmark_names = names
-    for path, (points, size, image) in parsed:
+    for path, (points, size, image, predicted) in parsed:
         _record(path, points, size, image, names, len(parsed), annotations)
+        if predicted and annotations.records and annotations.records[-1].where == str(path):
+            annotations.records[-1].predicted = True
     return annotations
 
 
@@ -85,11 +88,12 @@ def _points(path: Path, annotations: Annotations):
             return None
     width, height = data.get("imageWidth"), data.get("imageHeight")
     size = (int(width), int(height)) if isinstance(width, int) and isinstance(height, int) else None
-    return points, size, data.get("imagePath")
+    flags = data.get("flags")
+    return points, size, data.get("imagePath"), isinstance(flags, dict) and flags.get(MARK) is True
 
 
 def _common_labels(parsed) -> list[str]:
-    counts = Counter(label for _, (points, _, _) in parsed for label in points)
+    counts = Counter(label for _, (points, *_) in parsed for label in points)
     return sorted((label for label, n in counts.items() if 2 * n >= len(parsed)), key=natural_key)
 
 
@@ -112,6 +116,7 @@ def _record(path, points, size, image, names, n_files, annotations: Annotations)
 
 
 VERSION = "5.0.1"  # the file layout written: LabelMe 5 reads it as its own, later versions too
+MARK = f"{PREDICTED} (untick once proofread)"  # an image flag: LabelMe shows it as a box to untick
 
 
 def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
@@ -124,7 +129,7 @@ def write(items: list[Item], landmark_names: list[str], folder: Path, annotator:
                               "landmarks misplaced; save the image without the orientation tag first")
         shapes = [{"label": name, "points": [list(point)], "group_id": None, "shape_type": "point", "flags": {}}
                   for name, point in zip(landmark_names, item.points()) if point is not None]
-        data = {"version": VERSION, "flags": {}, "shapes": shapes, "imagePath": relative(item.image, folder),
+        data = {"version": VERSION, "flags": {MARK: True}, "shapes": shapes, "imagePath": relative(item.image, folder),
                 "imageData": None, "imageHeight": item.height, "imageWidth": item.width}
         files[f"{item.image.stem}.json"] = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     return files

@@ -9,8 +9,8 @@ A file is a sequence of blocks::
     ID=0
     SCALE=0.0023   size of one pixel in the user's unit (mm here)
 
-``CURVES=``/``POINTS=`` (semilandmark outlines) are skipped, ``COMMENT=`` and
-``VARIABLES=`` ignored. Missing landmarks are written as tpsDig writes them,
+``CURVES=``/``POINTS=`` (semilandmark outlines) are skipped, ``VARIABLES=``
+ignored, and ``COMMENT=`` too unless it marks the suite's own predictions. Missing landmarks are written as tpsDig writes them,
 as negative coordinates (``-1.00000 -1.00000``, what geomorph reads with
 ``negNA = TRUE``): a point whose x and y are both negative is missing (in
 tpsDig's frame it would lie below the image); NA and NaN are missing too.
@@ -24,7 +24,8 @@ apply. Files written with y from the top (some tools do) are read with
 
 :func:`write` is the exact inverse: ``y = height - y_image``, five decimals
 as tpsDig writes them, CRLF line ends, one block per image with ``IMAGE=``
-relative to the file and ``ID=`` counting from 0.
+relative to the file, ``ID=`` counting from 0, and
+``COMMENT=predicted by benchsuite: delete this line once proofread``.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import Annotations, Record, image_key, number
+from .annotations import PREDICTED, Annotations, Record, image_key, is_prediction_mark, number
 from .writing import Item, relative, unique
 
 FORMAT = "tps"
@@ -69,6 +70,7 @@ class _Block:
         self.image: str | None = None
         self.id: str | None = None
         self.scale: float | None = None
+        self.predicted = False  # a COMMENT= says benchsuite predict wrote the block
         self.bad = False
         self.problems: list[tuple[int, str]] = []  # reported once IMAGE= is known
 
@@ -120,6 +122,8 @@ def _read_file(path: Path, annotations: Annotations) -> None:
                 blocks[-1].scale = float(value)
             except ValueError:
                 blocks[-1].fail(line_no, f"SCALE= expects a number, got {value!r}")
+        elif key == "COMMENT":
+            blocks[-1].predicted |= is_prediction_mark(value)
         elif key not in _IGNORED:
             annotations.warn(f"{path} line {line_no}", f"unknown TPS key {key}= ignored")
     for block in blocks:
@@ -187,12 +191,21 @@ def _finish(path: Path, block: _Block, annotations: Annotations) -> None:
         return
     annotations.records.append(Record(
         key=image_key(reference), points=np.array(block.points, dtype=np.float64).reshape(-1, 2), where=where,
-        image=block.image, y_up=True, scale=block.scale,
+        image=block.image, y_up=True, scale=block.scale, image_hint=_hint(path, block.image),
+        predicted=block.predicted,
     ))
+
+
+def _hint(path: Path, image: str | None) -> Path | None:
+    """Where an ``IMAGE=`` holding a folder points, relative to the TPS file as tpsDig resolves it."""
+    if not image or not re.search(r"[\\/]", image):
+        return None
+    return path.parent / image.replace("\\", "/")
 
 
 FILE_NAME = "landmarks.tps"
 MISSING = "-1.00000 -1.00000"
+MARK = f"{PREDICTED}: delete this line once proofread"
 
 
 def write(items: list[Item], landmark_names: list[str], folder: Path, annotator: str | None = None) -> dict[str, str]:
@@ -201,5 +214,5 @@ def write(items: list[Item], landmark_names: list[str], folder: Path, annotator:
     for index, item in enumerate(items):
         lines.append(f"LM={len(landmark_names)}")
         lines += [MISSING if p is None else f"{p[0]:.5f} {item.height - p[1]:.5f}" for p in item.points()]
-        lines += [f"IMAGE={relative(item.image, folder)}", f"ID={index}"]
+        lines += [f"IMAGE={relative(item.image, folder)}", f"ID={index}", f"COMMENT={MARK}"]
     return {FILE_NAME: "\r\n".join(lines) + "\r\n"}

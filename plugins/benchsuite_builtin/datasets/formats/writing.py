@@ -1,7 +1,8 @@
 """What every landmark writer shares: checking its input, naming images, writing files safely.
 
 A format module's ``write(items, landmark_names, folder, annotator)`` returns the files to write
-as ``{path relative to the folder: text}``, in the exact inverse of its own reader's conventions.
+as ``{path relative to the folder: text}``, in the exact inverse of its own reader's conventions;
+a ``Path`` in place of the text is a file to copy there (the frames a DeepLabCut project holds).
 :func:`write` checks the input before (one bad record is a one-line :class:`PluginError` and
 nothing is written) and :func:`commit` writes after: inside the folder only, never over an
 existing file unless asked, each file through a temporary file beside it renamed into place,
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +97,7 @@ def unique(items: list[Item], key, what: str) -> None:
                               "write them to separate folders")
 
 
-def commit(folder: Path, files: dict[str, str], overwrite: bool) -> list[Path]:
+def commit(folder: Path, files: dict[str, str | Path], overwrite: bool) -> list[Path]:
     """Write every file or none: all targets are checked first, then written through temporary files."""
     if folder.exists() and not folder.is_dir():
         raise PluginError(f"{folder}: not a folder")
@@ -108,7 +110,8 @@ def commit(folder: Path, files: dict[str, str], overwrite: bool) -> list[Path]:
         if target.is_dir():
             raise PluginError(f"{target}: is a folder; nothing written")
         if (target.exists() or target.is_symlink()) and not overwrite:
-            raise PluginError(f"{target}: already exists and is not overwritten; nothing written")
+            raise PluginError(f"{target}: already exists; nothing written (replace it with --overwrite, or write "
+                              "elsewhere with --out)")
         targets.append((target, text))
     temporaries = []
     try:
@@ -116,8 +119,12 @@ def commit(folder: Path, files: dict[str, str], overwrite: bool) -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"  # hidden: no reader picks it up
             temporaries.append(temporary)
-            with temporary.open("x", encoding="utf-8", newline="") as stream:
-                stream.write(text)
+            if isinstance(text, Path):
+                with text.open("rb") as source, temporary.open("xb") as stream:
+                    shutil.copyfileobj(source, stream)
+            else:
+                with temporary.open("x", encoding="utf-8", newline="") as stream:
+                    stream.write(text)
         for (target, _), temporary in zip(targets, temporaries):
             os.replace(temporary, target)
     except OSError as exc:
