@@ -336,6 +336,9 @@ def cmd_splits(args) -> int:
 def cmd_bench(args) -> int:
     from tabulate import tabulate
 
+    if args.what == "gpu":
+        return _gpu_check(args)
+
     from benchsuite.run.bench import bench
 
     table = bench(_registry(args), args.architecture, args.size, args.batch_size, args.images, args.epochs,
@@ -344,6 +347,23 @@ def cmd_bench(args) -> int:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(args.output, index=False)
     print(tabulate(table, headers="keys", tablefmt="github", showindex=False, floatfmt=".3g"))
+    return 0
+
+
+def _gpu_check(args) -> int:
+    from benchsuite.run import gpu_check
+    from benchsuite.run.launch import results_root
+
+    out = Path(args.out) if args.out else gpu_check.default_out(results_root(args.results))
+    result = gpu_check.gpu_check(_registry(args), quick=args.quick)
+    gpu_check.write(result, out)
+    for row in result["networks"]:
+        busy = "" if row["busy_fraction"] is None else f", busy {row['busy_fraction']:.0%}"
+        print(f"{row['network']} at {row['precision']}: {row['loop_images_per_s']:.1f} images/s, efficiency "
+              f"{row['efficiency']:.2f}{busy}, {row['host_syncs_per_step']:g} host reads per step")
+    for skipped in result["skipped"]:
+        print(f"not measured: {skipped}")
+    print(f"{result['device']}: written to {out} in {result['seconds']:.0f} s")
     return 0
 
 
@@ -438,7 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list the cells and skipped combinations, run nothing")
 
     formats = ("plain", "md", "markdown", "latex", "csv", "html")
-    p = sub.add_parser("bench", parents=[common], help="images/s and pipeline efficiency per architecture")
+    p = sub.add_parser("bench", parents=[common], help="images/s and pipeline efficiency per architecture; "
+                       "'bench gpu': the GPU check")
+    p.add_argument("what", nargs="?", choices=("architectures", "gpu"), default="architectures",
+                   help="architectures (default): each one's speed; gpu: how busy the lab grid's networks keep the "
+                   "device found, as one JSON file (results/bench/gpu-TIME.json), within 8 minutes")
+    p.add_argument("--quick", action="store_true", help="gpu: the same measurements at tiny sizes (a CPU test)")
+    p.add_argument("--out", metavar="FILE.json", help="gpu: where to write the JSON")
     p.add_argument("-a", "--architecture", default="*", help="glob filter on architecture names")
     p.add_argument("--size", type=int, default=256, help="input side in pixels (default: 256)")
     p.add_argument("--batch-size", type=int, default=8)

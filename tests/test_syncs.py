@@ -7,7 +7,6 @@ crosses from the device to the host, or a host value is made into a device tenso
 from __future__ import annotations
 
 import dataclasses
-import traceback
 
 import pytest
 import torch
@@ -17,34 +16,13 @@ from benchsuite.run.grid import expand, load_spec
 from benchsuite.train import augment as augment_module
 from benchsuite.train import inputs, loop
 from benchsuite.train.networks import build_network
-
-READS = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__", "nonzero")
-
+from benchsuite.train.syncs import counting_host_reads
 
 @pytest.fixture
-def counted(monkeypatch):
+def counted():
     """Calls, by name, of every tensor method that reads a tensor on the host, and of torch.tensor(device=...)."""
-    calls: dict[str, int] = {}
-
-    def counting(name, original):
-        def wrapper(*args, **kwargs):
-            calls[name] = calls.get(name, 0) + 1
-            calls.setdefault("where", []).append(traceback.format_stack(limit=3)[0].strip())
-            return original(*args, **kwargs)
-        return wrapper
-
-    for name in READS:
-        monkeypatch.setattr(torch.Tensor, name, counting(name, getattr(torch.Tensor, name)))
-    made = torch.tensor
-
-    def tensor(*args, **kwargs):
-        if kwargs.get("device") is not None:
-            calls["tensor(device=)"] = calls.get("tensor(device=)", 0) + 1
-            calls.setdefault("where", []).append(traceback.format_stack(limit=3)[0].strip())
-        return made(*args, **kwargs)
-
-    monkeypatch.setattr(torch, "tensor", tensor)
-    return calls
+    with counting_host_reads() as reads:
+        yield reads
 
 
 @pytest.mark.parametrize("architecture, encoder, codec", [
@@ -78,24 +56,13 @@ channels = 3
     dev = torch.device("cpu")
     augmentation = augment_module.GeometricAugmentation(rotate_deg=10.0, scale=0.1, translate=0.05, hflip=0.5,
                                                         flip_permutation=(1, 0, 2))
-    optimizer = loop.make_optimizer(model, protocol, fused=True)  # as on a GPU
-    scaler = loop.gradient_scaler(dev, None)
-    images, landmarks = loop._staged(prepared, dev)
-    generator = torch.Generator().manual_seed(0)
-    batches, transforms = loop._epoch_plan(len(prepared.samples), 4, generator, augmentation, dev)
-    model.train()
-
-    def step(batch):
-        return loop.train_batch(model, codec_, images, landmarks, batch, transforms, augmentation, protocol,
-                                optimizer, scaler, dev, None, torch.contiguous_format)
-
-    step(batches[0])  # the optimiser makes its state on the first step, once per cell
+    steps = loop.batch_steps(model, codec_, prepared, protocol, dev, augment=augmentation, fused=True)  # as on a GPU
+    steps[0]()  # the optimiser makes its state on the first step, once per cell
     counted.clear()
-    for batch in batches[1:]:
-        loss = step(batch)
-    found = dict(counted)
-    assert found == {}, f"host reads inside a training batch: {found}"
-    assert len(batches) == 2
+    for step in steps[1:]:
+        loss = step()
+    assert counted.total() == 0, f"host reads inside a training batch: {dict(counted)} at {counted.where}"
+    assert len(steps) == 2
     assert torch.isfinite(loss.detach()).all()
 
 
@@ -118,3 +85,15 @@ def test_deterministic_mode_sets_cudnn_and_torch(monkeypatch):
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark and chosen == [(True, True)]
     loop.Runtime().configure(torch.device("cpu"))
     assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+
+
+def test_the_counter_sees_each_kind_of_host_read_and_puts_torch_back():
+    item = torch.Tensor.item
+    with counting_host_reads() as reads:
+        x = torch.ones(3)
+        x.sum().item()
+        bool(x.sum() > 0)
+        torch.tensor([1.0], device="cpu")
+        x.tolist()
+    assert reads == {"item": 1, "__bool__": 1, "tensor(device=)": 1, "tolist": 1} and reads.total() == 4
+    assert torch.Tensor.item is item and torch.tensor.__module__ != __name__

@@ -8,6 +8,7 @@ inverse of each image's letterbox (see :mod:`benchsuite.train.inputs`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import sys
@@ -169,6 +170,20 @@ def _epoch_plan(n: int, batch_size: int, generator: torch.Generator, augment, de
     batches = [(order[start:start + batch_size], slice(start, start + batch_size))
                for start in range(0, n, batch_size) if min(batch_size, n - start) > 1 or n == 1]
     return batches, transforms  # a batch of one image is left out: batch norm cannot train on it
+
+
+def batch_steps(model, codec, data: Prepared, protocol: Protocol, dev: torch.device, dtype=None, augment=None,
+                memory_format=torch.contiguous_format, fused: bool | None = None, seed: int = 0) -> list[Callable]:
+    """One epoch's training batches as calls, each one step exactly as :func:`train` takes it, so that a step
+    can be measured alone (its host reads, its speed) without the epoch around it."""
+    model.to(dev, memory_format=memory_format).train()
+    optimizer = make_optimizer(model, protocol, fused=dev.type == "cuda" if fused is None else fused)
+    scaler = gradient_scaler(dev, dtype)
+    images, landmarks = _staged(data, dev)
+    batches, transforms = _epoch_plan(len(data.samples), protocol.batch_size, torch.Generator().manual_seed(seed),
+                                      augment, dev)
+    return [functools.partial(train_batch, model, codec, images, landmarks, batch, transforms, augment, protocol,
+                              optimizer, scaler, dev, dtype, memory_format) for batch in batches]
 
 
 def train_batch(model, codec, images_src, landmarks_src, batch, transforms, augment, protocol: Protocol, optimizer,
