@@ -15,6 +15,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,6 +76,16 @@ def fsync_dir(folder: Path | str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def set_aside(path: Path | str, hidden: bool = False) -> Path:
+    """Rename an unusable file or folder out of the way, kept as evidence and never read again: beside it as
+    ``NAME.rejected-TIME-PID`` (``.NAME…`` with ``hidden``, so that listings of the folder skip it)."""
+    path = Path(path)
+    aside = path.with_name(f"{'.' if hidden else ''}{path.name}.rejected-{time.strftime('%Y%m%dT%H%M%S')}-"
+                           f"{os.getpid()}")
+    os.replace(path, aside)
+    return aside
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from pathlib import Path
 import landmark_files as lf
 import numpy as np
 import pytest
+from fake_runs import identified
 
 from benchsuite.cli import main
 
@@ -325,18 +326,44 @@ def _edit_parquet(path: Path) -> None:
     table[table.image_id == table.image_id.iloc[0]].to_parquet(path, index=False)
 
 
-@pytest.mark.parametrize("damage", ["truncated cell.json", "truncated parquet", "edited parquet", "parquet gone"])
+def _edit_record(path: Path, edit) -> None:
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+
+
+def _move_to_fold_1(record: dict) -> None:
+    """The hand edit of issue 20: a fold-0 cell made to count as fold 1."""
+    record["fold"] = record["config"]["fold"] = 1
+
+
+def _copy_cell(source: Path, target: Path) -> None:
+    for name in ("cell.json", "predictions.parquet"):
+        (target / name).write_bytes((source / name).read_bytes())
+
+
+DAMAGE = {"truncated cell.json": lambda folder, other: _truncate(folder / "cell.json"),
+          "truncated parquet": lambda folder, other: _truncate(folder / "predictions.parquet"),
+          "edited parquet": lambda folder, other: _edit_parquet(folder / "predictions.parquet"),
+          "parquet gone": lambda folder, other: (folder / "predictions.parquet").unlink(),
+          "fold edited": lambda folder, other: _edit_record(folder / "cell.json", _move_to_fold_1),
+          "top-level fold edited": lambda folder, other: _edit_record(folder / "cell.json",
+                                                                      lambda r: r.update(fold=1)),
+          "identity removed": lambda folder, other: _edit_record(folder / "cell.json", lambda r: r.pop("config")),
+          "copied from the other fold": lambda folder, other: _copy_cell(other, folder)}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_cell_is_reported_never_used_and_recomputed(sandbox, capsys, damage):
     from benchsuite.run.store import RunStore
 
     assert _run(sandbox, capsys) == 0
     store = RunStore(sandbox.results / "r")
-    victim = sorted(r["id"] for r in store.records())[0]
+    victim, other = sorted(r["id"] for r in store.records() if r["fold"] == 0) + sorted(
+        r["id"] for r in store.records() if r["fold"] == 1)
     folder = store.cell_dir(victim)
-    {"truncated cell.json": lambda: _truncate(folder / "cell.json"),
-     "truncated parquet": lambda: _truncate(folder / "predictions.parquet"),
-     "edited parquet": lambda: _edit_parquet(folder / "predictions.parquet"),
-     "parquet gone": lambda: (folder / "predictions.parquet").unlink()}[damage]()
+    DAMAGE[damage](folder, store.cell_dir(other))
+    damaged = (folder / "cell.json").read_bytes()
     assert main(["status", "r", "--results", str(sandbox.results)]) == 1
     out, err = capsys.readouterr()
     detail = [line for line in out.splitlines() if re.match(r"  corrupt [0-9a-f]{16}: ", line)]
@@ -348,6 +375,9 @@ def test_a_damaged_cell_is_reported_never_used_and_recomputed(sandbox, capsys, d
     assert _run(sandbox, capsys) == 0
     assert store.status(victim) == "ok" and store.corrupt() == {}
     assert len(store.predictions(victim)) == store.record(victim)["predictions"]["rows"]
+    assert store.record(victim)["fold"] == 0 and store.status(other) == "ok"
+    (aside,) = [p for p in store.cells_dir.iterdir() if p.name.startswith(f".{victim}.rejected-")]
+    assert (aside / "cell.json").read_bytes() == damaged  # the damaged cell is kept as evidence, never read
 
 
 def test_a_truncated_grid_json_is_one_line_for_status_and_rewritten_by_the_next_run(sandbox, capsys):
@@ -368,24 +398,25 @@ def test_force_replaces_a_cell_without_a_moment_when_none_is_there(tmp_path):
 
     store = RunStore(tmp_path)
     table = pd.DataFrame({c: [1.0, 2.0] for c in PREDICTION_COLUMNS} | {"image_id": ["a", "b"]})
-    store.write("cell", {"status": "ok"}, table)
+    cell, record = identified({"status": "ok"})
+    store.write(cell, record, table)
     seen, stop = set(), threading.Event()
 
     def watch():
         while not stop.is_set():
-            seen.add(store.status("cell"))
+            seen.add(store.status(cell))
 
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
         for i in range(150):
-            store.write("cell", {"status": "ok", "round": i}, table)
+            store.write(cell, record | {"round": i}, table)
     finally:
         stop.set()
         watcher.join()
     assert seen == {"ok"}
-    assert store.record("cell")["round"] == 149
-    assert sorted(p.name for p in (tmp_path / "cells").iterdir()) == ["cell"]  # no temporary left behind
+    assert store.record(cell)["round"] == 149
+    assert sorted(p.name for p in (tmp_path / "cells").iterdir()) == [cell]  # no temporary left behind
 
 
 def test_a_corrupt_image_fails_the_mean_shape_baseline_like_every_other_method(sandbox, capsys):

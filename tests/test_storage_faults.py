@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from benchsuite.cli import main
+from benchsuite.run.cells import cell_id
 from benchsuite.run.store import PREDICTION_COLUMNS, RunStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,20 +114,22 @@ def test_two_writers_of_one_cell_at_once_always_leave_one_whole_cell(tmp_path):
     writer = """
         import sys
         import pandas as pd
+        from benchsuite.run.cells import cell_id
         from benchsuite.run.store import PREDICTION_COLUMNS, RunStore
         table = pd.DataFrame({c: [1.0, 2.0] for c in PREDICTION_COLUMNS} | {"image_id": ["a", "b"]})
         store = RunStore(sys.argv[1])
         for i in range(60):
-            store.write("cell", {"status": "ok", "writer": sys.argv[2], "round": i}, table)
+            store.write(cell_id({"fold": 0}), {"status": "ok", "config": {"fold": 0}, "writer": sys.argv[2],
+                                               "round": i}, table)
     """
     writers = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(writer), str(tmp_path), name],
                                 stderr=subprocess.PIPE, text=True) for name in "ab"]
-    store, seen = RunStore(tmp_path), set()
+    store, seen, cell = RunStore(tmp_path), set(), cell_id({"fold": 0})
     while any(w.poll() is None for w in writers):
-        seen.add(store.status("cell"))
+        seen.add(store.status(cell))
     assert [w.wait() for w in writers] == [0, 0], [w.stderr.read() for w in writers]
-    assert seen <= {None, "ok"} and store.status("cell") == "ok"  # never corrupt, never half
-    assert sorted(p.name for p in store.cells_dir.iterdir()) == ["cell"]
+    assert seen <= {None, "ok"} and store.status(cell) == "ok"  # never corrupt, never half
+    assert sorted(p.name for p in store.cells_dir.iterdir()) == [cell]
 
 
 def test_a_file_system_without_locks_is_one_clear_line(tmp_path, monkeypatch, capsys):

@@ -7,8 +7,11 @@ renamed into place (a replacement swaps the two folders in one step), so a
 reader (or a run killed half-way) never sees half a cell, nor a moment
 without one. ``cell.json`` records the row count and the sha256 of its
 parquet: a cell is complete only when both files are there, parse, and
-match. A truncated or edited cell is *corrupt*: reported, never used, and
-recomputed by the next run. Everything downstream is computed from these
+match, and when its record's identity hashes to the folder's name (so an
+edited fold or a record copied from another cell is not counted as a cell
+it is not). A truncated or edited cell is *corrupt*: reported, never used,
+and recomputed by the next run, which first moves it aside as
+``cells/.<id>.rejected-…`` for whoever wants to see what happened to it. Everything downstream is computed from these
 files alone.
 
 **Claims.** A cell is claimed with an ``flock`` on ``cells/.locks/<id>.lock``
@@ -39,7 +42,7 @@ from typing import Any, Iterator
 import pandas as pd
 
 from benchsuite.api import PluginError
-from benchsuite.files import fsync_dir, lock_error, locked, sha256, write_atomic, write_text_atomic
+from benchsuite.files import fsync_dir, lock_error, locked, set_aside, sha256, write_atomic, write_text_atomic
 from benchsuite.run import record as cell_record
 
 PREDICTION_COLUMNS = ["image_id", "landmark", "x", "y", "pred_x", "pred_y"]
@@ -114,7 +117,7 @@ class RunStore:
             return None, ("cell.json is missing" if folder.is_dir() else None)
         except ValueError as exc:
             return None, f"cell.json does not parse ({exc})"
-        record, problem = cell_record.read(record)
+        record, problem = cell_record.read(record, folder.name)
         if problem:
             return None, problem
         if record["status"] == "ok":
@@ -152,6 +155,15 @@ class RunStore:
                 found[cell_id] = problem
         return found
 
+    def set_aside_if_corrupt(self, cell_id: str) -> tuple[Path, str] | None:
+        """Move a corrupt cell out of the way before it is recomputed, kept as evidence (an edited record is worth
+        a look) and never read again: (where it went, why it is corrupt), or None for a usable or absent cell.
+        Call it holding the cell's claim."""
+        problem = self.inspect(cell_id)[1]
+        if problem is None:
+            return None
+        return set_aside(self.cell_dir(cell_id), hidden=True), problem
+
     def predictions(self, cell_id: str) -> pd.DataFrame:
         return pd.read_parquet(self.cell_dir(cell_id) / "predictions.parquet")
 
@@ -180,7 +192,7 @@ class RunStore:
                 table = tmp / "predictions.parquet"
                 write_atomic(table, lambda handle: predictions.to_parquet(handle, index=False))
                 record = record | {"predictions": {"rows": len(predictions), "sha256": sha256(table)}}
-            write_text_atomic(tmp / "cell.json", json.dumps(cell_record.stamp(record), indent=2, default=str))
+            write_text_atomic(tmp / "cell.json", json.dumps(cell_record.stamp(record, cell_id), indent=2, default=str))
             target = self.cell_dir(cell_id)
             try:
                 os.rename(tmp, target)  # a new cell
