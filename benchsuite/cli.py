@@ -234,6 +234,7 @@ def cmd_report(args) -> int:
     from benchsuite.report import page
 
     folder = _run_folder(args)
+    _warn_corrupt(folder)
     out, figures = page.write(folder, _registry(args), Path(args.out) if args.out else folder / "report.html",
                               args.alpha, args.rope, Path(args.figures) if args.figures else None)
     print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB)")
@@ -246,7 +247,9 @@ def cmd_export(args) -> int:
     """Every prediction of a run as one tidy table."""
     from benchsuite.report.export import export
 
-    out, rows = export(_run_folder(args), args.to, Path(args.out) if args.out else None)
+    folder = _run_folder(args)
+    _warn_corrupt(folder)
+    out, rows = export(folder, args.to, Path(args.out) if args.out else None)
     print(f"{rows} predictions written to {out}")
     return 0
 

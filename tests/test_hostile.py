@@ -380,6 +380,48 @@ def test_a_damaged_cell_is_reported_never_used_and_recomputed(sandbox, capsys, d
     assert (aside / "cell.json").read_bytes() == damaged  # the damaged cell is kept as evidence, never read
 
 
+def _plant(folder: Path, data: bytes) -> None:
+    """Replace a cell's table by other bytes and record their digest, as someone covering their tracks would."""
+    import hashlib
+
+    (folder / "predictions.parquet").write_bytes(data)
+    _edit_record(folder / "cell.json", lambda r: r["predictions"].update(sha256=hashlib.sha256(data).hexdigest()))
+
+
+@pytest.mark.parametrize("command", [["leaderboard", "r"], ["report", "r", "--out", "{results}/page.html"],
+                                     ["export", "r"], ["stats", "r"]])
+def test_a_pickle_stored_as_predictions_with_its_digest_runs_no_code_and_is_one_line(sandbox, capsys, command):
+    import pickle
+
+    from benchsuite.run.store import RunStore
+
+    assert _run(sandbox, capsys) == 0
+    store = RunStore(sandbox.results / "r")
+    victim = sorted(r["id"] for r in store.records())[0]
+    _plant(store.cell_dir(victim), pickle.dumps(Payload(sandbox.root / MARKER)))
+    argv = [part.format(results=sandbox.results) for part in command]
+    assert main([*argv, "--results", str(sandbox.results)]) == 0
+    out, err = capsys.readouterr()
+    assert not (sandbox.root / MARKER).exists() and "Traceback" not in out + err
+    assert err.count("\n") == 1 and f"{victim}: corrupt (predictions.parquet is not a parquet table" in err
+    assert main(["status", "r", "--results", str(sandbox.results)]) == 1
+    assert f"corrupt {victim}: predictions.parquet is not a parquet table" in capsys.readouterr().out
+    assert _run(sandbox, capsys) == 0 and store.status(victim) == "ok"  # recomputed
+
+
+def test_a_table_damaged_past_its_footer_with_its_digest_is_one_line(sandbox, capsys):
+    from benchsuite.run.store import RunStore
+
+    assert _run(sandbox, capsys) == 0
+    store = RunStore(sandbox.results / "r")
+    victim = sorted(r["id"] for r in store.records())[0]
+    data = bytearray((store.cell_dir(victim) / "predictions.parquet").read_bytes())
+    data[4:40] = b"\xff" * 36  # the first column's pages, not the magic nor the footer
+    _plant(store.cell_dir(victim), bytes(data))
+    line = refused(sandbox, capsys, ["leaderboard", "r"], writes_results=True)
+    assert line.startswith(f"benchsuite: error: {store.cell_dir(victim) / 'predictions.parquet'}: cannot be read")
+
+
 def test_a_truncated_grid_json_is_one_line_for_status_and_rewritten_by_the_next_run(sandbox, capsys):
     assert _run(sandbox, capsys) == 0
     _truncate(sandbox.results / "r" / "grid.json")

@@ -41,7 +41,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 
-from benchsuite.api import PluginError
+from benchsuite.api import PluginError, one_line
 from benchsuite.files import fsync_dir, lock_error, locked, set_aside, sha256, write_atomic, write_text_atomic
 from benchsuite.run import record as cell_record
 
@@ -165,7 +165,16 @@ class RunStore:
         return set_aside(self.cell_dir(cell_id), hidden=True), problem
 
     def predictions(self, cell_id: str) -> pd.DataFrame:
-        return pd.read_parquet(self.cell_dir(cell_id) / "predictions.parquet")
+        """A cell's predictions table (pyarrow alone reads it: no engine that could unpickle); a table damaged
+        past its footer is one line naming it."""
+        import pyarrow
+
+        path = self.cell_dir(cell_id) / "predictions.parquet"
+        try:
+            return pd.read_parquet(path, engine="pyarrow")
+        except (OSError, ValueError, pyarrow.ArrowException) as exc:
+            raise PluginError(f"{path}: cannot be read as a predictions table ({one_line(str(exc))}); remove "
+                              "the cell's folder and run the grid again to recompute it") from None
 
     def checkpoint_path(self, cell_id: str) -> Path:
         return self.root / "checkpoints" / f"{cell_id}.pt"
@@ -299,20 +308,21 @@ def _temporary_cell(name: str) -> str | None:
 
 
 def _predictions_problem(path: Path, recorded: Any) -> str | None:
-    """Why a complete cell's predictions cannot be used, or None."""
+    """Why a complete cell's predictions cannot be used, or None: the digest cell.json records, where it records
+    one, and always a parquet table with the prediction columns (a digest recomputed over another file, a
+    pickle say, proves nothing about what the file is)."""
     if not path.is_file():
         return "predictions.parquet is missing"
-    if isinstance(recorded, dict) and "sha256" in recorded:
-        if sha256(path) != recorded["sha256"]:
-            return "predictions.parquet does not match the sha256 in cell.json (truncated or edited)"
-        return None
-    try:  # a format-1 cell written before digests were recorded: at least the table must be whole
+    if isinstance(recorded, dict) and "sha256" in recorded and sha256(path) != recorded["sha256"]:
+        return "predictions.parquet does not match the sha256 in cell.json (truncated or edited)"
+    try:
         import pyarrow.parquet as pq
 
-        pq.read_metadata(path)
+        columns = pq.read_schema(path).names  # the footer alone: never the data, never a pickle
     except Exception as exc:  # noqa: BLE001 - any failure to read it means the same
-        return f"predictions.parquet does not parse ({type(exc).__name__})"
-    return None
+        return f"predictions.parquet is not a parquet table ({type(exc).__name__})"
+    missing = [column for column in PREDICTION_COLUMNS if column not in columns]
+    return f"predictions.parquet lacks the columns {missing}" if missing else None
 
 
 _RENAME_EXCHANGE = 2
