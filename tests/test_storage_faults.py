@@ -233,7 +233,7 @@ def _in_mount_namespace(script: str, tmp_path: Path) -> subprocess.CompletedProc
     path = tmp_path / "script.sh"
     path.write_text(script)
     return subprocess.run(["unshare", "--mount", "sh", str(path)], capture_output=True, text=True, timeout=300,
-                          env=os.environ | {"PYTHONPATH": str(REPO / "tests")})
+                          env=os.environ | {"PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("", "plugins", "tests"))})
 
 
 @pytest.mark.skipif(not _can("unshare", "--mount"), reason="needs unshare --mount (root)")
@@ -268,6 +268,48 @@ def test_a_full_disk_during_force_is_one_line_and_keeps_the_old_cells(tmp_path):
     assert sorted(c for c in cells if not c.startswith(".")) == sorted(
         p.name for p in (tmp_path / "before" / "cells").iterdir() if not p.name.startswith("."))
     assert not [c for c in cells if c.startswith(".tmp")]
+
+
+@pytest.mark.skipif(not _can("unshare", "--mount"), reason="needs unshare --mount (root)")
+def test_a_full_disk_during_report_or_export_is_one_line_naming_the_file_and_leaves_no_temporary(tmp_path):
+    results = tmp_path / "results"
+    assert main(["run", "--grid", _grid(tmp_path), "--results", str(results), "--run", "r"]) == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    cli = f"{sys.executable} -m benchsuite.cli"
+    script = f"""
+        mount -t tmpfs -o size=1m tmpfs {out} || exit 99
+        dd if=/dev/zero of={out}/filler bs=4k 2>/dev/null
+        for to in parquet csv; do
+            {cli} export r --results {results} --to $to --out {out}/all.$to > /dev/null 2> {tmp_path}/export-$to
+            echo "export-$to=$?"
+        done
+        {cli} report r --results {results} --out {out}/page.html > /dev/null 2> {tmp_path}/report; echo "report=$?"
+        rm {out}/filler
+        {cli} export r --results {results} --out {out}/all.parquet > /dev/null; echo "again=$?"
+        ls -A {out} > {tmp_path}/left
+    """
+    done = _in_mount_namespace(textwrap.dedent(script), tmp_path)
+    if done.returncode == 99:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    assert done.stdout.split() == ["export-parquet=2", "export-csv=2", "report=2", "again=0"], (
+        done.stdout + done.stderr)
+    for name, target in (("export-parquet", "all.parquet"), ("export-csv", "all.csv"), ("report", "page.html")):
+        assert (tmp_path / name).read_text() == f"benchsuite: error: {out / target}: No space left on device\n"
+    assert (tmp_path / "left").read_text().split() == ["all.parquet"]  # no temporary, empty or not, survives
+
+
+def test_an_existing_folder_as_the_report_leaves_nothing_beside_it(tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["run", "--grid", _grid(tmp_path), "--results", str(results), "--run", "r"]) == 0
+    capsys.readouterr()
+    (tmp_path / "taken").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["report", "r", "--results", str(results), "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"benchsuite: error: report {tmp_path / 'taken'}: is a folder; name the file to write, e.g. " \
+                  f"{tmp_path / 'taken' / 'report.html'}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and list((tmp_path / "taken").iterdir()) == []
 
 
 @pytest.mark.skipif(not _can("unshare", "--mount"), reason="needs unshare --mount (root)")
