@@ -127,6 +127,43 @@ def test_a_run_folder_linked_out_of_the_results_folder_is_refused(sandbox, capsy
     assert "outside the results folder" in line and not any((sandbox.root / "elsewhere").iterdir())
 
 
+def test_a_grid_file_with_binary_bytes_is_one_line(sandbox, capsys):
+    grid = sandbox.work / "grid.toml"
+    grid.write_bytes(b'protocol = "smoke"\n\xff\xfe\x00datasets')
+    for extra in ([], ["--dry-run"]):
+        line = refused(sandbox, capsys, ["run", "--grid", str(grid), *extra])
+        assert line == f"benchsuite: error: {grid}: not a text file (byte 19 is not UTF-8); a grid is a TOML file"
+
+
+def test_a_results_folder_that_is_a_file_is_one_line(sandbox, capsys):
+    sandbox.results.write_text("not a folder")
+    line = refused(sandbox, capsys, ["run", "--grid", sandbox.grid()], writes_results=True)
+    assert line == f"benchsuite: error: results folder {sandbox.results}: is not a folder"
+    assert sandbox.results.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["report", "r", "--out", "{file}/page.html"], "report {file}/page.html: cannot be written, {file} is not a folder"),
+    (["report", "r", "--out", "{folder}"], "report {folder}: is a folder; name the file to write, e.g. "
+                                           "{folder}/report.html"),
+    (["report", "r", "--out", "{work}/page.html", "--figures", "{file}/figures"],
+     "--figures {file}/figures: cannot be made, {file} is not a folder"),
+    (["export", "r", "--out", "{file}/all.parquet"], "export {file}/all.parquet: cannot be written, {file} is not a "
+                                                     "folder"),
+    (["export", "r", "--out", "{folder}"], "export {folder}: is a folder; name the file to write, e.g. "
+                                           "{folder}/predictions.parquet"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(sandbox, capsys, argv, expected):
+    assert _run(sandbox, capsys) == 0
+    names = {"file": sandbox.work / "notes.txt", "folder": sandbox.work / "taken", "work": sandbox.work}
+    names["file"].write_text("mine")
+    names["folder"].mkdir()
+    argv = [part.format(**names) for part in argv] + ["--results", str(sandbox.results)]
+    line = refused(sandbox, capsys, argv, writes_results=True)
+    assert line == f"benchsuite: error: {expected.format(**names)}"
+    assert list(names["folder"].iterdir()) == [] and names["file"].read_text() == "mine"
+
+
 def test_a_protocol_name_is_a_preset_never_a_path(sandbox, capsys):
     (sandbox.root / "x.toml").write_text('description = "planted"\nepochs = 1\n')
     climb = "../" * 40 + str(sandbox.root / "x").lstrip("/")  # from the presets' folder up to / and down to x.toml

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from benchsuite.api import PluginError
+from benchsuite.files import check_folder
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as installed_registry
 from benchsuite.run import grid as grids
@@ -54,7 +55,7 @@ def run_name_from(label: str) -> str:
 
 def run_folder(results: str | Path | None, name: str) -> Path:
     """The folder of run ``name``, refused unless it lies inside the results folder (no link out of it)."""
-    root = results_root(results)
+    root = check_folder(results_root(results), "results folder")
     folder = root / check_run_name(name)
     if not folder.resolve().is_relative_to(root.resolve()):
         raise PluginError(f"{folder}: resolves to {folder.resolve()}, outside the results folder {root}; "
