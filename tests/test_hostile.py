@@ -261,6 +261,28 @@ def test_a_landmark_missing_in_every_image_fails_check_as_a_run_would(sandbox, c
     assert "missing in every image" in refused(sandbox, capsys, ["run", "-d", str(folder), "--dry-run"])
 
 
+def _deep_json(path: Path) -> Path:
+    """JSON nested deeper than Python's parser follows (a RecursionError in json.loads)."""
+    path.write_text('{"shapes": [' + "[" * 100_000 + "]" * 100_000 + "]}")
+    return path
+
+
+def test_a_labelme_file_nested_too_deeply_fails_check_in_one_line_naming_it(sandbox, capsys):
+    folder = sandbox.root / "data"
+    for i in range(4):
+        lf.image(folder / f"img{i}.png", 20, 16, seed=i)
+        lf.labelme(folder / f"img{i}.json", [("a", 3, 4), ("b", 5, 6)], (20, 16), f"img{i}.png")
+    deep = _deep_json(folder / "img3.json")
+    assert main(["datasets", "check", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.endswith(f"{deep}: not valid JSON (nested too deeply: a landmark file is "
+                                                   "a few levels deep, this one thousands)\n")
+    assert f"{deep}: not valid JSON (nested too deeply" in refused(sandbox, capsys, ["run", "-d", str(folder),
+                                                                                     "--dry-run"])
+    _deep_json(folder / "coco.json")  # COCO's sniffer parses it too: not a COCO file, and no RecursionError
+    assert "no coco files" in refused(sandbox, capsys, ["datasets", "check", str(folder), "--format", "coco"])
+
+
 def test_a_dry_run_on_a_broken_folder_reports_its_problem(sandbox, capsys):
     folder = lf.tps_folder(sandbox.root / "data", n=4)
     (folder / "img2.png").unlink()
