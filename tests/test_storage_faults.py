@@ -226,6 +226,25 @@ def test_the_slurm_executor_without_srun_is_one_line_before_anything_is_written(
     assert not results.exists()
 
 
+def test_a_slurm_controller_that_does_not_answer_is_one_line_and_leaves_no_submission_files(tmp_path, monkeypatch,
+                                                                                            capsys):
+    pytest.importorskip("submitit")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    refusal = "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)"
+    for command in ("sbatch", "srun", "sacct", "scancel"):
+        (bin_dir / command).write_text(f"#!/bin/sh\necho '{refusal}' >&2\nexit 1\n" if command == "sbatch" else
+                                       "#!/bin/sh\nexit 0\n")
+        (bin_dir / command).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    results = tmp_path / "results"
+    code = main(["run", "--grid", _grid(tmp_path), "--results", str(results), "--run", "r", "--executor", "slurm"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == (f"benchsuite: error: Slurm refused the job array of 3 cells ({refusal}); nothing "
+                                 "was submitted: run again once sbatch works\n")
+    assert list((results / "r" / "slurm").iterdir()) == []  # submitit's pickles and batch script are gone
+
+
 # --- full and read-only disks --------------------------------------------------------------------
 
 def _in_mount_namespace(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
