@@ -192,11 +192,15 @@ def _print_dry_run(plan, registry) -> None:
 
 def _warn_corrupt(folder: Path) -> None:
     """One line per cell that reports leave out because its files are damaged."""
-    from benchsuite.run.store import RunStore
+    from benchsuite.run.store import RunStore, what_becomes_of_corrupt
 
-    for cell_id, problem in RunStore(folder).corrupt().items():
-        print(f"benchsuite: warning: {folder / 'cells' / cell_id}: corrupt ({problem}), left out; the next run "
-              "recomputes it", file=sys.stderr)
+    store = RunStore(folder)
+    corrupt = store.corrupt()
+    manifest = store.manifest() if corrupt else None
+    grid_cells = set(manifest["cells"]) if manifest else None
+    for cell_id, problem in corrupt.items():
+        print(f"benchsuite: warning: {folder / 'cells' / cell_id}: corrupt ({problem}), left out; "
+              f"{what_becomes_of_corrupt(cell_id, grid_cells)}", file=sys.stderr)
 
 
 def cmd_leaderboard(args) -> int:
@@ -259,7 +263,8 @@ def cmd_status(args) -> int:
     from benchsuite.run.launch import run_status
 
     status = run_status(_run_folder(args))
-    print(f"run {status.folder} (grid {status.grid}): {status.total} cells, {status.disk_bytes / 1e6:.1f} MB on disk "
+    grid = f"grid {status.grid}" if status.grid else "no grid.json: the cells found in it"
+    print(f"run {status.folder} ({grid}): {status.total} cells, {status.disk_bytes / 1e6:.1f} MB on disk "
           f"({status.model_bytes / 1e6:.1f} MB of kept models)")
     for state, ids in status.states.items():
         print(f"  {state:<12} {len(ids)}")

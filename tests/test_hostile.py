@@ -490,6 +490,32 @@ def test_a_truncated_grid_json_is_one_line_for_status_and_rewritten_by_the_next_
     assert main(["status", "r", "--results", str(sandbox.results)]) == 0
 
 
+def test_a_run_without_grid_json_has_a_status_as_it_has_a_leaderboard(sandbox, capsys):
+    assert _run(sandbox, capsys) == 0
+    (sandbox.results / "r" / "grid.json").unlink()
+    assert main(["leaderboard", "r", "--results", str(sandbox.results)]) == 0
+    capsys.readouterr()
+    assert main(["status", "r", "--results", str(sandbox.results)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "(no grid.json: the cells found in it): 2 cells" in out and "  ok           2" in out
+
+
+def test_a_folder_under_cells_that_no_run_computes_is_never_promised_a_recompute(sandbox, capsys):
+    assert _run(sandbox, capsys) == 0
+    junk = sandbox.results / "r" / "cells" / "notes"
+    junk.mkdir()
+    (junk / "todo.txt").write_text("mine")
+    for _ in range(2):  # said the same way after a run as before it: the run leaves it alone
+        assert main(["leaderboard", "r", "--results", str(sandbox.results)]) == 0
+        err = capsys.readouterr().err
+        assert err == (f"benchsuite: warning: {junk}: corrupt (cell.json is missing), left out; it is not a cell of "
+                       "this run's grid, so no run recomputes it; remove it if nothing in it is yours\n")
+        assert main(["status", "r", "--results", str(sandbox.results)]) == 0  # the grid's cells are all there
+        capsys.readouterr()
+        assert _run(sandbox, capsys) == 0
+    assert (junk / "todo.txt").read_text() == "mine"
+
+
 def test_force_replaces_a_cell_without_a_moment_when_none_is_there(tmp_path):
     import threading
 

@@ -33,9 +33,11 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -48,6 +50,7 @@ from benchsuite.run import record as cell_record
 PREDICTION_COLUMNS = ["image_id", "landmark", "x", "y", "pred_x", "pred_y"]
 IMAGE_COLUMNS = ["width", "height"]  # the original image size; tables written before it was stored lack it
 _TMP_PREFIX = ".tmp-"
+_CELL_ID = re.compile(r"[0-9a-f]{16}")  # what cells.cell_id names a folder
 STALE_AFTER_S = 600.0  # a temporary this old, whose cell nobody has claimed, is a leftover of a killed writer
 
 
@@ -134,14 +137,15 @@ class RunStore:
         record, problem = self.inspect(cell_id)
         return "corrupt" if problem else (record["status"] if record else None)
 
-    def _cell_ids(self) -> list[str]:
+    def cell_ids(self) -> list[str]:
+        """The names of the folders under ``cells/`` (cells, or whatever else was put there), temporaries aside."""
         if not self.cells_dir.is_dir():
             return []
         return sorted(p.name for p in self.cells_dir.iterdir() if not p.name.startswith(".") and p.is_dir())
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every intact cell's record (complete or failed); corrupt ones are left out (see :meth:`corrupt`)."""
-        for cell_id in self._cell_ids():
+        for cell_id in self.cell_ids():
             record = self.record(cell_id)
             if record is not None:
                 yield record
@@ -149,7 +153,7 @@ class RunStore:
     def corrupt(self) -> dict[str, str]:
         """Cell id -> why it cannot be used (truncated, edited or half-written files)."""
         found = {}
-        for cell_id in self._cell_ids():
+        for cell_id in self.cell_ids():
             problem = self.inspect(cell_id)[1]
             if problem:
                 found[cell_id] = problem
@@ -286,6 +290,17 @@ class RunStore:
                     shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
                     removed += 1
         return removed
+
+
+def what_becomes_of_corrupt(cell_id: str, grid_cells: Iterable[str] | None) -> str:
+    """What happens to a corrupt cell, said to the user: the next run recomputes the cells of the run's grid (its
+    grid.json; without one, whatever grid it is given next), and no run touches any other folder under cells/ (an
+    earlier grid's cell, or one that is not a cell at all), so that is never promised."""
+    if grid_cells is None and _CELL_ID.fullmatch(cell_id):
+        return "the next run recomputes it if it is a cell of the grid it is given"
+    if grid_cells is not None and cell_id in grid_cells:
+        return "the next run recomputes it"
+    return "it is not a cell of this run's grid, so no run recomputes it; remove it if nothing in it is yours"
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:
