@@ -197,11 +197,15 @@ def _print_dry_run(plan, registry) -> None:
 
 def _warn_corrupt(folder: Path) -> None:
     """One line per cell that reports leave out because its files are damaged."""
-    from benchsuite.run.store import RunStore
+    from benchsuite.run.store import RunStore, what_becomes_of_corrupt
 
-    for cell_id, problem in RunStore(folder).corrupt().items():
-        print(f"benchsuite: warning: {folder / 'cells' / cell_id}: corrupt ({problem}), left out; the next run "
-              "recomputes it", file=sys.stderr)
+    store = RunStore(folder)
+    corrupt = store.corrupt()
+    manifest = store.manifest() if corrupt else None
+    grid_cells = set(manifest["cells"]) if manifest else None
+    for cell_id, problem in corrupt.items():
+        print(f"benchsuite: warning: {folder / 'cells' / cell_id}: corrupt ({problem}), left out; "
+              f"{what_becomes_of_corrupt(cell_id, grid_cells)}", file=sys.stderr)
 
 
 def cmd_leaderboard(args) -> int:
@@ -239,6 +243,7 @@ def cmd_report(args) -> int:
     from benchsuite.report import page
 
     folder = _run_folder(args)
+    _warn_corrupt(folder)
     out, figures = page.write(folder, _registry(args), Path(args.out) if args.out else folder / "report.html",
                               args.alpha, args.rope, Path(args.figures) if args.figures else None)
     print(f"report written to {out} ({out.stat().st_size / 1e6:.1f} MB)")
@@ -251,7 +256,9 @@ def cmd_export(args) -> int:
     """Every prediction of a run as one tidy table."""
     from benchsuite.report.export import export
 
-    out, rows = export(_run_folder(args), args.to, Path(args.out) if args.out else None)
+    folder = _run_folder(args)
+    _warn_corrupt(folder)
+    out, rows = export(folder, args.to, Path(args.out) if args.out else None)
     print(f"{rows} predictions written to {out}")
     return 0
 
@@ -261,7 +268,8 @@ def cmd_status(args) -> int:
     from benchsuite.run.launch import run_status
 
     status = run_status(_run_folder(args))
-    print(f"run {status.folder} (grid {status.grid}): {counted(status.total, 'cell')}, {status.disk_bytes / 1e6:.1f} MB on disk "
+    grid = f"grid {status.grid}" if status.grid else "no grid.json: the cells found in it"
+    print(f"run {status.folder} ({grid}): {counted(status.total, 'cell')}, {status.disk_bytes / 1e6:.1f} MB on disk "
           f"({status.model_bytes / 1e6:.1f} MB of kept models)")
     for state, ids in status.states.items():
         print(f"  {state:<12} {len(ids)}")

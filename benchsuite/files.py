@@ -1,8 +1,8 @@
 """Writing files so that a reader never sees half of one, and disk errors read as one line.
 
 Every file the suite writes for later (cells, ``grid.json``, checkpoints,
-fetched datasets, the Slurm submissions) goes through :func:`write_atomic`:
-the content is written under a temporary name in the same folder, flushed
+fetched datasets, the Slurm submissions, reports, exports and figures) goes
+through :func:`write_atomic`: the content is written under a temporary name in the same folder, flushed
 to the disk (``fsync``), renamed over the target, and the folder is synced,
 so a crash, a full disk or a killed process leaves either the old file or
 the new one, never a truncated or zero-byte one. :func:`locked` serialises
@@ -15,6 +15,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +30,11 @@ _DIGESTS: dict[tuple, str] = {}  # (path, inode, size, mtime) -> sha256, for thi
 
 
 def write_atomic(path: Path | str, write: Callable[[IO[bytes]], object]) -> Path:
-    """Write ``path`` through ``write(handle)`` (binary handle) all or nothing; the temporary is removed on failure."""
+    """Write ``path`` through ``write(handle)`` (binary handle) all or nothing.
+
+    On any failure the temporary is removed; a disk error (full, read-only, refused) is raised naming ``path``,
+    the file the user asked for, rather than the temporary or nothing at all.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
@@ -38,9 +43,11 @@ def write_atomic(path: Path | str, write: Callable[[IO[bytes]], object]) -> Path
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
         raise
     fsync_dir(path.parent)
     return path
@@ -75,6 +82,49 @@ def fsync_dir(folder: Path | str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_folder(folder: Path | str, what: str = "folder") -> Path:
+    """A folder the user named to write into, refused in one line when it, or a folder above it, is a file:
+    checked before any work, so that nothing is computed for a place that cannot be written."""
+    folder = Path(folder)
+    blocking = _file_in_the_way(folder)
+    if blocking is not None:
+        raise PluginError(f"{what} {folder}: " + ("is not a folder" if blocking == folder
+                                                   else f"cannot be made, {blocking} is not a folder"))
+    return folder
+
+
+def check_file(path: Path | str, what: str = "output file", example: str = "NAME") -> Path:
+    """A file the user named to write, refused in one line when it is a folder or lies under a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise PluginError(f"{what} {path}: is a folder; name the file to write, e.g. {path / example}")
+    blocking = _file_in_the_way(path.parent)
+    if blocking is not None:
+        raise PluginError(f"{what} {path}: cannot be written, {blocking} is not a folder")
+    return path
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The nearest path at or above ``folder`` that is there but is no folder (a file, a broken link), so that
+    ``folder`` cannot be made; None when nothing is in the way."""
+    for place in (folder, *folder.parents):
+        if place.is_dir():
+            return None
+        if place.exists() or place.is_symlink():
+            return place
+    return None
+
+
+def set_aside(path: Path | str, hidden: bool = False) -> Path:
+    """Rename an unusable file or folder out of the way, kept as evidence and never read again: beside it as
+    ``NAME.rejected-TIME-PID`` (``.NAME…`` with ``hidden``, so that listings of the folder skip it)."""
+    path = Path(path)
+    aside = path.with_name(f"{'.' if hidden else ''}{path.name}.rejected-{time.strftime('%Y%m%dT%H%M%S')}-"
+                           f"{os.getpid()}")
+    os.replace(path, aside)
+    return aside
 
 
 @contextlib.contextmanager

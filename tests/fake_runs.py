@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from benchsuite.run.cells import cell_id as hashed_id
 from benchsuite.run.store import RunStore
 
 # label -> (architecture, encoder, codec, parameters); the codec decides heatmap / regression / baseline
@@ -25,7 +26,7 @@ LANDMARKS = ("snout", "eye", "tail")
 def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np.ndarray, image_ids: list[str], *,
                folds: int, rng: np.random.Generator, size=(640, 480), input_size=64, pixel_size_mm=None,
                dataset_name: str | None = None, spec=None, config_extra: dict | None = None,
-               truth: np.ndarray | None = None, names: list[str] | None = None, cell_id: str | None = None,
+               truth: np.ndarray | None = None, names: list[str] | None = None,
                record_extra: dict | None = None) -> str:
     """One ok cell whose radial error of image i, landmark j is ``errors[i, j]`` (NaN truth where NaN).
 
@@ -46,13 +47,12 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
                           "x": x.ravel(), "y": y.ravel(), "pred_x": predicted[..., 0].ravel(),
                           "pred_y": predicted[..., 1].ravel(), "width": np.repeat(sizes[:, 0], n_landmarks),
                           "height": np.repeat(sizes[:, 1], n_landmarks)})
-    cell_id = cell_id or f"{dataset}-{method}-{fold}".replace("+", "_")
     config = {"dataset": {"name": dataset_name or dataset, "params": {}},
               "architecture": {"name": architecture, "params": {}},
               "encoder": {"name": encoder, "params": {}} if encoder else None,
               "codec": {"name": codec, "params": {}} if codec else None,
               "fold": fold, "protocol": {"folds": folds, "input_size": input_size}} | (config_extra or {})
-    record = {"id": cell_id, "status": "ok", "dataset": dataset, "method": method, "fold": fold, "config": config,
+    record = {"status": "ok", "dataset": dataset, "method": method, "fold": fold, "config": config,
               "split": {"train": 3 * n_images * (folds - 1) // 4, "val": n_images * (folds - 1) // 4,
                         "test": n_images}, "pixel_size_mm": pixel_size_mm}
     if parameters:
@@ -64,8 +64,19 @@ def write_cell(store: RunStore, dataset: str, method: str, fold: int, errors: np
         train, bare = rng.uniform(50, 100), 100.0
         record = {"device": "cpu", "train_seconds": 10.0, "train_images_per_s": train, "bare_images_per_s": bare,
                   "pipeline_efficiency": train / bare} | record
+    cell_id, record = identified(record)
     store.write(cell_id, record, table)
     return cell_id
+
+
+def identified(record: dict) -> tuple[str, dict]:
+    """A hand-made cell record as the runner writes one, and the folder it belongs in: an identity (``config``;
+    what it leaves out is taken from the record's labels and fold) and the id that identity hashes to."""
+    config = {"dataset": {"name": record.get("dataset", "d"), "params": {}},
+              "architecture": {"name": record.get("method", "m"), "params": {}}, "encoder": None, "codec": None,
+              "fold": record.get("fold", 0), "protocol": {}} | record.get("config", {})
+    cell_id = hashed_id(config)
+    return cell_id, record | {"id": cell_id, "config": config}
 
 
 def make_run(root, scales: dict[str, dict[str, float]], folds: int = 3, images_per_fold: int = 8,

@@ -20,7 +20,7 @@ def _cells(store: RunStore, error: float, sigma: float, folds: int = 3) -> list[
     rng = np.random.default_rng(int(sigma))
     codec = {"codec": {"name": "gaussian", "params": {"sigma": sigma}}}
     return [write_cell(store, "fish", "unet+gaussian", fold, np.full((4, 2), error), [f"i{fold}{k}" for k in range(4)],
-                       folds=folds, rng=rng, config_extra=codec, cell_id=f"s{sigma:g}-{fold}") for fold in range(folds)]
+                       folds=folds, rng=rng, config_extra=codec) for fold in range(folds)]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
-from fake_runs import make_run
+from fake_runs import identified, make_run
 
 from benchsuite.api import PluginError
 from benchsuite.cli import main
@@ -21,7 +21,7 @@ SCALES = {"fishA": {"unet+gaussian": 2.0, "mean-shape": 9.0}, "fishB": {"unet+ga
 def run(tmp_path):
     store = make_run(tmp_path / "results" / "spring", SCALES, folds=2, images_per_fold=3,
                      skip={("fishB", "unet+gaussian", 1)})
-    store.write("broken", {"id": "broken", "status": "failed", "dataset": "fishA", "method": "hrnet", "fold": 0})
+    store.write(*identified({"status": "failed", "dataset": "fishA", "method": "hrnet", "fold": 0}))
     return store
 
 
@@ -41,11 +41,12 @@ def test_one_row_per_stored_prediction_with_its_radial_error(run):
 
 def test_run_and_configuration_come_from_cell_json_or_are_computed_for_older_cells(run):
     first = next(r for r in run.records() if r["status"] == "ok")
-    run.write(first["id"], first | {"run": "renamed", "configuration_id": "abc"}, run.predictions(first["id"]))
+    recorded = configuration_id(first["config"])
+    run.write(first["id"], first | {"run": "renamed", "configuration_id": recorded}, run.predictions(first["id"]))
     table = tidy(run.root)
     mine = table[(table["dataset"] == first["dataset"]) & (table["method"] == first["method"])
                  & (table["fold"] == first["fold"])]
-    assert set(mine["run"]) == {"renamed"} and set(mine["configuration_id"]) == {"abc"}
+    assert set(mine["run"]) == {"renamed"} and set(mine["configuration_id"]) == {recorded}
     others = table.drop(mine.index)
     assert set(others["run"]) == {"spring"}  # older cells: the run folder's name
     for (dataset, method), group in others.groupby(["dataset", "method"]):

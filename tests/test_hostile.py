@@ -18,6 +18,7 @@ from pathlib import Path
 import landmark_files as lf
 import numpy as np
 import pytest
+from fake_runs import identified
 
 from benchsuite.cli import main
 
@@ -126,6 +127,43 @@ def test_a_run_folder_linked_out_of_the_results_folder_is_refused(sandbox, capsy
     assert "outside the results folder" in line and not any((sandbox.root / "elsewhere").iterdir())
 
 
+def test_a_grid_file_with_binary_bytes_is_one_line(sandbox, capsys):
+    grid = sandbox.work / "grid.toml"
+    grid.write_bytes(b'protocol = "smoke"\n\xff\xfe\x00datasets')
+    for extra in ([], ["--dry-run"]):
+        line = refused(sandbox, capsys, ["run", "--grid", str(grid), *extra])
+        assert line == f"benchsuite: error: {grid}: not a text file (byte 19 is not UTF-8); a grid is a TOML file"
+
+
+def test_a_results_folder_that_is_a_file_is_one_line(sandbox, capsys):
+    sandbox.results.write_text("not a folder")
+    line = refused(sandbox, capsys, ["run", "--grid", sandbox.grid()], writes_results=True)
+    assert line == f"benchsuite: error: results folder {sandbox.results}: is not a folder"
+    assert sandbox.results.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["report", "r", "--out", "{file}/page.html"], "report {file}/page.html: cannot be written, {file} is not a folder"),
+    (["report", "r", "--out", "{folder}"], "report {folder}: is a folder; name the file to write, e.g. "
+                                           "{folder}/report.html"),
+    (["report", "r", "--out", "{work}/page.html", "--figures", "{file}/figures"],
+     "--figures {file}/figures: cannot be made, {file} is not a folder"),
+    (["export", "r", "--out", "{file}/all.parquet"], "export {file}/all.parquet: cannot be written, {file} is not a "
+                                                     "folder"),
+    (["export", "r", "--out", "{folder}"], "export {folder}: is a folder; name the file to write, e.g. "
+                                           "{folder}/predictions.parquet"),
+])
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(sandbox, capsys, argv, expected):
+    assert _run(sandbox, capsys) == 0
+    names = {"file": sandbox.work / "notes.txt", "folder": sandbox.work / "taken", "work": sandbox.work}
+    names["file"].write_text("mine")
+    names["folder"].mkdir()
+    argv = [part.format(**names) for part in argv] + ["--results", str(sandbox.results)]
+    line = refused(sandbox, capsys, argv, writes_results=True)
+    assert line == f"benchsuite: error: {expected.format(**names)}"
+    assert list(names["folder"].iterdir()) == [] and names["file"].read_text() == "mine"
+
+
 def test_a_protocol_name_is_a_preset_never_a_path(sandbox, capsys):
     (sandbox.root / "x.toml").write_text('description = "planted"\nepochs = 1\n')
     climb = "../" * 40 + str(sandbox.root / "x").lstrip("/")  # from the presets' folder up to / and down to x.toml
@@ -221,6 +259,28 @@ def test_a_landmark_missing_in_every_image_fails_check_as_a_run_would(sandbox, c
     folder = _csv_folder(sandbox.root / "data", [f"img{i}.png,{i},{i},," for i in range(4)])
     assert "landmark 'L2' is missing in every image" in refused(sandbox, capsys, ["datasets", "check", str(folder)])
     assert "missing in every image" in refused(sandbox, capsys, ["run", "-d", str(folder), "--dry-run"])
+
+
+def _deep_json(path: Path) -> Path:
+    """JSON nested deeper than Python's parser follows (a RecursionError in json.loads)."""
+    path.write_text('{"shapes": [' + "[" * 100_000 + "]" * 100_000 + "]}")
+    return path
+
+
+def test_a_labelme_file_nested_too_deeply_fails_check_in_one_line_naming_it(sandbox, capsys):
+    folder = sandbox.root / "data"
+    for i in range(4):
+        lf.image(folder / f"img{i}.png", 20, 16, seed=i)
+        lf.labelme(folder / f"img{i}.json", [("a", 3, 4), ("b", 5, 6)], (20, 16), f"img{i}.png")
+    deep = _deep_json(folder / "img3.json")
+    assert main(["datasets", "check", str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.endswith(f"{deep}: not valid JSON (nested too deeply: a landmark file is "
+                                                   "a few levels deep, this one thousands)\n")
+    assert f"{deep}: not valid JSON (nested too deeply" in refused(sandbox, capsys, ["run", "-d", str(folder),
+                                                                                     "--dry-run"])
+    _deep_json(folder / "coco.json")  # COCO's sniffer parses it too: not a COCO file, and no RecursionError
+    assert "no coco files" in refused(sandbox, capsys, ["datasets", "check", str(folder), "--format", "coco"])
 
 
 def test_a_dry_run_on_a_broken_folder_reports_its_problem(sandbox, capsys):
@@ -325,18 +385,44 @@ def _edit_parquet(path: Path) -> None:
     table[table.image_id == table.image_id.iloc[0]].to_parquet(path, index=False)
 
 
-@pytest.mark.parametrize("damage", ["truncated cell.json", "truncated parquet", "edited parquet", "parquet gone"])
+def _edit_record(path: Path, edit) -> None:
+    record = json.loads(path.read_text())
+    edit(record)
+    path.write_text(json.dumps(record))
+
+
+def _move_to_fold_1(record: dict) -> None:
+    """The hand edit of issue 20: a fold-0 cell made to count as fold 1."""
+    record["fold"] = record["config"]["fold"] = 1
+
+
+def _copy_cell(source: Path, target: Path) -> None:
+    for name in ("cell.json", "predictions.parquet"):
+        (target / name).write_bytes((source / name).read_bytes())
+
+
+DAMAGE = {"truncated cell.json": lambda folder, other: _truncate(folder / "cell.json"),
+          "truncated parquet": lambda folder, other: _truncate(folder / "predictions.parquet"),
+          "edited parquet": lambda folder, other: _edit_parquet(folder / "predictions.parquet"),
+          "parquet gone": lambda folder, other: (folder / "predictions.parquet").unlink(),
+          "fold edited": lambda folder, other: _edit_record(folder / "cell.json", _move_to_fold_1),
+          "top-level fold edited": lambda folder, other: _edit_record(folder / "cell.json",
+                                                                      lambda r: r.update(fold=1)),
+          "identity removed": lambda folder, other: _edit_record(folder / "cell.json", lambda r: r.pop("config")),
+          "copied from the other fold": lambda folder, other: _copy_cell(other, folder)}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
 def test_a_damaged_cell_is_reported_never_used_and_recomputed(sandbox, capsys, damage):
     from benchsuite.run.store import RunStore
 
     assert _run(sandbox, capsys) == 0
     store = RunStore(sandbox.results / "r")
-    victim = sorted(r["id"] for r in store.records())[0]
+    victim, other = sorted(r["id"] for r in store.records() if r["fold"] == 0) + sorted(
+        r["id"] for r in store.records() if r["fold"] == 1)
     folder = store.cell_dir(victim)
-    {"truncated cell.json": lambda: _truncate(folder / "cell.json"),
-     "truncated parquet": lambda: _truncate(folder / "predictions.parquet"),
-     "edited parquet": lambda: _edit_parquet(folder / "predictions.parquet"),
-     "parquet gone": lambda: (folder / "predictions.parquet").unlink()}[damage]()
+    DAMAGE[damage](folder, store.cell_dir(other))
+    damaged = (folder / "cell.json").read_bytes()
     assert main(["status", "r", "--results", str(sandbox.results)]) == 1
     out, err = capsys.readouterr()
     detail = [line for line in out.splitlines() if re.match(r"  corrupt [0-9a-f]{16}: ", line)]
@@ -348,6 +434,51 @@ def test_a_damaged_cell_is_reported_never_used_and_recomputed(sandbox, capsys, d
     assert _run(sandbox, capsys) == 0
     assert store.status(victim) == "ok" and store.corrupt() == {}
     assert len(store.predictions(victim)) == store.record(victim)["predictions"]["rows"]
+    assert store.record(victim)["fold"] == 0 and store.status(other) == "ok"
+    (aside,) = [p for p in store.cells_dir.iterdir() if p.name.startswith(f".{victim}.rejected-")]
+    assert (aside / "cell.json").read_bytes() == damaged  # the damaged cell is kept as evidence, never read
+
+
+def _plant(folder: Path, data: bytes) -> None:
+    """Replace a cell's table by other bytes and record their digest, as someone covering their tracks would."""
+    import hashlib
+
+    (folder / "predictions.parquet").write_bytes(data)
+    _edit_record(folder / "cell.json", lambda r: r["predictions"].update(sha256=hashlib.sha256(data).hexdigest()))
+
+
+@pytest.mark.parametrize("command", [["leaderboard", "r"], ["report", "r", "--out", "{results}/page.html"],
+                                     ["export", "r"], ["stats", "r"]])
+def test_a_pickle_stored_as_predictions_with_its_digest_runs_no_code_and_is_one_line(sandbox, capsys, command):
+    import pickle
+
+    from benchsuite.run.store import RunStore
+
+    assert _run(sandbox, capsys) == 0
+    store = RunStore(sandbox.results / "r")
+    victim = sorted(r["id"] for r in store.records())[0]
+    _plant(store.cell_dir(victim), pickle.dumps(Payload(sandbox.root / MARKER)))
+    argv = [part.format(results=sandbox.results) for part in command]
+    assert main([*argv, "--results", str(sandbox.results)]) == 0
+    out, err = capsys.readouterr()
+    assert not (sandbox.root / MARKER).exists() and "Traceback" not in out + err
+    assert err.count("\n") == 1 and f"{victim}: corrupt (predictions.parquet is not a parquet table" in err
+    assert main(["status", "r", "--results", str(sandbox.results)]) == 1
+    assert f"corrupt {victim}: predictions.parquet is not a parquet table" in capsys.readouterr().out
+    assert _run(sandbox, capsys) == 0 and store.status(victim) == "ok"  # recomputed
+
+
+def test_a_table_damaged_past_its_footer_with_its_digest_is_one_line(sandbox, capsys):
+    from benchsuite.run.store import RunStore
+
+    assert _run(sandbox, capsys) == 0
+    store = RunStore(sandbox.results / "r")
+    victim = sorted(r["id"] for r in store.records())[0]
+    data = bytearray((store.cell_dir(victim) / "predictions.parquet").read_bytes())
+    data[4:40] = b"\xff" * 36  # the first column's pages, not the magic nor the footer
+    _plant(store.cell_dir(victim), bytes(data))
+    line = refused(sandbox, capsys, ["leaderboard", "r"], writes_results=True)
+    assert line.startswith(f"benchsuite: error: {store.cell_dir(victim) / 'predictions.parquet'}: cannot be read")
 
 
 def test_a_truncated_grid_json_is_one_line_for_status_and_rewritten_by_the_next_run(sandbox, capsys):
@@ -359,6 +490,32 @@ def test_a_truncated_grid_json_is_one_line_for_status_and_rewritten_by_the_next_
     assert main(["status", "r", "--results", str(sandbox.results)]) == 0
 
 
+def test_a_run_without_grid_json_has_a_status_as_it_has_a_leaderboard(sandbox, capsys):
+    assert _run(sandbox, capsys) == 0
+    (sandbox.results / "r" / "grid.json").unlink()
+    assert main(["leaderboard", "r", "--results", str(sandbox.results)]) == 0
+    capsys.readouterr()
+    assert main(["status", "r", "--results", str(sandbox.results)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "(no grid.json: the cells found in it): 2 cells" in out and "  ok           2" in out
+
+
+def test_a_folder_under_cells_that_no_run_computes_is_never_promised_a_recompute(sandbox, capsys):
+    assert _run(sandbox, capsys) == 0
+    junk = sandbox.results / "r" / "cells" / "notes"
+    junk.mkdir()
+    (junk / "todo.txt").write_text("mine")
+    for _ in range(2):  # said the same way after a run as before it: the run leaves it alone
+        assert main(["leaderboard", "r", "--results", str(sandbox.results)]) == 0
+        err = capsys.readouterr().err
+        assert err == (f"benchsuite: warning: {junk}: corrupt (cell.json is missing), left out; it is not a cell of "
+                       "this run's grid, so no run recomputes it; remove it if nothing in it is yours\n")
+        assert main(["status", "r", "--results", str(sandbox.results)]) == 0  # the grid's cells are all there
+        capsys.readouterr()
+        assert _run(sandbox, capsys) == 0
+    assert (junk / "todo.txt").read_text() == "mine"
+
+
 def test_force_replaces_a_cell_without_a_moment_when_none_is_there(tmp_path):
     import threading
 
@@ -368,24 +525,25 @@ def test_force_replaces_a_cell_without_a_moment_when_none_is_there(tmp_path):
 
     store = RunStore(tmp_path)
     table = pd.DataFrame({c: [1.0, 2.0] for c in PREDICTION_COLUMNS} | {"image_id": ["a", "b"]})
-    store.write("cell", {"status": "ok"}, table)
+    cell, record = identified({"status": "ok"})
+    store.write(cell, record, table)
     seen, stop = set(), threading.Event()
 
     def watch():
         while not stop.is_set():
-            seen.add(store.status("cell"))
+            seen.add(store.status(cell))
 
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
         for i in range(150):
-            store.write("cell", {"status": "ok", "round": i}, table)
+            store.write(cell, record | {"round": i}, table)
     finally:
         stop.set()
         watcher.join()
     assert seen == {"ok"}
-    assert store.record("cell")["round"] == 149
-    assert sorted(p.name for p in (tmp_path / "cells").iterdir()) == ["cell"]  # no temporary left behind
+    assert store.record(cell)["round"] == 149
+    assert sorted(p.name for p in (tmp_path / "cells").iterdir()) == [cell]  # no temporary left behind
 
 
 def test_a_corrupt_image_fails_the_mean_shape_baseline_like_every_other_method(sandbox, capsys):

@@ -4,31 +4,32 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from fake_runs import identified
 
 from benchsuite.cli import main
 from benchsuite.report.leaderboard import command, fold_scores, summarise
 from benchsuite.run.store import RunStore
 
 
-def _store_cell(store, cell_id, method, fold, errors_per_image, folds=3):
+def _store_cell(store, method, fold, errors_per_image, folds=3):
     """Predictions whose per-image mean radial errors are exactly ``errors_per_image``."""
     rows = []
     for i, err in enumerate(errors_per_image):
         # two landmarks per image, both off by ``err`` along x
         rows += [dict(image_id=f"img{fold}{i}", landmark=name, x=10.0, y=5.0, pred_x=10.0 + err, pred_y=5.0)
                  for name in ("a", "b")]
-    record = {"id": cell_id, "status": "ok", "dataset": "toy", "method": method, "fold": fold,
+    record = {"status": "ok", "dataset": "toy", "method": method, "fold": fold,
               "config": {"protocol": {"folds": folds}}}
-    store.write(cell_id, record, pd.DataFrame(rows))
+    store.write(*identified(record), pd.DataFrame(rows))
 
 
 @pytest.fixture
 def store(tmp_path):
     store = RunStore(tmp_path / "run")
     for fold, errors in enumerate([[1.0, 3.0], [4.0, 4.0], [6.0, 8.0]]):
-        _store_cell(store, f"a{fold}", "good", fold, errors)
-    _store_cell(store, "b0", "partial", 0, [0.5, 0.5])
-    store.write("c0", {"id": "c0", "status": "failed", "dataset": "toy", "method": "broken", "fold": 0})
+        _store_cell(store, "good", fold, errors)
+    _store_cell(store, "partial", 0, [0.5, 0.5])
+    store.write(*identified({"status": "failed", "dataset": "toy", "method": "broken", "fold": 0}))
     return store
 
 
@@ -52,8 +53,8 @@ def test_missing_ground_truth_is_excluded_not_counted_as_zero(tmp_path, registry
     store = RunStore(tmp_path / "run")
     rows = [dict(image_id="i", landmark="a", x=0.0, y=0.0, pred_x=3.0, pred_y=4.0),
             dict(image_id="i", landmark="b", x=np.nan, y=np.nan, pred_x=1.0, pred_y=1.0)]
-    store.write("z", {"id": "z", "status": "ok", "dataset": "toy", "method": "m", "fold": 0,
-                      "config": {"protocol": {"folds": 1}}}, pd.DataFrame(rows))
+    store.write(*identified({"status": "ok", "dataset": "toy", "method": "m", "fold": 0,
+                             "config": {"protocol": {"folds": 1}}}), pd.DataFrame(rows))
     assert fold_scores(store, registry).score.tolist() == [5.0]
 
 

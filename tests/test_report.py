@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
-from fake_runs import make_run, make_synthetic_run, trained
+from fake_runs import identified, make_run, make_synthetic_run, trained
 from PIL import Image
 
 from benchsuite.cli import main
@@ -70,8 +70,8 @@ def small_run(tmp_path_factory, registry):
     make_synthetic_run(root, registry, {"unet+gaussian": 1.5, "fcn8+gaussian": 3.0, "mean-shape": 9.0}, folds=3,
                        params={"n_images": 15, "seed": 4}, label="synthetic-b", seed=1)
     make_run(root, {"elsewhere": {"unet+gaussian": 2.0, "mean-shape": 6.0}}, folds=2, images_per_fold=4, seed=2)
-    store.write("hrnet-0", {"id": "hrnet-0", "status": "failed", "dataset": "synthetic", "method": "hrnet+gaussian",
-                            "fold": 0, "error": "OutOfMemoryError: CUDA out of memory.\nTraceback ..."})
+    store.write(*identified({"status": "failed", "dataset": "synthetic", "method": "hrnet+gaussian", "fold": 0,
+                             "error": "OutOfMemoryError: CUDA out of memory.\nTraceback ..."}))
     store.adopt_grid("small", [r["id"] for r in store.records()] + ["hrnet-1", "hrnet-2"])  # 2 not started
     return root
 
@@ -173,8 +173,8 @@ def test_the_human_reference_is_shown_where_the_dataset_knows_it(small_run, regi
 
 def test_a_run_without_any_completed_cell_still_reports_its_failures(tmp_path, registry):
     store = RunStore(tmp_path / "broken")
-    store.write("c0", {"id": "c0", "status": "failed", "dataset": "d", "method": "m", "fold": 0,
-                       "error": "ValueError: bad", "packages": {"torch": "2.14.1"}})
+    store.write(*identified({"status": "failed", "dataset": "d", "method": "m", "fold": 0,
+                             "error": "ValueError: bad", "packages": {"torch": "2.14.1"}}))
     out, _ = page.write(store.root, registry, tmp_path / "broken.html")
     text = out.read_text()
     assert "No cell of this run has completed yet" in text and "ValueError: bad" in text

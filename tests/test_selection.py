@@ -20,7 +20,7 @@ def _candidate(store, sigma: float, fold: int, test_error: float, val_error: flo
     config = {"codec": {"name": "gaussian", "params": {"sigma": sigma}}}
     cell = write_cell(store, "fish", f"unet+gaussian(sigma={sigma:g})", fold, np.full((4, 2), test_error),
                       [f"i{fold}{k}" for k in range(4)], folds=2, rng=rng, config_extra=config,
-                      spec=("unet", None, "gaussian", 31_000_000), cell_id=f"s{sigma:g}-f{fold}")
+                      spec=("unet", None, "gaussian", 31_000_000))
     record = store.record(cell)
     record["selection"] = {"group": "g1", "label": "unet+gaussian(sigma=selected)", "values": {"codec.sigma": sigma}}
     if val_error is not None:

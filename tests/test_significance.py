@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from fake_runs import make_run, write_cell
+from fake_runs import identified, make_run, write_cell
 
 from benchsuite.cli import main
 from benchsuite.report import significance, stats
@@ -134,8 +134,8 @@ def test_stats_states_the_rope_in_input_pixels(scales_apart, tmp_path, capsys):
 def test_across_datasets_leaves_out_datasets_without_image_sizes(tmp_path, registry):
     store = RunStore(tmp_path / "run")
     rows = pd.DataFrame([dict(image_id="i", landmark="a", x=0.0, y=0.0, pred_x=3.0, pred_y=4.0)])
-    store.write("z", {"id": "z", "status": "ok", "dataset": "old", "method": "m", "fold": 0,
-                      "config": {"protocol": {"folds": 1}}}, rows)
+    store.write(*identified({"status": "ok", "dataset": "old", "method": "m", "fold": 0,
+                             "config": {"protocol": {"folds": 1}}}), rows)
     summary = significance.across_summary(Run(store, registry), load_metric(registry, "mre"))
     assert summary.excluded == ["old"] and summary.table.empty
 

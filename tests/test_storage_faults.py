@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from benchsuite.cli import main
+from benchsuite.run.cells import cell_id
 from benchsuite.run.store import PREDICTION_COLUMNS, RunStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,20 +114,22 @@ def test_two_writers_of_one_cell_at_once_always_leave_one_whole_cell(tmp_path):
     writer = """
         import sys
         import pandas as pd
+        from benchsuite.run.cells import cell_id
         from benchsuite.run.store import PREDICTION_COLUMNS, RunStore
         table = pd.DataFrame({c: [1.0, 2.0] for c in PREDICTION_COLUMNS} | {"image_id": ["a", "b"]})
         store = RunStore(sys.argv[1])
         for i in range(60):
-            store.write("cell", {"status": "ok", "writer": sys.argv[2], "round": i}, table)
+            store.write(cell_id({"fold": 0}), {"status": "ok", "config": {"fold": 0}, "writer": sys.argv[2],
+                                               "round": i}, table)
     """
     writers = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(writer), str(tmp_path), name],
                                 stderr=subprocess.PIPE, text=True) for name in "ab"]
-    store, seen = RunStore(tmp_path), set()
+    store, seen, cell = RunStore(tmp_path), set(), cell_id({"fold": 0})
     while any(w.poll() is None for w in writers):
-        seen.add(store.status("cell"))
+        seen.add(store.status(cell))
     assert [w.wait() for w in writers] == [0, 0], [w.stderr.read() for w in writers]
-    assert seen <= {None, "ok"} and store.status("cell") == "ok"  # never corrupt, never half
-    assert sorted(p.name for p in store.cells_dir.iterdir()) == ["cell"]
+    assert seen <= {None, "ok"} and store.status(cell) == "ok"  # never corrupt, never half
+    assert sorted(p.name for p in store.cells_dir.iterdir()) == [cell]
 
 
 def test_a_file_system_without_locks_is_one_clear_line(tmp_path, monkeypatch, capsys):
@@ -223,6 +226,25 @@ def test_the_slurm_executor_without_srun_is_one_line_before_anything_is_written(
     assert not results.exists()
 
 
+def test_a_slurm_controller_that_does_not_answer_is_one_line_and_leaves_no_submission_files(tmp_path, monkeypatch,
+                                                                                            capsys):
+    pytest.importorskip("submitit")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    refusal = "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)"
+    for command in ("sbatch", "srun", "sacct", "scancel"):
+        (bin_dir / command).write_text(f"#!/bin/sh\necho '{refusal}' >&2\nexit 1\n" if command == "sbatch" else
+                                       "#!/bin/sh\nexit 0\n")
+        (bin_dir / command).chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    results = tmp_path / "results"
+    code = main(["run", "--grid", _grid(tmp_path), "--results", str(results), "--run", "r", "--executor", "slurm"])
+    err = capsys.readouterr().err
+    assert code == 2 and err == (f"benchsuite: error: Slurm refused the job array of 3 cells ({refusal}); nothing "
+                                 "was submitted: run again once sbatch works\n")
+    assert list((results / "r" / "slurm").iterdir()) == []  # submitit's pickles and batch script are gone
+
+
 # --- full and read-only disks --------------------------------------------------------------------
 
 def _in_mount_namespace(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
@@ -230,7 +252,7 @@ def _in_mount_namespace(script: str, tmp_path: Path) -> subprocess.CompletedProc
     path = tmp_path / "script.sh"
     path.write_text(script)
     return subprocess.run(["unshare", "--mount", "sh", str(path)], capture_output=True, text=True, timeout=300,
-                          env=os.environ | {"PYTHONPATH": str(REPO / "tests")})
+                          env=os.environ | {"PYTHONPATH": os.pathsep.join(str(REPO / p) for p in ("", "plugins", "tests"))})
 
 
 @pytest.mark.skipif(not _can("unshare", "--mount"), reason="needs unshare --mount (root)")
@@ -265,6 +287,48 @@ def test_a_full_disk_during_force_is_one_line_and_keeps_the_old_cells(tmp_path):
     assert sorted(c for c in cells if not c.startswith(".")) == sorted(
         p.name for p in (tmp_path / "before" / "cells").iterdir() if not p.name.startswith("."))
     assert not [c for c in cells if c.startswith(".tmp")]
+
+
+@pytest.mark.skipif(not _can("unshare", "--mount"), reason="needs unshare --mount (root)")
+def test_a_full_disk_during_report_or_export_is_one_line_naming_the_file_and_leaves_no_temporary(tmp_path):
+    results = tmp_path / "results"
+    assert main(["run", "--grid", _grid(tmp_path), "--results", str(results), "--run", "r"]) == 0
+    out = tmp_path / "out"
+    out.mkdir()
+    cli = f"{sys.executable} -m benchsuite.cli"
+    script = f"""
+        mount -t tmpfs -o size=1m tmpfs {out} || exit 99
+        dd if=/dev/zero of={out}/filler bs=4k 2>/dev/null
+        for to in parquet csv; do
+            {cli} export r --results {results} --to $to --out {out}/all.$to > /dev/null 2> {tmp_path}/export-$to
+            echo "export-$to=$?"
+        done
+        {cli} report r --results {results} --out {out}/page.html > /dev/null 2> {tmp_path}/report; echo "report=$?"
+        rm {out}/filler
+        {cli} export r --results {results} --out {out}/all.parquet > /dev/null; echo "again=$?"
+        ls -A {out} > {tmp_path}/left
+    """
+    done = _in_mount_namespace(textwrap.dedent(script), tmp_path)
+    if done.returncode == 99:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    assert done.stdout.split() == ["export-parquet=2", "export-csv=2", "report=2", "again=0"], (
+        done.stdout + done.stderr)
+    for name, target in (("export-parquet", "all.parquet"), ("export-csv", "all.csv"), ("report", "page.html")):
+        assert (tmp_path / name).read_text() == f"benchsuite: error: {out / target}: No space left on device\n"
+    assert (tmp_path / "left").read_text().split() == ["all.parquet"]  # no temporary, empty or not, survives
+
+
+def test_an_existing_folder_as_the_report_leaves_nothing_beside_it(tmp_path, capsys):
+    results = tmp_path / "results"
+    assert main(["run", "--grid", _grid(tmp_path), "--results", str(results), "--run", "r"]) == 0
+    capsys.readouterr()
+    (tmp_path / "taken").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["report", "r", "--results", str(results), "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"benchsuite: error: report {tmp_path / 'taken'}: is a folder; name the file to write, e.g. " \
+                  f"{tmp_path / 'taken' / 'report.html'}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and list((tmp_path / "taken").iterdir()) == []
 
 
 @pytest.mark.skipif(not _can("unshare", "--mount"), reason="needs unshare --mount (root)")

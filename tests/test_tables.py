@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from fake_runs import make_run, trained, write_cell
+from fake_runs import identified, make_run, trained, write_cell
 
 from benchsuite.cli import main
 from benchsuite.report.render import render
@@ -146,8 +146,8 @@ def test_hit_rates_at_multiples_of_delta_pixels_and_millimetres(tmp_path, capsys
 def test_tables_of_old_runs_without_image_sizes_still_render(tmp_path, capsys):
     store = RunStore(tmp_path / "r")
     table = pd.DataFrame([dict(image_id="i", landmark="a", x=0.0, y=0.0, pred_x=3.0, pred_y=4.0)])
-    store.write("z", {"id": "z", "status": "ok", "dataset": "toy", "method": "m", "fold": 0,
-                      "config": {"protocol": {"folds": 1}}}, table)
+    store.write(*identified({"status": "ok", "dataset": "toy", "method": "m", "fold": 0,
+                             "config": {"protocol": {"folds": 1}}}), table)
     text = _table(store.root, capsys, "--table", "hits")
     assert "| —" in _row(text, "toy", "m")
     assert "5.00" in _table(store.root, capsys)
@@ -215,10 +215,10 @@ def test_speed_table_reports_throughput_and_pipeline_efficiency(tmp_path, regist
     store = RunStore(tmp_path / "run")
     rows = pd.DataFrame([dict(image_id="i", landmark="a", x=0.0, y=0.0, pred_x=1.0, pred_y=0.0)])
     for fold, (train, bare) in enumerate([(90.0, 100.0), (70.0, 100.0)]):
-        store.write(f"c{fold}", {"id": f"c{fold}", "status": "ok", "dataset": "d", "method": "m", "fold": fold,
+        store.write(*identified({"status": "ok", "dataset": "d", "method": "m", "fold": fold,
                                  "config": {"protocol": {"folds": 2}}, "device": "cpu", "train_seconds": 10.0,
                                  "train_images_per_s": train, "bare_images_per_s": bare,
-                                 "pipeline_efficiency": train / bare}, rows)
+                                 "pipeline_efficiency": train / bare}), rows)
     table = build(Run(store, registry), "speed")
     assert table.data.loc[0, "pipeline_efficiency"] == pytest.approx(0.8)
     assert table.data.loc[0, "train_images_per_s"] == pytest.approx(80.0)

@@ -7,7 +7,6 @@ knowing the results folder's layout. Read from ``cell.json`` and
 """
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from benchsuite.api import PluginError
 from benchsuite.distance import radial_errors
+from benchsuite.files import check_file, write_atomic
 from benchsuite.run.cells import configuration_id
 from benchsuite.run.store import RunStore
 
@@ -75,13 +75,9 @@ def export(folder: Path, fmt: str = "parquet", out: Path | None = None) -> tuple
     the number of rows."""
     if fmt not in FORMATS:
         raise PluginError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
+    out = check_file(out or Path(folder) / "export" / f"predictions.{fmt}", "export", f"predictions.{fmt}")
     table = tidy(folder)
-    out = Path(out) if out else Path(folder) / "export" / f"predictions.{fmt}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    if fmt == "parquet":
-        table.to_parquet(tmp, index=False)
-    else:
-        table.to_csv(tmp, index=False)
-    tmp.replace(out)
+    write_atomic(out, lambda handle: table.to_parquet(handle, index=False) if fmt == "parquet"
+                 else table.to_csv(handle, index=False))
     return out, len(table)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 
 from benchsuite.api import PluginError
+from benchsuite.files import check_file, check_folder, write_text_atomic
 from benchsuite.report import overlays, plots, significance, tables
 from benchsuite.report import training as trained
 from benchsuite.report.flags import flags_of
@@ -506,13 +506,13 @@ def write(folder: Path, registry, out: Path, alpha: float = 0.05, rope: float = 
           figures: Path | None = None) -> tuple[Path, list[Path]]:
     """Write a run's report page atomically to ``out``; with ``figures``, its prediction overlays as PNG files
     there too. The page's path and the figures'."""
+    out = check_file(out, "report", "report.html")  # before the report is computed, not after
+    if figures:
+        check_folder(figures, "--figures")
     report = Report(folder, registry, alpha, rope)
     text = build(report)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    write_text_atomic(out, text)
     written = overlays.write_figures(report.overlay_figures, Path(figures)) if figures else []
     return out, written
 

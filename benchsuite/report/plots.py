@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchsuite.files import write_atomic
+
 LOG_SPAN = 10.0  # a chart switches to a log scale when its largest value is this many times its smallest
 WIDEST = 14.0  # inches: bar charts of many landmarks × methods stay readable on a page
 DPI = 110
@@ -39,10 +41,7 @@ def save(data: bytes, path: Path) -> Path:
     """Write PNG bytes atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return write_atomic(path, lambda handle: handle.write(data))
 
 
 def filename(text: str) -> str:

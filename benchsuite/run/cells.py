@@ -58,7 +58,7 @@ class Cell:
 
     @property
     def id(self) -> str:
-        return _digest(self.identity())
+        return cell_id(self.identity())
 
     @property
     def configuration_id(self) -> str:
@@ -123,6 +123,11 @@ def _by_content(value: Any) -> Any:
     if isinstance(value, list):
         return [_by_content(item) for item in value]
     return value
+
+
+def cell_id(identity: dict[str, Any]) -> str:
+    """A cell identity (as stored in cell.json's ``config``), hashed: the name of the cell's folder."""
+    return _digest(identity)
 
 
 def configuration_id(identity: dict[str, Any]) -> str:

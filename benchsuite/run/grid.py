@@ -82,7 +82,10 @@ def load_spec(grid: str) -> GridSpec:
     if grid.endswith(".toml") or path.exists():
         if not path.is_file():
             raise PluginError(f"{grid}: grid file not found")
-        text, name = path.read_text(), path.stem
+        try:
+            text, name = path.read_text(encoding="utf-8"), path.stem
+        except UnicodeDecodeError as exc:
+            raise PluginError(f"{grid}: not a text file (byte {exc.start} is not UTF-8); a grid is a TOML file") from None
     else:
         packaged = resources.files("benchsuite") / "grids" / f"{grid}.toml"
         if not packaged.is_file():

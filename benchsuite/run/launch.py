@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from benchsuite.api import PluginError
+from benchsuite.files import check_folder
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as installed_registry
 from benchsuite.run import grid as grids
 from benchsuite.run.cells import Cell
-from benchsuite.run.store import RunStore
+from benchsuite.run.store import RunStore, what_becomes_of_corrupt
 
 if TYPE_CHECKING:  # the runner imports torch: only running a grid needs it
     from benchsuite.run.runner import RunSummary
@@ -54,7 +55,7 @@ def run_name_from(label: str) -> str:
 
 def run_folder(results: str | Path | None, name: str) -> Path:
     """The folder of run ``name``, refused unless it lies inside the results folder (no link out of it)."""
-    root = results_root(results)
+    root = check_folder(results_root(results), "results folder")
     folder = root / check_run_name(name)
     if not folder.resolve().is_relative_to(root.resolve()):
         raise PluginError(f"{folder}: resolves to {folder.resolve()}, outside the results folder {root}; "
@@ -329,7 +330,7 @@ def resolve_run(run: str | Path, results: str | Path | None = None) -> Path:
 @dataclass
 class RunStatus:
     folder: Path
-    grid: str
+    grid: str | None  # None: the run has no grid.json, its cells are those found on disk
     states: dict[str, list[str]]  # ok, failed, corrupt, running, not started -> cell ids
     errors: dict[str, str]  # failed or corrupt cell id -> its error
     disk_bytes: int = 0  # the run folder's files
@@ -347,18 +348,17 @@ class RunStatus:
 def run_status(folder: Path) -> RunStatus:
     """The state of every cell of a run's grid, read from its folder only (it may be read-only)."""
     store = RunStore(folder)
-    manifest = store.manifest()
-    if manifest is None:
-        raise PluginError(f"{store.root}: not a run folder (no grid.json)")
+    manifest = store.manifest()  # None without grid.json (lost, or not copied along): the cells on disk are listed
+    grid_cells = manifest["cells"] if manifest else None
     states: dict[str, list[str]] = {"ok": [], "failed": [], "corrupt": [], "running": [], "not started": []}
     errors = {}
-    for cell_id in manifest["cells"]:
+    for cell_id in grid_cells if grid_cells is not None else store.cell_ids():
         record, problem = store.inspect(cell_id)
         if store.in_progress(cell_id) and (problem or record is None or record["status"] != "ok"):
             states["running"].append(cell_id)  # being (re)computed: whatever is there now is about to change
         elif problem:
             states["corrupt"].append(cell_id)
-            errors[cell_id] = f"{problem}; the next run recomputes it"
+            errors[cell_id] = f"{problem}; {what_becomes_of_corrupt(cell_id, grid_cells)}"
         elif record is None:
             states["not started"].append(cell_id)
         else:
@@ -366,5 +366,5 @@ def run_status(folder: Path) -> RunStatus:
             if record["status"] == "failed":
                 errors[cell_id] = record.get("error") or "failed"
     sizes = [(p, p.stat().st_size) for p in store.root.rglob("*") if p.is_file()]
-    return RunStatus(store.root, manifest["grid"], states, errors, sum(s for _, s in sizes),
+    return RunStatus(store.root, manifest["grid"] if manifest else None, states, errors, sum(s for _, s in sizes),
                      sum(s for p, s in sizes if "model" in p.relative_to(store.root).parts))

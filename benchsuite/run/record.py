@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from benchsuite.run.cells import cell_id, configuration_id
+
 FORMAT = 2
 READS = (1, 2)
 
@@ -81,8 +83,27 @@ def problem(record: Any) -> str | None:
     return None
 
 
-def read(data: Any) -> tuple[CellRecord | None, str | None]:
-    """(record, None) for a record of a format this version reads, brought to the current one; (None, why)."""
+def identity_problem(record: CellRecord, folder_id: str) -> str | None:
+    """Why a record is not the cell its folder names, or None: its identity (``config``) must hash to the folder's
+    name, and the id, fold and configuration id it states must be that identity's. A record edited by hand (a fold
+    changed) or copied into another cell's folder would otherwise be counted, and reused, as a cell it is not."""
+    config = record.get("config")
+    if not isinstance(config, dict):
+        return "cell.json has no identity (config), so it cannot be told which cell it is"
+    hashed = cell_id(config)
+    if hashed != folder_id:
+        return (f"cell.json describes cell {hashed}, not {folder_id} (its identity was edited, or the record was "
+                "copied from another cell)")
+    stated = {"id": folder_id, "fold": config.get("fold"), "configuration_id": configuration_id(config)}
+    for key, expected in stated.items():
+        if key in record and record[key] != expected:
+            return f"cell.json has {key} = {record[key]!r} where its identity says {expected!r} (edited)"
+    return None
+
+
+def read(data: Any, folder_id: str) -> tuple[CellRecord | None, str | None]:
+    """(record, None) for a record of a format this version reads, brought to the current one, that is the cell of
+    the folder it lies in; (None, why)."""
     if not isinstance(data, dict):
         return None, "cell.json is not a cell record"
     version = data.get("format", 1)
@@ -90,7 +111,7 @@ def read(data: Any) -> tuple[CellRecord | None, str | None]:
         return None, (f"cell.json has format {version!r}, which this version of benchsuite does not read (it reads "
                       f"formats {' and '.join(map(str, READS))})")
     record = _from_format_1(data) if version == 1 else dict(data)
-    why = problem(record)
+    why = problem(record) or identity_problem(record, folder_id)
     return (None, why) if why else (record, None)
 
 
@@ -100,10 +121,11 @@ def _from_format_1(data: dict[str, Any]) -> CellRecord:
     return {**data, "format": FORMAT}
 
 
-def stamp(record: dict[str, Any]) -> CellRecord:
-    """The record as written, in the current format; a record the readers would refuse is a bug: ValueError."""
+def stamp(record: dict[str, Any], folder_id: str) -> CellRecord:
+    """The record as written into folder ``folder_id``, in the current format; a record the readers would refuse
+    is a bug: ValueError."""
     stamped = {**record, "format": FORMAT}
-    why = problem(stamped)
+    why = problem(stamped) or identity_problem(stamped, folder_id)
     if why:
         raise ValueError(why)
     return stamped

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -198,6 +199,10 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
             return Outcome(cell, "busy")
         if not force and store.status(cell.id) == "ok":  # finished by another process meanwhile
             return Outcome(cell, "skipped")
+        rejected = store.set_aside_if_corrupt(cell.id)
+        if rejected:
+            print(f"benchsuite: warning: {store.cell_dir(cell.id)}: corrupt ({rejected[1]}); moved to "
+                  f"{rejected[0].name}, the cell is computed again", file=sys.stderr, flush=True)
         if progress:
             progress.cell_started(cell)
         checkpoint = store.checkpoint_path(cell.id)

@@ -7,8 +7,11 @@ renamed into place (a replacement swaps the two folders in one step), so a
 reader (or a run killed half-way) never sees half a cell, nor a moment
 without one. ``cell.json`` records the row count and the sha256 of its
 parquet: a cell is complete only when both files are there, parse, and
-match. A truncated or edited cell is *corrupt*: reported, never used, and
-recomputed by the next run. Everything downstream is computed from these
+match, and when its record's identity hashes to the folder's name (so an
+edited fold or a record copied from another cell is not counted as a cell
+it is not). A truncated or edited cell is *corrupt*: reported, never used,
+and recomputed by the next run, which first moves it aside as
+``cells/.<id>.rejected-…`` for whoever wants to see what happened to it. Everything downstream is computed from these
 files alone.
 
 **Claims.** A cell is claimed with an ``flock`` on ``cells/.locks/<id>.lock``
@@ -30,21 +33,24 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
 
-from benchsuite.api import PluginError
-from benchsuite.files import fsync_dir, lock_error, locked, sha256, write_atomic, write_text_atomic
+from benchsuite.api import PluginError, one_line
+from benchsuite.files import fsync_dir, lock_error, locked, set_aside, sha256, write_atomic, write_text_atomic
 from benchsuite.run import record as cell_record
 
 PREDICTION_COLUMNS = ["image_id", "landmark", "x", "y", "pred_x", "pred_y"]
 IMAGE_COLUMNS = ["width", "height"]  # the original image size; tables written before it was stored lack it
 _TMP_PREFIX = ".tmp-"
+_CELL_ID = re.compile(r"[0-9a-f]{16}")  # what cells.cell_id names a folder
 STALE_AFTER_S = 600.0  # a temporary this old, whose cell nobody has claimed, is a leftover of a killed writer
 
 
@@ -114,7 +120,7 @@ class RunStore:
             return None, ("cell.json is missing" if folder.is_dir() else None)
         except ValueError as exc:
             return None, f"cell.json does not parse ({exc})"
-        record, problem = cell_record.read(record)
+        record, problem = cell_record.read(record, folder.name)
         if problem:
             return None, problem
         if record["status"] == "ok":
@@ -131,14 +137,15 @@ class RunStore:
         record, problem = self.inspect(cell_id)
         return "corrupt" if problem else (record["status"] if record else None)
 
-    def _cell_ids(self) -> list[str]:
+    def cell_ids(self) -> list[str]:
+        """The names of the folders under ``cells/`` (cells, or whatever else was put there), temporaries aside."""
         if not self.cells_dir.is_dir():
             return []
         return sorted(p.name for p in self.cells_dir.iterdir() if not p.name.startswith(".") and p.is_dir())
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every intact cell's record (complete or failed); corrupt ones are left out (see :meth:`corrupt`)."""
-        for cell_id in self._cell_ids():
+        for cell_id in self.cell_ids():
             record = self.record(cell_id)
             if record is not None:
                 yield record
@@ -146,14 +153,32 @@ class RunStore:
     def corrupt(self) -> dict[str, str]:
         """Cell id -> why it cannot be used (truncated, edited or half-written files)."""
         found = {}
-        for cell_id in self._cell_ids():
+        for cell_id in self.cell_ids():
             problem = self.inspect(cell_id)[1]
             if problem:
                 found[cell_id] = problem
         return found
 
+    def set_aside_if_corrupt(self, cell_id: str) -> tuple[Path, str] | None:
+        """Move a corrupt cell out of the way before it is recomputed, kept as evidence (an edited record is worth
+        a look) and never read again: (where it went, why it is corrupt), or None for a usable or absent cell.
+        Call it holding the cell's claim."""
+        problem = self.inspect(cell_id)[1]
+        if problem is None:
+            return None
+        return set_aside(self.cell_dir(cell_id), hidden=True), problem
+
     def predictions(self, cell_id: str) -> pd.DataFrame:
-        return pd.read_parquet(self.cell_dir(cell_id) / "predictions.parquet")
+        """A cell's predictions table (pyarrow alone reads it: no engine that could unpickle); a table damaged
+        past its footer is one line naming it."""
+        import pyarrow
+
+        path = self.cell_dir(cell_id) / "predictions.parquet"
+        try:
+            return pd.read_parquet(path, engine="pyarrow")
+        except (OSError, ValueError, pyarrow.ArrowException) as exc:
+            raise PluginError(f"{path}: cannot be read as a predictions table ({one_line(str(exc))}); remove "
+                              "the cell's folder and run the grid again to recompute it") from None
 
     def checkpoint_path(self, cell_id: str) -> Path:
         return self.root / "checkpoints" / f"{cell_id}.pt"
@@ -180,7 +205,7 @@ class RunStore:
                 table = tmp / "predictions.parquet"
                 write_atomic(table, lambda handle: predictions.to_parquet(handle, index=False))
                 record = record | {"predictions": {"rows": len(predictions), "sha256": sha256(table)}}
-            write_text_atomic(tmp / "cell.json", json.dumps(cell_record.stamp(record), indent=2, default=str))
+            write_text_atomic(tmp / "cell.json", json.dumps(cell_record.stamp(record, cell_id), indent=2, default=str))
             target = self.cell_dir(cell_id)
             try:
                 os.rename(tmp, target)  # a new cell
@@ -267,6 +292,17 @@ class RunStore:
         return removed
 
 
+def what_becomes_of_corrupt(cell_id: str, grid_cells: Iterable[str] | None) -> str:
+    """What happens to a corrupt cell, said to the user: the next run recomputes the cells of the run's grid (its
+    grid.json; without one, whatever grid it is given next), and no run touches any other folder under cells/ (an
+    earlier grid's cell, or one that is not a cell at all), so that is never promised."""
+    if grid_cells is None and _CELL_ID.fullmatch(cell_id):
+        return "the next run recomputes it if it is a cell of the grid it is given"
+    if grid_cells is not None and cell_id in grid_cells:
+        return "the next run recomputes it"
+    return "it is not a cell of this run's grid, so no run recomputes it; remove it if nothing in it is yours"
+
+
 def _identity(folder: Path) -> tuple[int, int] | None:
     """Which directory a path names right now (a swap gives the same name another directory)."""
     try:
@@ -287,20 +323,21 @@ def _temporary_cell(name: str) -> str | None:
 
 
 def _predictions_problem(path: Path, recorded: Any) -> str | None:
-    """Why a complete cell's predictions cannot be used, or None."""
+    """Why a complete cell's predictions cannot be used, or None: the digest cell.json records, where it records
+    one, and always a parquet table with the prediction columns (a digest recomputed over another file, a
+    pickle say, proves nothing about what the file is)."""
     if not path.is_file():
         return "predictions.parquet is missing"
-    if isinstance(recorded, dict) and "sha256" in recorded:
-        if sha256(path) != recorded["sha256"]:
-            return "predictions.parquet does not match the sha256 in cell.json (truncated or edited)"
-        return None
-    try:  # a format-1 cell written before digests were recorded: at least the table must be whole
+    if isinstance(recorded, dict) and "sha256" in recorded and sha256(path) != recorded["sha256"]:
+        return "predictions.parquet does not match the sha256 in cell.json (truncated or edited)"
+    try:
         import pyarrow.parquet as pq
 
-        pq.read_metadata(path)
+        columns = pq.read_schema(path).names  # the footer alone: never the data, never a pickle
     except Exception as exc:  # noqa: BLE001 - any failure to read it means the same
-        return f"predictions.parquet does not parse ({type(exc).__name__})"
-    return None
+        return f"predictions.parquet is not a parquet table ({type(exc).__name__})"
+    missing = [column for column in PREDICTION_COLUMNS if column not in columns]
+    return f"predictions.parquet lacks the columns {missing}" if missing else None
 
 
 _RENAME_EXCHANGE = 2

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import torch
 
 from benchsuite.api import PluginError
 from benchsuite.distance import mean_radial_error
-from benchsuite.files import write_atomic
+from benchsuite.files import set_aside, write_atomic
 from benchsuite.protocol import Protocol
 from benchsuite.train.augment import GeometricAugmentation
 from benchsuite.train.inputs import Prepared
@@ -372,8 +371,7 @@ class UnusableCheckpoint(Exception):
 
 def _set_aside(path: Path, reason: str) -> Path:
     """Rename an unusable checkpoint out of the way (kept as evidence, never loaded again) and say so."""
-    aside = path.with_name(f"{path.name}.rejected-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
-    os.replace(path, aside)
+    aside = set_aside(path)
     print(f"benchsuite: warning: {path}: unusable checkpoint ({reason}); moved to {aside.name}, "
           "training restarts from scratch", file=sys.stderr, flush=True)
     return aside

@@ -9,6 +9,8 @@ submitit is imported only when this executor is used.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import sys
@@ -88,7 +90,7 @@ class Slurm(api.Executor):
             return
         executor = self.submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
         executor.update_parameters(name="benchsuite", **self.job_parameters(fresh))
-        jobs = executor.map_array(_CellJob(work), fresh)
+        jobs = self._submit(executor, work, fresh, folder)
         submissions.record({item.id: job.job_id for item, job in zip(fresh, jobs)})
         print(f"submitted {api.counted(len(jobs), 'cell')} as Slurm job array {jobs[0].job_id.split('_')[0]}", flush=True)
         if not self.wait:
@@ -102,11 +104,23 @@ class Slurm(api.Executor):
                 try:
                     yield job.result()
                 except (self.submitit.core.utils.UncompletedJobError, self.submitit.core.utils.FailedJobError) as exc:
-                    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    print(f"Slurm job {job_id} for cell {item.id} ended without a result ({first_line}); "
+                    print(f"Slurm job {job_id} for cell {item.id} ended without a result ({_first_line(exc)}); "
                           "run again to retry it", file=sys.stderr, flush=True)
             if waiting:
                 time.sleep(self.poll_s)
+
+    def _submit(self, executor, work, items, folder: Path) -> list:
+        """The job array of ``items``; a one-line error when sbatch refuses it (a controller that does not answer,
+        a partition or account it does not know), with submitit's files for the array removed again."""
+        before = set(folder.iterdir()) if folder.is_dir() else set()
+        try:
+            with contextlib.redirect_stderr(io.StringIO()):  # submitit prints sbatch's error too; it is said below
+                return executor.map_array(_CellJob(work), items)
+        except self.submitit.core.utils.FailedJobError as exc:
+            for leftover in set(folder.iterdir()) - before if folder.is_dir() else ():
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+            raise PluginError(f"Slurm refused the job array of {len(items)} cells ({_first_line(exc)}); nothing was "
+                              "submitted: run again once sbatch works") from None
 
     def _alive(self, folder: Path, job_id: str | None) -> bool:
         if job_id is None:
@@ -128,6 +142,12 @@ class _CellJob:
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(self, item)
+
+
+def _first_line(exc: Exception) -> str:
+    """What submitit's error says first (Slurm's own message), or the error's type when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def sbatch_options(text: str) -> dict[str, str]:

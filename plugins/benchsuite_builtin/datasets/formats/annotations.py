@@ -8,6 +8,7 @@ Pairing with images, the y flip and validation happen once, afterwards
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -16,6 +17,20 @@ from pathlib import Path, PureWindowsPath
 import numpy as np
 
 from benchsuite.api import ERROR, WARNING, Problem
+
+
+class NestedTooDeeply(ValueError):
+    """A JSON file nested deeper than Python's parser follows: no landmark format is, so it is hostile or broken."""
+
+
+def read_json(path: Path):
+    """A JSON file's content; a ValueError for one that does not parse, including one nested too deeply (which
+    Python's parser meets with a RecursionError)."""
+    try:
+        return json.loads(path.read_bytes())
+    except RecursionError:
+        raise NestedTooDeeply("nested too deeply: a landmark file is a few levels deep, this one thousands") from None
+
 
 MISSING_TOKENS = {"", "na", "nan", "n/a", "none", "null", "?"}
 # How the landmark writers mark what ``benchsuite predict`` wrote, and the readers recognise it: a TPS

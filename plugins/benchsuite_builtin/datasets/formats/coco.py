@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .annotations import PREDICTED, Annotations, Record, image_key, is_prediction_mark, mark_predicted, number
+from .annotations import (PREDICTED, Annotations, Record, image_key, is_prediction_mark, mark_predicted, number,
+                          read_json)
 from .writing import Item, relative, unique
 
 FORMAT = "coco"
@@ -36,7 +37,7 @@ def _load(path: Path):
     if path.suffix.lower() != ".json":
         return None
     try:
-        return json.loads(path.read_bytes())
+        return read_json(path)
     except (OSError, ValueError):
         return None
 
@@ -45,7 +46,7 @@ def read(files: list[Path], landmark_names: list[str] | None = None) -> Annotati
     annotations = Annotations(FORMAT, list(landmark_names or []))
     for path in files:
         try:
-            data = json.loads(path.read_bytes())
+            data = read_json(path)
         except (OSError, ValueError) as exc:
             annotations.error(str(path), f"not valid JSON ({exc})")
             continue

@@ -27,7 +27,7 @@ import numpy as np
 
 from benchsuite.api import PluginError
 
-from .annotations import PREDICTED, Annotations, Record, natural_key, number
+from .annotations import PREDICTED, Annotations, NestedTooDeeply, Record, natural_key, number, read_json
 from .imagefiles import exif_orientation
 from .writing import Item, relative, unique
 
@@ -38,7 +38,9 @@ def sniff(path: Path) -> bool:
     if path.suffix.lower() != ".json":
         return False
     try:
-        data = json.loads(path.read_bytes())
+        data = read_json(path)
+    except NestedTooDeeply:
+        return True  # no format can tell it is its own: LabelMe, the per-image JSON, reads it and says why not
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and isinstance(data.get("shapes"), list)
@@ -63,7 +65,7 @@ def read(files: list[Path], landmark_names: list[str] | None = None) -> Annotati
 def _points(path: Path, annotations: Annotations):
     """(label -> list of (x, y)), claimed size, imagePath; None when the file is unusable."""
     try:
-        data = json.loads(path.read_bytes())
+        data = read_json(path)
     except (OSError, ValueError) as exc:
         annotations.error(str(path), f"not valid JSON ({exc})")
         annotations.rejected.add(path.stem)
