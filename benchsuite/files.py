@@ -84,7 +84,7 @@ def fsync_dir(folder: Path | str) -> None:
         os.close(fd)
 
 
-def check_folder(folder: Path | str, what: str = "folder") -> Path:
+def check_folder(folder: Path | str, what: str) -> Path:
     """A folder the user named to write into, refused in one line when it, or a folder above it, is a file:
     checked before any work, so that nothing is computed for a place that cannot be written."""
     folder = Path(folder)

@@ -15,6 +15,7 @@ from typing import Any
 _HOMES = {
     # files written whole or not at all, and a lock shared by processes and nodes
     "write_atomic": "benchsuite.files", "write_text_atomic": "benchsuite.files", "locked": "benchsuite.files",
+    "sha256": "benchsuite.files",  # a file's content digest, remembered per path, size and mtime
     # the CPUs this process may use (Slurm allocation, affinity, cgroup quota)
     "usable_cpus": "benchsuite.run.environment",
     # images as the core hands them to networks
@@ -34,7 +35,7 @@ _HOMES = {
 
 NAMES = [  # what the plugin guide documents (a test checks each name is there and resolves)
     "Crop", "Letterbox", "SETTINGS", "TRAINING_SETTINGS", "antialias", "create_plugin", "load_weights", "locked",
-    "mean_radial_error", "per_image_errors", "radial_errors", "specimen_sizes", "to_channels", "to_uint8",
+    "mean_radial_error", "per_image_errors", "radial_errors", "sha256", "specimen_sizes", "to_channels", "to_uint8",
     "usable_cpus", "write_atomic", "write_text_atomic",
 ]
 

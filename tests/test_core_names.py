@@ -17,7 +17,6 @@ CONTRACT_WORDS = {
     ("api.py", "synthetic"),  # Dataset.synthetic, the declared capability
     ("testing/datasets.py", "synthetic"),  # the kit's check of that capability
     ("report/tables.py", "regression"),  # the "regression" table (fish Table 2)
-    ("report/page.py", "regression"),  # the same table, among those laid out to compare methods of one kind
     ("run/environment.py", "slurm"),  # the CPU limit from SLURM_CPUS_PER_TASK, under its source's name
 }
 

@@ -28,7 +28,6 @@ from benchsuite.run.results import Run
 
 NUMBER = re.compile(r"^[−+-]?(\d|\.\d)|^—$")  # text aligned right: numbers, and the dash for "none"
 LONG_TEXT = 28  # table cells with longer texts (long method labels, errors) may wrap; shorter ones never do
-COMPARISONS = ("heatmap", "regression", "baseline")  # tables laid out to compare methods of one kind
 PAPER_TABLES = [name for name in tables.TABLES if name not in ("summary", "training")]  # training: its section
 
 
@@ -203,7 +202,7 @@ class Report:
                 table = tables.build(self.run, name, self.alpha)
             except PluginError:  # no installed metric fills it
                 continue
-            if name in COMPARISONS and table.rows and table.data["method"].nunique() < 2:
+            if name in tables.COMPARISONS and table.rows and table.data["method"].nunique() < 2:
                 continue  # one method: the leaderboard already says all this table would
             if table.rows:
                 body = paper_table(table, self.shown_notes)

@@ -447,6 +447,8 @@ def training(run: Run) -> Table:
                  pd.DataFrame(data), notes)
 
 
+COMPARISONS = ("heatmap", "regression", "baseline")  # tables laid out to compare methods of one kind
+
 TABLES: dict[str, Callable[..., Table]] = {  # (run, alpha, dagger) -> Table; dagger names the test behind †
     "summary": lambda run, alpha, dagger: summary(run, alpha=alpha, dagger=dagger),
     "heatmap": heatmap,

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from benchsuite.api import PluginError
-from benchsuite.files import sha256
+from benchsuite.toolkit import sha256
 
 from .annotations import PREDICTED_SCORER, Annotations, Record, mark_predicted, number
 from .writing import Item, unique
