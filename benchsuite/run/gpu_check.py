@@ -77,14 +77,25 @@ def precisions(dev: torch.device) -> list[str]:
     return ["fp32"] + (["bf16"] if torch.cuda.is_bf16_supported() else []) + ["fp16"]
 
 
-def _parts(cell: Cell, registry: Registry):
-    """The cell's network (no pretrained file read: speed does not depend on it), codec and data."""
+def _network(cell: Cell, registry: Registry):
+    """The cell's network (no pretrained file read: speed does not depend on it) and codec."""
     codec = registry.create("codecs", cell.codec.name, cell.codec.plugin_params)
     arch = registry.create("architectures", cell.architecture.name, cell.architecture.plugin_params)
     encoder = registry.create("encoders", cell.encoder.name, cell.encoder.plugin_params) if cell.encoder else None
-    dataset = registry.create("datasets", cell.dataset.name, cell.dataset.plugin_params)
+    return build_network(arch, codec, encoder, N_LANDMARKS, cell.protocol.channels, load_weights=False), codec
+
+
+def _parameters(cell: Cell, registry: Registry) -> int:
+    """The network's size, built on the meta device: shapes only, no memory, no initialisation."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in _network(cell, registry)[0].parameters())
+
+
+def _parts(cell: Cell, registry: Registry):
+    """The cell's network, codec, dataset and prepared images, as a cell trains them."""
     torch.manual_seed(0)
-    model = build_network(arch, codec, encoder, N_LANDMARKS, cell.protocol.channels, load_weights=False)
+    model, codec = _network(cell, registry)
+    dataset = registry.create("datasets", cell.dataset.name, cell.dataset.plugin_params)
     return model, codec, dataset, inputs.prepare(dataset, dataset.samples(), cell.protocol)
 
 
@@ -229,7 +240,7 @@ def gpu_check(registry: Registry, quick: bool = False, deadline_s: float = DEADL
     }
     cells = lab_networks(registry, sizes)
     if quick:  # every code path once, on the smallest network: the test suite runs this on a CPU
-        cells = sorted(cells, key=lambda c: sum(p.numel() for p in _parts(c, registry)[0].parameters()))[:1]
+        cells = sorted(cells, key=lambda c: _parameters(c, registry))[:1]
     for cell in cells:
         for precision in precisions(dev):
             if time.monotonic() > deadline:
