@@ -85,7 +85,7 @@ def test_a_failing_cell_is_recorded_the_grid_goes_on_and_the_next_run_retries(ti
     assert "out of memory" in failed["error"] and "Traceback" in failed["traceback"]
     monkeypatch.setattr(runner, "compute_cell", original)
     assert main(args) == 0
-    assert "1 cells computed, 1 already complete" in capsys.readouterr().out
+    assert "1 cell computed, 1 already complete" in capsys.readouterr().out
     assert sorted(r["status"] for r in store.records()) == ["ok", "ok"]
 
 

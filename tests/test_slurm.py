@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import slurm_up
 
+from benchsuite.api import counted
 from benchsuite.run.grid import expand, load_spec
 from benchsuite.run.store import RunStore
 
@@ -91,6 +92,6 @@ def test_a_killed_job_is_resubmitted_and_the_grid_completes_once(tiny_grid, tmp_
     assert len(done_before) < len(expected)
     rerun = subprocess.run(_command(tiny_grid, tmp_path, "-a", "smp-*"), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"submitted {len(expected) - len(done_before)} cells" in rerun.stdout
+    assert f"submitted {counted(len(expected) - len(done_before), 'cell')} as Slurm" in rerun.stdout
     assert sorted(r["id"] for r in store.records()) == expected
     assert all(r["status"] == "ok" for r in store.records())
