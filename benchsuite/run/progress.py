@@ -158,6 +158,7 @@ class RichProgress(PlainProgress):
         left = self.time_left() if self.done_here else None
         status = f"{done:.0f}/{self.total} {elapsed}" + ("" if left is None else f", ~{_duration(left)} left")
         self.bars.update(self.cells_task, description=_fit("cells", 5), status=status)
+        self.bars.refresh()  # drawn now, not at the next tick: a quick epoch or cell would otherwise never show
 
     def _update_cell(self, status: str) -> None:
         room = self._width() - self.BAR - 3  # three separating spaces
