@@ -273,6 +273,9 @@ def cmd_status(args) -> int:
           f"({status.model_bytes / 1e6:.1f} MB of kept models)")
     for state, ids in status.states.items():
         print(f"  {state:<12} {len(ids)}")
+    if status.not_asked:
+        print(f"  ({counted(status.not_asked, 'more cell')} of the grid left out by the run's filters: not part of "
+              "this run; run without -d/-a/-e/-c to add them)")
     for cell_id, error in status.errors.items():
         state = "corrupt" if cell_id in status.states["corrupt"] else "failed"
         print(f"  {state} {cell_id}: {error}")

@@ -142,3 +142,24 @@ def test_sigkill_mid_run_then_rerun_completes_every_cell_exactly_once(tiny_grid,
         os.utime(store.root / "cells" / leftover, (time.time() - 3600, time.time() - 3600))
     store.remove_stale_temporaries()
     assert _cell_dirs(store.root) == expected
+
+
+def test_a_filtered_run_is_a_complete_run_and_a_later_unfiltered_one_extends_it(tiny_grid, tmp_path, capsys,
+                                                                                registry):
+    """Issue 20, point 1: the cells a user asked for are the run; those the filters left out are not missing."""
+    from benchsuite.report.page import Report
+
+    args = ["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "r"]
+    assert main(args + ["-a", "mean-shape"]) == 0
+    capsys.readouterr()
+    assert main(["status", "r", "--results", str(tmp_path)]) == 0  # complete: both asked cells are ok
+    out = capsys.readouterr().out
+    assert "2 cells" in out and "4 more cells of the grid left out by the run's filters" in out
+    report = Report(tmp_path / "r", registry=registry)
+    assert report.pending == [] and "partial" not in report.overview()
+    manifest = json.loads((tmp_path / "r" / "grid.json").read_text())
+    assert len(manifest["cells"]) == 6 and len(manifest["asked"]) == 2
+    assert main(args + ["-a", "fc-regression"]) == 0  # a second filter adds its cells to the run
+    assert len(json.loads((tmp_path / "r" / "grid.json").read_text())["asked"]) == 4
+    assert main(["status", "r", "--results", str(tmp_path)]) == 0
+    assert "2 more cells of the grid left out" in capsys.readouterr().out

@@ -25,6 +25,7 @@ from benchsuite.report.flags import flags_of
 from benchsuite.report.render import Table, mean_std, number
 from benchsuite.report.scores import fold_scores, image_scores, load_metric
 from benchsuite.run.results import Run
+from benchsuite.run.store import asked_cells
 
 NUMBER = re.compile(r"^[−+-]?(\d|\.\d)|^—$")  # text aligned right: numbers, and the dash for "none"
 LONG_TEXT = 28  # table cells with longer texts (long method labels, errors) may wrap; shorter ones never do
@@ -112,8 +113,9 @@ class Report:
         self.alpha, self.rope = alpha, rope
         self.records = list(self.run.store.records())
         self.failed = [r for r in self.records if r.get("status") != "ok"]
-        manifest = self.run.store.manifest() or {}
-        self.pending = sorted(set(manifest.get("cells", [])) - {r.get("id") for r in self.records})
+        manifest = self.run.store.manifest()
+        asked = asked_cells(manifest) if manifest else []  # the cells a filtered run left out are not missing
+        self.pending = sorted(set(asked) - {r.get("id") for r in self.records})
         self.datasets = overlays.Datasets(self.run)
         self.metric = load_metric(registry) if self.run.cells else None
         self.shown_notes: set[str] = set()

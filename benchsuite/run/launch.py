@@ -23,7 +23,7 @@ from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as installed_registry
 from benchsuite.run import grid as grids
 from benchsuite.run.cells import Cell
-from benchsuite.run.store import RunStore, what_becomes_of_corrupt
+from benchsuite.run.store import RunStore, asked_cells, what_becomes_of_corrupt
 
 if TYPE_CHECKING:  # the runner imports torch: only running a grid needs it
     from benchsuite.run.runner import RunSummary
@@ -218,7 +218,7 @@ def run_grid(grid: str | grids.GridSpec = "smoke", *, results: str | Path | None
     worker = make_executor(registry, name, options | dict(executor_options or {}))
     store = RunStore(run_folder(results, run if run is not None else run_name_from(plan.name)))
     splits = split_rows(plan.grid, registry)
-    store.adopt_grid(plan.name, [c.id for c in plan.grid.cells], change_grid)
+    store.adopt_grid(plan.name, [c.id for c in plan.grid.cells], change_grid, asked=[c.id for c in plan.cells])
     store.write_splits(splits)
     summary = run_cells(plan.cells, registry, store, worker, force=force, progress=progress,
                         runtime=runtime or Runtime())
@@ -335,6 +335,7 @@ class RunStatus:
     errors: dict[str, str]  # failed or corrupt cell id -> its error
     disk_bytes: int = 0  # the run folder's files
     model_bytes: int = 0  # of which kept models
+    not_asked: int = 0  # cells of the grid that the run's filters left out: not part of this run
 
     @property
     def total(self) -> int:
@@ -350,9 +351,10 @@ def run_status(folder: Path) -> RunStatus:
     store = RunStore(folder)
     manifest = store.manifest()  # None without grid.json (lost, or not copied along): the cells on disk are listed
     grid_cells = manifest["cells"] if manifest else None
+    asked = asked_cells(manifest) if manifest else store.cell_ids()
     states: dict[str, list[str]] = {"ok": [], "failed": [], "corrupt": [], "running": [], "not started": []}
     errors = {}
-    for cell_id in grid_cells if grid_cells is not None else store.cell_ids():
+    for cell_id in asked:
         record, problem = store.inspect(cell_id)
         if store.in_progress(cell_id) and (problem or record is None or record["status"] != "ok"):
             states["running"].append(cell_id)  # being (re)computed: whatever is there now is about to change
@@ -367,4 +369,5 @@ def run_status(folder: Path) -> RunStatus:
                 errors[cell_id] = record.get("error") or "failed"
     sizes = [(p, p.stat().st_size) for p in store.root.rglob("*") if p.is_file()]
     return RunStatus(store.root, manifest["grid"] if manifest else None, states, errors, sum(s for _, s in sizes),
-                     sum(s for p, s in sizes if "model" in p.relative_to(store.root).parts))
+                     sum(s for p, s in sizes if "model" in p.relative_to(store.root).parts),
+                     len(grid_cells or ()) - len(asked) if manifest else 0)

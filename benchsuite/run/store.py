@@ -61,24 +61,32 @@ class RunStore:
 
     # --- the grid a run was started with ---------------------------------------------------------
 
-    def adopt_grid(self, name: str, cell_ids: list[str], allow_change: bool = False) -> None:
-        """Record the grid a run was started with; refuse another grid under the same run name."""
+    def adopt_grid(self, name: str, cell_ids: list[str], allow_change: bool = False, *,
+                   asked: list[str] | None = None) -> None:
+        """Record the grid a run was started with and the cells asked of it (all of them unless filters chose
+        some); refuse another grid under the same run name. A later launch adds the cells it asks for, so a
+        filtered run is complete when its own cells are, and an unfiltered one extends it."""
         manifest = self.root / "grid.json"
-        wanted = {"grid": name, "cells": sorted(cell_ids)}
+        wanted = sorted(cell_ids)
+        asked = set(wanted if asked is None else asked)
         self.root.mkdir(parents=True, exist_ok=True)
         with locked(self.root / ".grid.lock"):  # two launchers starting at once read and write it in turn
             try:
                 known = self.manifest()
             except PluginError:
                 known = None  # corrupt: the grid now given is recorded afresh (cells are named by content)
-            if known is not None and not allow_change:
-                if known["cells"] != wanted["cells"]:
-                    differ = len(set(known["cells"]) ^ set(wanted["cells"]))
+            if known is not None:
+                if known["cells"] != wanted and not allow_change:
+                    differ = len(set(known["cells"]) ^ set(wanted))
                     raise PluginError(
                         f"{self.root}: this run was started with grid {known['grid']!r} and {differ} cells differ "
                         f"from the grid now given; use another --run name, or --change-grid to adopt the new grid")
-                return
-            write_text_atomic(manifest, json.dumps(wanted, indent=1))
+                asked |= set(asked_cells(known)) & set(wanted)
+                if known["cells"] == wanted and set(asked_cells(known)) == asked:
+                    return
+            record = {"grid": name if known is None or allow_change else known["grid"], "cells": wanted,
+                      "asked": sorted(asked)}
+            write_text_atomic(manifest, json.dumps(record, indent=1))
 
     def manifest(self) -> dict[str, Any] | None:
         """The run's grid.json, None when absent; a one-line error when it is corrupt."""
@@ -370,3 +378,10 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
         return False  # this file system cannot swap
     raise OSError(code, os.strerror(code), str(b))
+
+
+def asked_cells(manifest: dict[str, Any]) -> list[str]:
+    """The cells a run was asked to compute: those its launches selected (a manifest written before filters
+    were recorded asked for the whole grid)."""
+    asked = manifest.get("asked")
+    return asked if isinstance(asked, list) else manifest["cells"]
