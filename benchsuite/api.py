@@ -35,6 +35,11 @@ class PluginError(Exception):
     """A plugin or its input is unusable; the message names what and why, on one line."""
 
 
+class DatasetMissing(PluginError):
+    """A dataset whose files are not there yet (not downloaded, not unpacked): a dry run still lists its cells
+    and says where to put them; a run refuses it."""
+
+
 class _Required:
     """Marks a class attribute every plugin class must set."""
 
@@ -98,6 +103,12 @@ class CheckReport:
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``n`` and the noun, singular for one: "1 cell", "2 cells", "1 combination"."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def duration(seconds: float) -> str:
+    """A time span as a person says it: "42 s", "12 min", "1.5 h"."""
+    minutes = seconds / 60
+    return f"{seconds:.0f} s" if seconds < 90 else f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
 def one_line(text: str) -> str:

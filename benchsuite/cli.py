@@ -127,27 +127,29 @@ def _spec_with_own_folders(args, registry):
 
 def cmd_run(args) -> int:
     from benchsuite.report.leaderboard import command, fold_scores
-    from benchsuite.run.launch import dataset_problems, plan_grid, run_grid, run_name_from
+    from benchsuite.run.launch import check_launch, plan_grid, run_grid, run_name_from
     from benchsuite.run.progress import make_progress
     from benchsuite.train.loop import Runtime
 
     registry = _registry(args)
     spec, own = _spec_with_own_folders(args, registry)
-    if args.dry_run:
-        plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=_settings(args, spec, registry))
-        _print_dry_run(plan, registry)
-        problems = dataset_problems(plan, registry)
-        for problem in problems:
-            print(f"benchsuite: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE if problems else 0
     options = {key: _literal(value) for key, value in parse_assignments(args.executor_option).items()}
     if args.jobs is not None:
         options["jobs"] = args.jobs
     run_name = args.run if args.run is not None else (run_name_from(own[0]["label"]) if len(own) == 1 else None)
     runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every,
                       keep_weights=args.keep_weights, precision=args.precision, deterministic=args.deterministic)
+    settings = _settings(args, spec, registry)
+    if args.dry_run:
+        plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=settings)
+        checked = check_launch(plan, registry, results=args.results, run=run_name, executor=args.executor,
+                               executor_options=options, runtime=runtime, change_grid=args.change_grid)
+        _print_dry_run(plan, checked, registry)
+        for problem in checked.problems:
+            print(f"benchsuite: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE if checked.problems else 0
     result = run_grid(spec, results=args.results, run=run_name, registry=registry, filters=_filters(args),
-                      settings=_settings(args, spec, registry), executor=args.executor, executor_options=options, force=args.force,
+                      settings=settings, executor=args.executor, executor_options=options, force=args.force,
                       change_grid=args.change_grid, runtime=runtime, progress=make_progress())
     summary, store = result.summary, result.store
     print(f"\n{counted(len(summary.done), 'cell')} computed, {len(summary.skipped)} already complete (skipped), "
@@ -180,19 +182,37 @@ def _literal(text: str):
         return text
 
 
-def _print_dry_run(plan, registry) -> None:
-    from benchsuite.run.estimate import describe_cells
+def _print_dry_run(plan, checked, registry) -> None:
+    """The run's name and folder, each cell (to run, or already complete there) with its estimate, what is
+    skipped and why, the datasets not here yet, and the estimated time in all."""
+    from benchsuite.run.estimate import describe_cells, total_estimate
+    from benchsuite.run.store import RunStore
 
     grid = plan.grid
+    store = RunStore(checked.folder) if checked.folder is not None and checked.folder.is_dir() else None
+    done = {c.id for c in plan.cells if store and (store.inspect(c.id)[0] or {}).get("status") == "ok"}
+    todo = [c for c in plan.cells if c.id not in done and c.dataset.label not in checked.missing]
+    details = describe_cells(todo, registry)
+    where = f"run {checked.folder.name} in {checked.folder}" if checked.folder is not None else "run (refused)"
+    state = "new" if store is None else f"{len(done)} of {counted(len(plan.cells), 'cell')} complete"
+    print(f"{where} ({state})")
     print(f"grid {grid.spec.name}: protocol {grid.protocol.name}, {counted(grid.protocol.folds, 'fold')}")
-    details = describe_cells(plan.cells, registry)
     for cell in plan.cells:
-        print(f"  run   {cell.id}  {cell.describe()}  [{details[cell.id]}]")
+        if cell.id in done:
+            print(f"  done  {cell.id}  {cell.describe()}  [complete in this run: not run again]")
+        elif cell.id in details:
+            print(f"  run   {cell.id}  {cell.describe()}  [{details[cell.id][0]}]")
+        else:
+            print(f"  run   {cell.id}  {cell.describe()}  [dataset not here yet]")
     for skipped in plan.skipped:
         print(f"  skip  {skipped.describe()}")
-    for note in grid.notes:
+    for note in grid.notes + checked.notes:
         print(f"  note  {note}")
-    print(f"{counted(len(plan.cells), 'cell')} to run, {counted(len(plan.skipped), 'combination')} skipped")
+    for label, where in checked.missing.items():
+        print(f"  missing dataset {label}: {where.removeprefix(label + ': ')}")
+    waiting = len(plan.cells) - len(done)
+    print(f"{counted(waiting, 'cell')} to run, {len(done)} already complete, "
+          f"{counted(len(plan.skipped), 'combination')} skipped" + total_estimate(details, checked.executor))
 
 
 def _warn_corrupt(folder: Path) -> None:

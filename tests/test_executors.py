@@ -65,8 +65,10 @@ def test_a_run_refuses_a_changed_grid_unless_asked(tiny_grid, tmp_path, capsys):
     assert main(base + ["--set", "split_seed=7", "--change-grid"]) == 0
 
 
-def test_status_reports_complete_failed_and_missing_cells(tiny_grid, tmp_path, capsys):
+def test_status_reports_complete_failed_and_missing_cells(tiny_grid, tmp_path, capsys, registry):
     assert main(["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "r", *MEAN_ONLY]) == 0
+    cells = expand(load_spec(str(tiny_grid)), registry).cells
+    RunStore(tmp_path / "r").adopt_grid("tiny", [c.id for c in cells])  # a launch asked for all, then was killed
     capsys.readouterr()
     assert main(["status", "r", "--results", str(tmp_path)]) == 1  # the networks' cells are not started
     out = capsys.readouterr().out

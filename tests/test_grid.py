@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 
@@ -148,7 +149,7 @@ def test_the_lab_grid_is_the_default_for_a_folder_and_its_dry_run_details_each_c
     data = tps_folder(tmp_path / "wings", n=6, size=(632, 480))
     assert main(["run", "-d", str(data), "--dry-run", "-a", "mean-shape", "-a", "smp-unet", "--budget", "30m"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("grid lab:")
+    assert out.startswith(f"run wings in {Path('results') / 'wings'} (new)\ngrid lab:")
     assert "input 160×128" in out and "budget 6 min" in out and ", pretrained" in out  # 30 min over 5 network cells
     assert "no network: fits on the original images" in out and " min here" in out
 
@@ -183,7 +184,7 @@ def test_a_grid_without_datasets_runs_on_an_installed_dataset_named_with_d(capsy
 
     assert main(["run", "--grid", "lab", "-d", "synthetic", "-a", "mean-shape", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("grid lab:") and "synthetic | mean shape | fold 4" in out
+    assert out.splitlines()[1].startswith("grid lab:") and "synthetic | mean shape | fold 4" in out
 
 
 def test_a_budget_counts_a_method_that_trains_its_own_networks(tmp_path, capsys):

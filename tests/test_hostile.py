@@ -546,15 +546,25 @@ def test_force_replaces_a_cell_without_a_moment_when_none_is_there(tmp_path):
     assert sorted(p.name for p in (tmp_path / "cells").iterdir()) == [cell]  # no temporary left behind
 
 
-def test_a_corrupt_image_fails_the_mean_shape_baseline_like_every_other_method(sandbox, capsys):
+def test_a_truncated_image_is_refused_before_any_cell_is_written(sandbox, capsys):
     folder = lf.tps_folder(sandbox.root / "data", n=4)
     lf.image(folder / "img1.jpg", 40, 30, mode="RGB")
     (folder / "img1.png").unlink()
-    _truncate(folder / "img1.jpg")  # the header survives: listing the dataset works, decoding does not
+    _truncate(folder / "img1.jpg")  # the header survives: listing the dataset works, decoding would not
+    line = refused(sandbox, capsys, ["run", "--grid", sandbox.folder_grid(folder), "--run", "r"])
+    assert f"{folder / 'img1.jpg'}: truncated JPEG" in line
+
+
+def test_a_corrupt_image_fails_the_mean_shape_baseline_like_every_other_method(sandbox, capsys):
+    folder = lf.tps_folder(sandbox.root / "data", n=4)
+    damaged = bytearray((folder / "img1.png").read_bytes())
+    for i in range(len(damaged) // 2, len(damaged) // 2 + 40):  # inside the pixel data; both ends intact
+        damaged[i] ^= 0x5A
+    (folder / "img1.png").write_bytes(bytes(damaged))
     code = main(["run", "--grid", sandbox.folder_grid(folder), "--results", str(sandbox.results), "--run", "r"])
     out, err = capsys.readouterr()
     assert code == 1 and "0 cells computed" in out and "2 failed" in out  # the baseline fails too
-    assert err.count("img1.jpg: cannot decode image") == 2 and "Traceback" not in err
+    assert err.count("img1.png: cannot decode image") == 2 and "Traceback" not in err
 
 
 def test_a_checkpoint_planted_in_a_run_folder_runs_no_code_and_the_cell_starts_afresh(sandbox, capsys, registry):

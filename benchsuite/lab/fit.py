@@ -98,6 +98,7 @@ def refit(run: Run, method: str, out: Path, registry, dataset: str | None = None
 
     from benchsuite.api import Images
     from benchsuite.run.cells import Cell
+    from benchsuite.run.preflight import sample_problems
     from benchsuite.splits import carve_validation
     from benchsuite.train import methods
     from benchsuite.train.augment import flip_permutation
@@ -109,6 +110,9 @@ def refit(run: Run, method: str, out: Path, registry, dataset: str | None = None
         raise PluginError(f"{method!r} is fine-tuned after pre-training; fit it with --from-folds")
     data = registry.create("datasets", cell.dataset.name, cell.dataset.plugin_params)
     samples = {s.id: s for s in data.samples()}
+    problems = sample_problems(data, list(samples.values()))  # what a run refuses, fit refuses too
+    if problems:
+        raise PluginError(f"dataset {cell.dataset.label}: {problems[0]}")
     groups = {s.id: s.group for s in samples.values() if s.group}
     parts = carve_validation(sorted(samples), protocol.val_fraction, [protocol.split_seed, FIT_STREAM], groups)
     train, val = [samples[i] for i in parts.train], [samples[i] for i in parts.val]

@@ -147,3 +147,20 @@ def _read(path: Path) -> str | None:
         return path.read_text().strip()
     except OSError:
         return None
+
+
+# --- how much memory this process may use ----------------------------------------------------------------
+
+
+def memory_bytes(meminfo: Path = Path("/proc/meminfo"), cgroup_root: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The machine's physical memory, or its control group's limit when smaller (a container's ``--memory``,
+    a Slurm job's cgroup); None where neither can be read. What no setting may exceed, whatever else runs."""
+    limits = []
+    text = _read(meminfo) or ""
+    for line in text.splitlines():
+        if line.startswith("MemTotal:"):
+            limits.append(int(line.split()[1]) * 1024)
+    cgroup = _positive_int((_read(cgroup_root / "memory.max") or "").strip())
+    if cgroup:
+        limits.append(cgroup)
+    return min(limits) if limits else None

@@ -12,7 +12,7 @@ import json
 
 import torch
 
-from benchsuite.api import extent, trains_networks
+from benchsuite.api import duration, extent, trains_networks
 from benchsuite.run.environment import usable_cpus
 from benchsuite.train import speed
 from benchsuite.train.networks import build_network
@@ -20,8 +20,8 @@ from benchsuite.train.networks import build_network
 MAX_NETWORKS = 12  # beyond this many distinct networks, a dry run does not time them (it would take too long)
 
 
-def describe_cells(cells, registry) -> dict[str, str]:
-    """cell id -> "input 160×128, ≤300 epochs, budget 10 min, from scratch, ≈ 8 min"."""
+def describe_cells(cells, registry) -> dict[str, tuple[str, float | None]]:
+    """cell id -> ("input 160×128, ≤300 epochs, budget 10 min, from scratch, ≈ 8 min here", seconds or None)."""
     speeds: dict[str, float | None] = {}
     networks = {_network_key(c) for c in cells if _is_network(registry, c)}
     timed = len(networks) <= MAX_NETWORKS
@@ -36,18 +36,19 @@ def describe_cells(cells, registry) -> dict[str, str]:
             key = json.dumps([cell.architecture.as_dict(), cell.dataset.as_dict(), protocol.folds], default=str)
             if key not in fits:
                 fits[key] = _fit_seconds(cell, registry, sizes)
-            texts[cell.id] = "no network: fits on the original images, no epochs" + (
-                "" if fits[key] is None else f", {_minutes(fits[key] / 60)}")
+            texts[cell.id] = ("no network: fits on the original images, no epochs" + (
+                "" if fits[key] is None else f", {_minutes(fits[key] / 60)}"), fits[key])
             continue
         if not _is_network(registry, cell):  # it trains its own networks: no bare network of the cell's to time
             budget = f", budget {protocol.max_minutes:g} min in all" if protocol.max_minutes else ""
-            texts[cell.id] = f"trains its own networks: input {width}×{height}, ≤{protocol.epochs} epochs{budget}"
+            texts[cell.id] = (f"trains its own networks: input {width}×{height}, ≤{protocol.epochs} epochs{budget}",
+                              60 * protocol.max_minutes if protocol.max_minutes else None)
             continue
         parts = [f"input {width}×{height}", f"≤{protocol.epochs} epochs"]
         if protocol.max_minutes:
             parts.append(f"budget {protocol.max_minutes:g} min")
         parts.append(_pretrained(cell))
-        key = _network_key(cell)
+        key, seconds = _network_key(cell), None
         if timed and key not in speeds:
             speeds[key] = _images_per_s(cell, registry)
         if speeds.get(key):
@@ -56,8 +57,22 @@ def describe_cells(cells, registry) -> dict[str, str]:
             if protocol.max_minutes:
                 minutes = min(minutes, protocol.max_minutes)
             parts.append(_minutes(minutes))
-        texts[cell.id] = ", ".join(parts)
+            seconds = 60 * minutes
+        texts[cell.id] = (", ".join(parts), seconds)
     return texts
+
+
+def total_estimate(details: dict[str, tuple[str, float | None]], executor=None) -> str:
+    """"; about 42 min of computing here (about 21 min over 2 workers)": the cells' estimates added up."""
+    seconds = [s for _, s in details.values()]
+    known = sum(s for s in seconds if s is not None)
+    if not seconds or not known:
+        return ""
+    if any(s is None for s in seconds):
+        return f"; at least {duration(known)} of computing here (some cells have no estimate)"
+    workers = min(getattr(executor, "parallel", 1) or 1, len(seconds))
+    spread = f" (about {duration(known / workers)} over {workers} workers)" if workers > 1 else ""
+    return f"; about {duration(known)} of computing here{spread}"
 
 
 def _network_key(cell) -> str:

@@ -118,6 +118,9 @@ def _method_entries(entries: Any, grid: str, data: dict) -> list[dict[str, Any]]
     """``methods = [{ architecture = ..., encoder = ..., codec = ... }]``: exactly these combinations."""
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise PluginError(f"{grid}: methods must be a list of tables with architecture, encoder and codec")
+    if "methods" in data and not entries:
+        raise PluginError(f"{grid}: methods = [] lists no method; list the methods to run, or remove it to run "
+                          "the architectures × encoders × codecs product")
     for entry in entries:
         unknown = set(entry) - {"architecture", "encoder", "codec", "min_downscale"}
         if unknown or "architecture" not in entry:

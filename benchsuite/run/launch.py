@@ -22,6 +22,7 @@ from benchsuite.files import check_folder
 from benchsuite.plugins import Registry
 from benchsuite.plugins import registry as installed_registry
 from benchsuite.run import grid as grids
+from benchsuite.run import preflight
 from benchsuite.run.cells import Cell
 from benchsuite.run.store import RunStore, asked_cells, what_becomes_of_corrupt
 
@@ -151,25 +152,6 @@ def plan_grid(grid: str | grids.GridSpec = "smoke", *, registry: Registry | None
                 [s for s in expanded.skipped if filters.keeps(s)])
 
 
-def dataset_problems(plan: Plan, registry: Registry) -> list[str]:
-    """Why the selected cells' datasets cannot be run, one line each: unreadable, or fewer images than folds.
-
-    Read once here, so that a broken folder is refused before a run writes anything (and a dry run says so),
-    instead of failing each of its cells.
-    """
-    problems = []
-    folds = plan.grid.protocol.folds
-    for component in dict.fromkeys(c.dataset for c in plan.cells):
-        try:
-            count = len(registry.create("datasets", component.name, component.plugin_params).samples())
-        except PluginError as exc:
-            problems.append(f"dataset {component.label}: {exc}")
-            continue
-        if count < folds and "splits" not in component.params:  # a split file brings its own folds
-            problems.append(f"dataset {component.label}: {count} usable images, fewer than the {folds} folds")
-    return problems
-
-
 def make_executor(registry: Registry, name: str | None = None, options: dict[str, Any] | None = None):
     """An executor plugin, the default one when no name is given, checked before anything is written."""
     if name is None:
@@ -191,36 +173,57 @@ class RunResult:
         return not (s.failed or s.busy or s.pending)
 
 
+def check_launch(plan: Plan, registry: Registry, *, results: str | Path | None = None, run: str | None = None,
+                 executor: str | None = None, executor_options: dict[str, Any] | None = None,
+                 runtime=None, change_grid: bool = False) -> preflight.Preflight:
+    """Everything that would stop this launch, found before anything is written (the dry run prints it all)."""
+    checked = preflight.Preflight()
+    problems = checked.problems
+    name = preflight.attempt(problems, check_run_name, run) if run is not None else \
+        preflight.attempt(problems, run_name_from, plan.name)
+    if name is not None:
+        checked.folder = preflight.attempt(problems, run_folder, results, name)
+    if checked.folder is not None and not change_grid:
+        problems += [p for p in [preflight.attempt(problems, RunStore(checked.folder).grid_conflict,
+                                                   [c.id for c in plan.grid.cells])] if p]
+    options = dict(plan.grid.spec.executor)
+    chosen = executor or options.pop("name", None)
+    options.pop("name", None)
+    checked.executor = preflight.attempt(problems, make_executor, registry, chosen,
+                                         options | dict(executor_options or {}))
+    problems += [p for p in [preflight.checkpoint_problem(runtime)] if p]
+    if not plan.cells:
+        problems.append(f"grid {plan.name!r} has no runnable cell")
+    problems += preflight.component_problems(plan.cells, registry)
+    data_problems, checked.missing, counts = preflight.dataset_problems(
+        dict.fromkeys(c.dataset for c in plan.cells), registry, plan.grid.protocol.folds)
+    problems += data_problems
+    setting_problems, checked.notes = preflight.settings_problems(plan.cells, registry, counts)
+    problems += setting_problems
+    return checked
+
+
 def run_grid(grid: str | grids.GridSpec = "smoke", *, results: str | Path | None = None, run: str | None = None,
              registry: Registry | None = None, filters: Filters | None = None,
              settings: dict[str, Any] | None = None, executor: str | None = None,
              executor_options: dict[str, Any] | None = None, force: bool = False, change_grid: bool = False,
              runtime=None, progress=None) -> RunResult:
-    """Run every selected cell that is not complete yet; each cell's result is written atomically."""
+    """Run every selected cell that is not complete yet; each cell's result is written atomically. Refused
+    in one line, with nothing written, for anything :func:`check_launch` finds."""
     from benchsuite.run.runner import run_cells
     from benchsuite.train.loop import Runtime
 
     registry = registry or installed_registry()
-    if run is not None:
-        check_run_name(run)
     plan = plan_grid(grid, registry=registry, filters=filters, settings=settings)
-    if not plan.cells:
-        raise PluginError(f"grid {plan.name!r} has no runnable cell")
-    problems = dataset_problems(plan, registry)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise PluginError(problems[0] + more)
-    if runtime is not None and not (0 < runtime.checkpoint_every_s < float("inf")):
-        raise PluginError(f"the checkpoint interval must be a number of seconds > 0, got {runtime.checkpoint_every_s}")
-    options = dict(plan.grid.spec.executor)
-    name = executor or options.pop("name", None)
-    options.pop("name", None)
-    worker = make_executor(registry, name, options | dict(executor_options or {}))
-    store = RunStore(run_folder(results, run if run is not None else run_name_from(plan.name)))
+    checked = check_launch(plan, registry, results=results, run=run, executor=executor,
+                           executor_options=executor_options, runtime=runtime, change_grid=change_grid)
+    if checked.refusal():
+        raise PluginError(checked.refusal())
+    store = RunStore(checked.folder)
     splits = split_rows(plan.grid, registry)
     store.adopt_grid(plan.name, [c.id for c in plan.grid.cells], change_grid, asked=[c.id for c in plan.cells])
     store.write_splits(splits)
-    summary = run_cells(plan.cells, registry, store, worker, force=force, progress=progress,
+    summary = run_cells(plan.cells, registry, store, checked.executor, force=force, progress=progress,
                         runtime=runtime or Runtime())
     return RunResult(plan, store, summary)
 

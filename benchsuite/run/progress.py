@@ -10,7 +10,7 @@ import shutil
 import sys
 import time
 
-from benchsuite.api import counted
+from benchsuite.api import counted, duration
 
 
 class PlainProgress:
@@ -68,7 +68,7 @@ class PlainProgress:
 
     def eta(self) -> str:
         left = self.time_left() if self.done_here else None
-        return "" if left is None else f", about {_duration(left)} left"
+        return "" if left is None else f", about {duration(left)} left"
 
     def phase(self, text: str) -> None:
         self.phase_began = time.monotonic()
@@ -156,7 +156,7 @@ class RichProgress(PlainProgress):
         done = self.bars.tasks[self.cells_task].completed
         elapsed = _clock(time.monotonic() - self.started)
         left = self.time_left() if self.done_here else None
-        status = f"{done:.0f}/{self.total} {elapsed}" + ("" if left is None else f", ~{_duration(left)} left")
+        status = f"{done:.0f}/{self.total} {elapsed}" + ("" if left is None else f", ~{duration(left)} left")
         self.bars.update(self.cells_task, description=_fit("cells", 5), status=status)
         self.bars.refresh()  # drawn now, not at the next tick: a quick epoch or cell would otherwise never show
 
@@ -181,7 +181,7 @@ class RichProgress(PlainProgress):
         spent = time.monotonic() - self.phase_began
         share = max(epoch / max(epochs, 1), spent / self.budget if self.budget else 0.0)
         self.bars.update(self.epoch_task, completed=min(share, 1.0), total=1.0)
-        self._update_cell(f"epoch {epoch} · val {val_loss:.3g} · {_duration(left)} left")
+        self._update_cell(f"epoch {epoch} · val {val_loss:.3g} · {duration(left)} left")
 
     def cell_finished(self, cell, error: str | None, warning: str | None = None,
                       seconds: float | None = None) -> None:
@@ -217,12 +217,7 @@ def _clock(seconds: float) -> str:
 
 
 def _left(seconds: float | None) -> str:
-    return "" if seconds is None else f", about {_duration(seconds)} left"
-
-
-def _duration(seconds: float) -> str:
-    minutes = seconds / 60
-    return f"{seconds:.0f} s" if seconds < 90 else f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+    return "" if seconds is None else f", about {duration(seconds)} left"
 
 
 def make_progress(stream=None) -> PlainProgress:

@@ -76,17 +76,28 @@ class RunStore:
             except PluginError:
                 known = None  # corrupt: the grid now given is recorded afresh (cells are named by content)
             if known is not None:
-                if known["cells"] != wanted and not allow_change:
-                    differ = len(set(known["cells"]) ^ set(wanted))
-                    raise PluginError(
-                        f"{self.root}: this run was started with grid {known['grid']!r} and {differ} cells differ "
-                        f"from the grid now given; use another --run name, or --change-grid to adopt the new grid")
+                conflict = None if allow_change else self.grid_conflict(wanted, known)
+                if conflict:
+                    raise PluginError(conflict)
                 asked |= set(asked_cells(known)) & set(wanted)
                 if known["cells"] == wanted and set(asked_cells(known)) == asked:
                     return
             record = {"grid": name if known is None or allow_change else known["grid"], "cells": wanted,
                       "asked": sorted(asked)}
             write_text_atomic(manifest, json.dumps(record, indent=1))
+
+    def grid_conflict(self, cell_ids: list[str], known: dict[str, Any] | None = None) -> str | None:
+        """Why this run folder refuses a grid of these cells (it was started with another one), or None."""
+        if known is None:
+            try:
+                known = self.manifest()
+            except PluginError:
+                return None  # corrupt: the next launch records its grid afresh
+        if known is None or known["cells"] == sorted(cell_ids):
+            return None
+        differ = len(set(known["cells"]) ^ set(cell_ids))
+        return (f"{self.root}: this run was started with grid {known['grid']!r} and {differ} cells differ from the "
+                "grid now given; use another --run name, or --change-grid to adopt the new grid")
 
     def manifest(self) -> dict[str, Any] | None:
         """The run's grid.json, None when absent; a one-line error when it is corrupt."""

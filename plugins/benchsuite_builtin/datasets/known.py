@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from benchsuite.api import CheckReport, PluginError, Sample
+from benchsuite.api import CheckReport, DatasetMissing, PluginError, Sample
 from benchsuite.hookspecs import hookimpl
 
 from . import fetch as fetching
@@ -53,7 +53,7 @@ class ManifestDataset(FolderDataset):
 
     def loaded(self) -> Loaded:
         if not self.folder.is_dir():
-            raise PluginError(where_to_put(self.manifest, self.folder))
+            raise DatasetMissing(where_to_put(self.manifest, self.folder))
         return super().loaded()
 
     def samples(self) -> list[Sample]:

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,23 @@ from benchsuite.toolkit import locked, write_text_atomic
 _COMMANDS = ("sbatch", "srun", "sacct", "scancel")  # submit, run inside the job, watch, cancel
 _ALIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
           "SUSPENDED", "RESIZING", "SIGNALING", "STAGE_OUT"}
+
+
+def controller_problem(timeout_s: float = 20.0) -> str | None:
+    """Why the Slurm controller would refuse a submission now (``scontrol ping``: down, or silent), or None;
+    None too where ``scontrol`` is not installed (sbatch then says it at submission)."""
+    scontrol = shutil.which("scontrol")
+    if scontrol is None:
+        return None
+    try:
+        answer = subprocess.run([scontrol, "ping"], capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return f"the Slurm controller did not answer `scontrol ping` within {timeout_s:g} s; try again later"
+    text = (answer.stdout + answer.stderr).strip()
+    if answer.returncode != 0 or "DOWN" in text:
+        first = text.splitlines()[0] if text else f"exit code {answer.returncode}"
+        return f"the Slurm controller is not answering (scontrol ping: {first}); start it, or ask the cluster's admins"
+    return None
 
 
 def _submitit():
@@ -76,11 +94,15 @@ class Slurm(api.Executor):
         return parameters
 
     def preflight(self) -> None:
-        """The Slurm commands submitit runs must be here, or nothing is written."""
+        """The Slurm commands submitit runs must be here and the controller must answer, or nothing is written
+        (a dry run says so too)."""
         for command in _COMMANDS:
             if shutil.which(command) is None:
                 raise PluginError(f"the slurm executor needs the Slurm command {command!r}, which is not on PATH "
                                   "(run on a cluster's login node, or load its module)")
+        problem = controller_problem()
+        if problem:
+            raise PluginError(problem)
 
     def map(self, work, items, workdir: Path):
         folder = Path(workdir) / "slurm"
