@@ -194,3 +194,14 @@ def test_the_memory_bound_is_a_lower_bound_from_the_images_and_one_batch(registr
     assert preflight.settings_problems(plan.cells, registry, {label: 12}, memory=needed)[0] == []
     problems = preflight.settings_problems(plan.cells, registry, {label: 12}, memory=needed - 1)[0]
     assert len(problems) == 1 and "input_size 1000×1000" in problems[0]
+
+
+def test_a_pattern_that_selects_several_methods_is_said_before_the_run(tiny_grid, tmp_path, capsys):
+    """Issue 20, point 11: ``-a dlib-ert`` takes both dlib presets; the user hears which methods a pattern took."""
+    args = ["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "r", "-a", "*-*"]
+    assert main([*args, "--dry-run"]) == 0
+    note = r"-a \*-\* selects 3 methods: fc-regression\S*; mean-shape; smp-unet\S* \(quote one of them"
+    assert re.search(f"^  note  {note}", capsys.readouterr().out, re.M)
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(f"note: {note}", out) and out.index("note: ") < out.index(" cells, 0 already complete")

@@ -105,6 +105,18 @@ class Filters:
         return lost
 
 
+    def several(self, cells: list[Cell]) -> list[str]:
+        """One line per ``-a`` pattern that selects more than one method, naming them: ``-a dlib-ert`` takes
+        both dlib presets, which a user who meant one should hear before the run."""
+        lines = []
+        for pattern in self.architectures:
+            methods = sorted({c.method for c in cells if _method_matches([pattern], c)})
+            if len(methods) > 1:
+                lines.append(f"-a {pattern} selects {len(methods)} methods: {'; '.join(methods)} (quote one of "
+                             "them, as printed here, to run it alone)")
+        return lines
+
+
 def _method_matches(patterns: list[str], cell: Cell) -> bool:
     """``-a`` names a method by its architecture's name or label, or as the tables and the dry run print it
     (``U-Net+EfficientNet-Lite0 (ImageNet)+integral regression``)."""
@@ -148,6 +160,7 @@ def plan_grid(grid: str | grids.GridSpec = "smoke", *, registry: Registry | None
         methods = sorted({c.method for c in expanded.cells})
         known = f" (its methods: {'; '.join(methods)})" if any(x.startswith("-a ") for x in lost) else ""
         raise PluginError(f"grid {spec.name!r}: {', '.join(lost)} matches no cell{known}")
+    expanded.notes += filters.several(expanded.cells)
     return Plan(expanded, [c for c in expanded.cells if filters.keeps(c)],
                 [s for s in expanded.skipped if filters.keeps(s)])
 
@@ -219,6 +232,9 @@ def run_grid(grid: str | grids.GridSpec = "smoke", *, results: str | Path | None
                            executor_options=executor_options, runtime=runtime, change_grid=change_grid)
     if checked.refusal():
         raise PluginError(checked.refusal())
+    for note in plan.grid.notes + checked.notes:
+        if progress is not None:
+            progress.note(note)
     store = RunStore(checked.folder)
     splits = split_rows(plan.grid, registry)
     store.adopt_grid(plan.name, [c.id for c in plan.grid.cells], change_grid, asked=[c.id for c in plan.cells])

@@ -31,6 +31,10 @@ class PlainProgress:
     def _say(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=self.stream, flush=True)
 
+    def note(self, text: str) -> None:
+        """Something the user should know before the cells start (a pattern that took several methods)."""
+        self._say(f"note: {text}")
+
     def start(self, total: int, already_done: int, todo=(), budgets: dict[str, float] | None = None,
               parallel: int = 1) -> None:
         """``todo``: the cells to run; ``budgets``: cell id -> its training time budget in seconds, for cells
