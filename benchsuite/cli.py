@@ -138,7 +138,7 @@ def cmd_run(args) -> int:
         options["jobs"] = args.jobs
     run_name = args.run if args.run is not None else (run_name_from(own[0]["label"]) if len(own) == 1 else None)
     runtime = Runtime(amp=args.amp, channels_last=args.amp, checkpoint_every_s=args.checkpoint_every,
-                      keep_weights=args.keep_weights, precision=args.precision, deterministic=args.deterministic)
+                      keep_weights=args.keep_weights != "none", precision=args.precision, deterministic=args.deterministic)
     settings = _settings(args, spec, registry)
     if args.dry_run:
         plan = plan_grid(spec, registry=registry, filters=_filters(args), settings=settings)
@@ -161,6 +161,7 @@ def cmd_run(args) -> int:
               "status) later")
     for cell, error in summary.failed:
         print(f"FAILED {cell.id} {cell.describe()}: {error}", file=sys.stderr)
+    print(_disk_line(store.root, registry, args.keep_weights))
     scores = fold_scores(store, registry)
     if not scores.empty:
         print()
@@ -170,6 +171,19 @@ def cmd_run(args) -> int:
               f"      benchsuite report {name}  (one HTML page with tables, statistics and predictions drawn)\n"
               f"      benchsuite fit {name} METHOD  (keep the winner; then benchsuite predict to landmark new images)")
     return 0 if result.ok else EXIT_FAILED_CELLS
+
+
+def _disk_line(folder: Path, registry, keep: str) -> str:
+    """What the run takes on disk, after removing the models --keep-weights best does not keep."""
+    from benchsuite.lab.kept import keep_best_models
+    from benchsuite.run.launch import run_status
+
+    freed = keep_best_models(folder, registry) if keep == "best" else 0
+    status = run_status(folder)
+    removed = (f"; {freed / 1e6:.1f} MB of models removed: only each dataset's best method keeps its fold models "
+               "(--keep-weights all keeps every one)") if freed else ""
+    return f"{status.disk_bytes / 1e6:.1f} MB on disk in {folder}, {status.model_bytes / 1e6:.1f} MB of them kept models" \
+        + removed
 
 
 def _literal(text: str):
@@ -483,8 +497,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "the fastest algorithms, cudnn.benchmark); recorded in each cell")
     p.add_argument("--checkpoint-every", type=float, default=300.0, metavar="SECONDS",
                    help="checkpoint long cells this often (default: 300)")
-    p.add_argument("--keep-weights", action=argparse.BooleanOptionalAction, default=True,
-                   help="keep each finished cell's trained model for fit --from-folds and predict (default: on)")
+    p.add_argument("--keep-weights", choices=("best", "all", "none"), default="best",
+                   help="which cells keep their trained models on disk: best (default) keeps the fold models of "
+                   "each dataset's best method once the run is complete, what fit --from-folds on the winner "
+                   "reads; all keeps every one; none saves none (fit without --from-folds trains afresh anyway)")
     p.add_argument("--force", action="store_true", help="recompute cells that are already complete")
     p.add_argument("--dry-run", action="store_true", help="list the cells and skipped combinations, run nothing")
 

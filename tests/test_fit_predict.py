@@ -35,8 +35,46 @@ def lab_run(tmp_path_factory):
     data = tps_folder(root / "wings", n=8, size=(48, 36))
     grid = root / "lab.toml"
     grid.write_text(GRID)
-    assert main(["run", "--grid", str(grid), "-d", str(data), "--results", str(root / "results")]) == 0
+    assert main(["run", "--grid", str(grid), "-d", str(data), "--results", str(root / "results"),
+                 "--keep-weights", "all"]) == 0
     return root, data
+
+
+def test_by_default_a_complete_run_keeps_only_each_datasets_best_methods_fold_models(lab_run, tmp_path, capsys):
+    """Issue 20, point 16: the run's end says its disk use, and the models nobody will read are removed."""
+    from benchsuite.lab.kept import keep_best_models
+    from benchsuite.plugins import load_registry
+
+    root, data = lab_run
+    results = tmp_path / "results"
+    shutil.copytree(root / "results", results)
+    store = RunStore(results / "wings")
+    by_method = {}
+    for record in store.records():
+        by_method.setdefault(record["method"], []).append(record["id"])
+    assert len(by_method) == 2 and all((store.cell_dir(i) / "model").is_dir() for ids in by_method.values()
+                                       for i in ids)
+    capsys.readouterr()
+    assert main(["run", "--grid", str(root / "lab.toml"), "-d", str(data), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    line = re.search(r"^([\d.]+) MB on disk in .*wings, ([\d.]+) MB of them kept models; ([\d.]+) MB of models "
+                     r"removed: only each dataset's best method keeps its fold models", out, re.M)
+    assert line, out
+    kept = {method for method, ids in by_method.items() if all((store.cell_dir(i) / "model").is_dir() for i in ids)}
+    gone = {method for method, ids in by_method.items() if not any((store.cell_dir(i) / "model").exists()
+                                                                    for i in ids)}
+    assert len(kept) == 1 and len(gone) == 1  # the winner's folds, and none of the other's
+    assert not list(store.root.rglob(".model.removing-*"))
+    assert main(["status", "wings", "--results", str(results)]) == 0  # the cells themselves are intact
+    loser = gone.pop()
+    assert main(["fit", "wings", loser, "--from-folds", "--out", str(tmp_path / "m"), "--results", str(results)]) == 2
+    assert "--keep-weights all" in capsys.readouterr().err
+    assert keep_best_models(results / "wings", load_registry()) == 0  # nothing more to remove
+    partial = tmp_path / "partial"
+    shutil.copytree(root / "results" / "wings", partial)
+    cells = json.loads((partial / "grid.json").read_text())["cells"]
+    RunStore(partial).adopt_grid("wings", cells + ["0" * 16], allow_change=True)  # one asked cell not computed
+    assert keep_best_models(partial, load_registry()) == 0  # the best is not known yet: every model stays
 
 
 def test_finished_cells_keep_their_models_and_status_shows_the_disk_used(lab_run, capsys):

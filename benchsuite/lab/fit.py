@@ -67,8 +67,9 @@ def from_folds(run: Run, method: str, out: Path, registry, dataset: str | None =
     folders = [run.store.cell_dir(c.id) / "model" for c in cells]
     missing = [f.parent.name for f in folders if not (f / models.MANIFEST).is_file()]
     if missing:
-        raise PluginError(f"{run.name}: cell {missing[0]} kept no model (run without --no-keep-weights, or fit "
-                          "without --from-folds to train it afresh)")
+        raise PluginError(f"{run.name}: cell {missing[0]} kept no model (a run keeps only each dataset's best "
+                          "method's fold models unless run with --keep-weights all); fit without --from-folds to "
+                          "train it afresh")
     recorded = Cell.from_record(cells[0].record).dataset
     data = registry.create("datasets", recorded.name, recorded.plugin_params)
     trained_on = {"images": image_digests(data, data.samples()), "run": run.name}
