@@ -406,6 +406,15 @@ def _counted(values: list) -> str:
     return str(counts.index[0]) if len(counts) == 1 else ", ".join(f"{v} ×{n}" for v, n in counts.items())
 
 
+def _spread(values: list) -> str:
+    """``20`` when every fold agrees, else the range over folds, ``23–114``; ``?`` where none recorded it."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers:
+        return "?"
+    low, high = min(numbers), max(numbers)
+    return f"{low:g}" if low == high else f"{low:g}–{high:g}"
+
+
 def training(run: Run) -> Table:
     """How each method was trained, from its cells: what a reader needs before trusting a network's score."""
     flags = flags_of(run)
@@ -426,8 +435,8 @@ def training(run: Run) -> Table:
                   "minutes_std": float(np.std(minutes, ddof=1)) if len(minutes) > 1 else np.nan,
                   "budget_minutes": budget, "folds": len(group)}
         data.append(record)
-        epoch_text = (f"{_counted([c.record.get('epochs_run', '?') for c in group])} / "
-                      f"{_counted([c.record.get('best_epoch', '?') for c in group])}") if epochs else "—"
+        epoch_text = (f"{_spread([c.record.get('epochs_run') for c in group])} / "
+                      f"{_spread([c.record.get('best_epoch') for c in group])}") if epochs else "—"
         rows.append([Entry(dataset), flags.mark(Entry(method), dataset, method), Entry(record["input"]),
                      Entry(record["pretrained"]), Entry(record["augmentation"]), Entry(epoch_text),
                      Entry(record["stopped_by"] or "—"),
@@ -436,7 +445,7 @@ def training(run: Run) -> Table:
                                     else 1)), Entry(number(budget, 1) if budget else "—")])
     headers = ["dataset", "method", "input (px)", "pretrained", "augmentation", "epochs run / best", "stopped by",
                "still improving", "training min", "budget min"]
-    notes = ["epochs run / best: one value when every fold agrees, else each with its number of folds; stopped by: "
+    notes = ["epochs run / best: one value when every fold agrees, else the range over folds; stopped by: "
              "epochs (all run), patience (no validation improvement for that many epochs) or budget (max_minutes)",
              "still improving: folds whose validation error fell by 1 % or more over the last quarter of their "
              "epochs (at least the last 2)",
