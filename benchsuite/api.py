@@ -401,6 +401,10 @@ class Method(Plugin):
     # A floor every method must beat: it predicts without looking at the image (the mean shape). The tables
     # flag a method whose mean error on a dataset is worse than that dataset's baseline.
     baseline: ClassVar[bool] = False
+    # Parameters that are plugin tables of their own, by the kind of plugin they name (coarse-to-fine's
+    # ``encoder = { name = "efficientnet-lite0", weights = "imagenet" }`` is an encoder): their ``weights`` file
+    # is identified by its content, as a grid's own encoder's is.
+    nested: ClassVar[dict[str, str]] = {}
 
     @abc.abstractmethod
     def fit(self, samples: list[Sample], images: Images, training: Training) -> dict[str, Any] | None:
@@ -552,7 +556,7 @@ _ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {
     "higher_is_better": bool, "unit": str, "scores": frozenset, "headline": bool, "tables": dict,
     "decimals": int, "baseline": bool, "opens_folders": bool, "synthetic": bool, "writes": tuple,
     "image_suffixes": tuple, "default": bool, "takes_region": bool, "reads": frozenset,
-    "uses_validation": bool, "collapsed_above": (int, float),
+    "uses_validation": bool, "collapsed_above": (int, float), "nested": dict,
 }
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # what a registered name may be
 _ALLOWED = {"encoder": {"required", "none"}, "output": {"heatmap", "coords"}}

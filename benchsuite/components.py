@@ -49,7 +49,7 @@ class Component:
     def plugin_params(self) -> dict[str, Any]:
         """The parameters the plugin itself is made with: the core's own (a split file, pre-training) removed,
         a file identified by its content ({"file", "sha256"}) given as the file the user named."""
-        return {key: file_of(value) for key, value in self.params.items() if key not in _CORE_KEYS}
+        return {key: plain_files(value) for key, value in self.params.items() if key not in _CORE_KEYS}
 
     def core(self, key: str) -> Any:
         """One of the core's own parameters (``splits``, ``pretrain``), None when the entry has none."""
@@ -80,6 +80,14 @@ def is_file_record(value: Any) -> bool:
 def file_of(value: Any) -> Any:
     """The file a parameter names, where the grid recorded it with its digest."""
     return value["file"] if is_file_record(value) else value
+
+
+def plain_files(value: Any) -> Any:
+    """A parameter with every file recorded with its digest given as the file, in nested tables too (a
+    method's own encoder table)."""
+    if is_file_record(value):
+        return value["file"]
+    return {k: plain_files(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
 def _short(value: Any) -> str:

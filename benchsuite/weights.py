@@ -112,7 +112,11 @@ def identified(owner: str, weights: Any, pretrained: PretrainedWeights | None = 
 
 
 def check_unchanged(owner: str, params: dict[str, Any]) -> None:
-    """A weights file recorded by :func:`identified` must still be the file the cell was identified by."""
+    """A weights file recorded by :func:`identified` must still be the file the cell was identified by (in a
+    method's nested plugin tables too)."""
+    for key, inner in params.items():
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            check_unchanged(f"{owner} {key} {inner['name']}", inner)
     recorded = params.get("weights")
     if not is_file_record(recorded) or recorded["file"] == IMAGENET:
         return

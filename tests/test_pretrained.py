@@ -223,3 +223,42 @@ def test_a_truncated_weights_file_is_refused_by_the_dry_run_in_one_line(tmp_path
     err = capsys.readouterr().err
     assert "truncated.pth is not a readable state dict" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+def _nested_grid(tmp_path, weights_value: str):
+    path = tmp_path / "nested.toml"
+    path.write_text(f'''protocol = "smoke"
+datasets = [{{ name = "synthetic", n_images = 8, n_landmarks = 2, min_size = 40, max_size = 48 }}]
+methods = [{{ architecture = {{ name = "coarse-to-fine", network = {{ name = "smp-unet", encoder_depth = 3, decoder_channels = [16, 8, 8] }}, encoder = {{ name = "efficientnet-lite0", weights = "{weights_value}" }} }} }}]
+[settings]
+folds = 2
+input_size = 32
+epochs = 1
+''')
+    return load_spec(str(path))
+
+
+def test_a_methods_nested_encoder_weights_are_part_of_the_identity_by_their_content(registry, tmp_path, lite0):
+    """Coarse-to-fine names its encoder inside its own parameters: that file counts by content too."""
+    from benchsuite.train import methods
+
+    source = weights.resolve("", "imagenet", lite0.pretrained)
+    first, second = tmp_path / "a.pth", tmp_path / "moved" / "b.pth"
+    second.parent.mkdir()
+    shutil.copy(source, first)
+    shutil.copy(source, second)
+    cells = expand(_nested_grid(tmp_path, str(first)), registry).cells
+    recorded = cells[0].identity()["architecture"]["params"]["encoder"]["weights"]
+    assert recorded == {"file": str(first.resolve()), "sha256": lite0.pretrained.sha256}
+    assert cells[0].architecture.plugin_params["encoder"] == {"name": "efficientnet-lite0", "weights": str(first.resolve())}
+    packaged = expand(_nested_grid(tmp_path, "imagenet"), registry).cells
+    assert packaged[0].identity()["architecture"]["params"]["encoder"]["weights"]["sha256"] == lite0.pretrained.sha256
+    moved = expand(_nested_grid(tmp_path, str(second)), registry).cells
+    assert [c.id for c in moved] == [c.id for c in cells]  # the same file wherever it lies
+    state = weights.read_state(first, "")
+    state["_conv_stem.weight"] = state["_conv_stem.weight"] + 1
+    torch.save(state, first)
+    with pytest.raises(PluginError, match="changed since the grid was loaded"):
+        methods.make(registry, cells[0].architecture, cells[0].encoder, cells[0].codec)
+    changed = expand(_nested_grid(tmp_path, str(first)), registry).cells
+    assert {c.id for c in changed}.isdisjoint(c.id for c in cells)  # another file at the same path

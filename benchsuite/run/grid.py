@@ -283,10 +283,18 @@ def expand(
 def _weights_by_content(registry: Registry, kind: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
     """A ``weights`` parameter that names a file (a path, or "imagenet" for a plugin that declares its file)
     recorded with the file's sha256, so that the file's content, not its path, is part of the cells' identity;
-    a missing, unreadable or tampered file is an error now, before anything runs."""
+    the same for the plugin tables a method declares nested in its parameters (``nested``); a missing,
+    unreadable or tampered file is an error now, before anything runs."""
+    cls = registry.get(kind, name).cls
+    for key, nested_kind in getattr(cls, "nested", {}).items():
+        inner = params.get(key)
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            inner_params = {k: v for k, v in inner.items() if k != "name"}
+            params = params | {key: {"name": inner["name"]} | _weights_by_content(registry, nested_kind,
+                                                                                    inner["name"], inner_params)}
     if not isinstance(params.get("weights"), str):
         return params
-    pretrained = getattr(registry.get(kind, name).cls, "pretrained", None)
+    pretrained = getattr(cls, "pretrained", None)
     if params["weights"] == weights.IMAGENET and weights.unavailable(pretrained):
         return params  # left as it is: the method is skipped as unavailable here (_unavailable), the rest runs
     return params | {"weights": weights.identified(f"{kind[:-1]} {name}", params["weights"], pretrained)}

@@ -56,6 +56,7 @@ class CoarseToFine(api.Method):
                    "the second refines it on a crop of the original image around it (sub-pixel, mapped back exactly)")
     reads = toolkit.TRAINING_SETTINGS  # it trains networks the core's way: every training setting counts
     uses_validation = True
+    nested = {"network": "architectures", "encoder": "encoders", "codec": "codecs"}
 
     def __init__(self, network: dict | None = None, encoder: str | dict = "resnet18", codec: dict | None = None,
                  crop: int = 64, field: float = 16.0):
