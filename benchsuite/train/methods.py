@@ -122,7 +122,8 @@ class NetworkMethod(api.Method):
             "precision": runtime.precision_name(loop.device()), "deterministic": runtime.deterministic,
             "learning_curve": report.learning_curve,
         }
-        loaded = getattr(self.encoder, "loaded", None)
+        # what a weights file gave the network, whether the encoder or the architecture itself loaded it
+        loaded = getattr(self.encoder, "loaded", None) or getattr(self.architecture, "loaded", None)
         if loaded is not None:
             facts["weights"] = loaded.as_dict()
         if report.best_val_flat is not None:

@@ -36,7 +36,7 @@ class HRNet(api.Architecture):
         model = layers.HRNetHeatmaps(self.variant, in_channels, out_channels)
         if self.weights is not None:
             owner = f"hrnet {self.variant}"
-            toolkit.load_weights(model.backbone, owner, self.weights)
+            self.loaded = toolkit.load_weights(model.backbone, owner, self.weights)  # for the cell's record
         return model
 
 
