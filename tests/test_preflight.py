@@ -205,3 +205,11 @@ def test_a_pattern_that_selects_several_methods_is_said_before_the_run(tiny_grid
     assert main(args) == 0
     out = capsys.readouterr().out
     assert re.search(f"note: {note}", out) and out.index("note: ") < out.index(" cells, 0 already complete")
+
+
+def test_the_dry_run_says_how_many_epochs_fit_in_a_budget_that_ends_training_first(tiny_grid, tmp_path, capsys):
+    """Issue 18: whether a budget lets a network converge is the question a CPU user asks before the run."""
+    args = ["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "-a", "smp-*", "--dry-run",
+            "--set", "epochs=100000", "--set", "max_minutes=0.01"]
+    assert main(args) == 0
+    assert re.search(r"≤100000 epochs, budget 0\.01 min: ≤\d+ epochs here, from scratch", capsys.readouterr().out)

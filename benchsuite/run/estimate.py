@@ -54,8 +54,10 @@ def describe_cells(cells, registry) -> dict[str, tuple[str, float | None]]:
         if speeds.get(key):
             n_train = round(_fold_images(cell, registry, sizes) * (1 - cell.protocol.val_fraction))
             minutes = protocol.epochs * max(1, n_train) / speeds[key] / 60
-            if protocol.max_minutes:
-                minutes = min(minutes, protocol.max_minutes)
+            if protocol.max_minutes and minutes > protocol.max_minutes:  # the budget, not the epochs, ends it
+                fit = int(protocol.max_minutes * 60 * speeds[key] / max(1, n_train))
+                parts[2] += f": ≤{fit} epochs here"  # the report marks ‖ a network it stops still improving
+                minutes = protocol.max_minutes
             parts.append(_minutes(minutes))
             seconds = 60 * minutes
         texts[cell.id] = (", ".join(parts), seconds)
