@@ -115,11 +115,13 @@ def test_inputs_are_normalised_as_the_weights_were_trained(registry, lite0):
     assert "input_mean" not in model.state_dict()  # saved networks keep their layout
 
 
-def _grid(tmp_path, encoder: str, epochs: int = 1):
+def _grid(tmp_path, encoder: str, epochs: int = 1, method: str | None = None):
     path = tmp_path / "grid.toml"
+    method = method or (f'architecture = {{ name = "smp-unet", encoder_depth = 3, decoder_channels = [16, 8, 8] }}, '
+                        f'encoder = {encoder}, codec = "integral"')
     path.write_text(f'''protocol = "smoke"
 datasets = [{{ name = "synthetic", n_images = 8, n_landmarks = 2, min_size = 40, max_size = 48 }}]
-methods = [{{ architecture = {{ name = "smp-unet", encoder_depth = 3, decoder_channels = [16, 8, 8] }}, encoder = {encoder}, codec = "integral" }}]
+methods = [{{ {method} }}]
 [settings]
 folds = 2
 input_size = 32
@@ -129,12 +131,18 @@ batch_size = 4
     return path
 
 
-def test_a_weights_file_is_part_of_the_identity_by_its_content(registry, tmp_path, lite0):
+def _two_copies(tmp_path, lite0):
+    """The packaged Lite0 file copied to two places: the same content under two paths."""
     source = weights.resolve("", "imagenet", lite0.pretrained)
     first, second = tmp_path / "a.pth", tmp_path / "moved" / "b.pth"
     second.parent.mkdir()
     shutil.copy(source, first)
     shutil.copy(source, second)
+    return first, second
+
+
+def test_a_weights_file_is_part_of_the_identity_by_its_content(registry, tmp_path, lite0):
+    first, second = _two_copies(tmp_path, lite0)
 
     def ids(path):
         spec = load_spec(str(_grid(tmp_path, f'{{ name = "efficientnet-lite0", weights = "{path}" }}')))
@@ -227,27 +235,16 @@ def test_a_truncated_weights_file_is_refused_by_the_dry_run_in_one_line(tmp_path
 
 
 def _nested_grid(tmp_path, weights_value: str):
-    path = tmp_path / "nested.toml"
-    path.write_text(f'''protocol = "smoke"
-datasets = [{{ name = "synthetic", n_images = 8, n_landmarks = 2, min_size = 40, max_size = 48 }}]
-methods = [{{ architecture = {{ name = "coarse-to-fine", network = {{ name = "smp-unet", encoder_depth = 3, decoder_channels = [16, 8, 8] }}, encoder = {{ name = "efficientnet-lite0", weights = "{weights_value}" }} }} }}]
-[settings]
-folds = 2
-input_size = 32
-epochs = 1
-''')
-    return load_spec(str(path))
+    network = '{ name = "smp-unet", encoder_depth = 3, decoder_channels = [16, 8, 8] }'
+    return load_spec(str(_grid(tmp_path, "", method=f'architecture = {{ name = "coarse-to-fine", network = {network}, '
+                                              f'encoder = {{ name = "efficientnet-lite0", weights = "{weights_value}" }} }}')))
 
 
 def test_a_methods_nested_encoder_weights_are_part_of_the_identity_by_their_content(registry, tmp_path, lite0):
     """Coarse-to-fine names its encoder inside its own parameters: that file counts by content too."""
     from benchsuite.train import methods
 
-    source = weights.resolve("", "imagenet", lite0.pretrained)
-    first, second = tmp_path / "a.pth", tmp_path / "moved" / "b.pth"
-    second.parent.mkdir()
-    shutil.copy(source, first)
-    shutil.copy(source, second)
+    first, second = _two_copies(tmp_path, lite0)
     cells = expand(_nested_grid(tmp_path, str(first)), registry).cells
     recorded = cells[0].identity()["architecture"]["params"]["encoder"]["weights"]
     assert recorded == {"file": str(first.resolve()), "sha256": lite0.pretrained.sha256}
