@@ -300,16 +300,37 @@ def test_the_winners_overlays_come_first(report_file):
     assert re.findall(r"<h4>(.*?)</h4>", synthetic)[0] == "unet+gaussian"  # the leaderboard's best
 
 
+def _dom(page_file, tmp_path) -> str:
+    dom = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                          page_file.resolve().as_uri()], check=False, capture_output=True, text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    return dom.stdout
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium)")
 def test_a_browser_shows_the_conclusion_the_training_section_its_curves_and_the_starved_flag(lab_page, tmp_path):
-    dom = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
-                          lab_page.resolve().as_uri()], check=False, capture_output=True, text=True, timeout=180)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    elements = parse(dom.stdout)
+    text = _dom(lab_page, tmp_path)
+    elements = parse(text)
     assert [a for a in elements.all("p") if a.get("class") == "conclusion"]
-    assert "On wings, dlib is best" in dom.stdout and "was still improving when its 1.6-minute budget ended" in dom.stdout
+    assert "On wings, dlib is best" in text and "was still improving when its 1.6-minute budget ended" in text
     assert {"training"} <= {a.get("id") for a in elements.all("section")}
     assert [a for a in elements.all("img") if a.get("alt", "").startswith("Learning curves")]
     assert "unet+gaussian‖" in elements.cells
-    assert "‖: its time budget ended its training while its validation error was still falling" in dom.stdout
-    assert "--set max_minutes=M" in dom.stdout
+    assert "‖: its time budget ended its training while its validation error was still falling" in text
+    assert "--set max_minutes=M" in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium)")
+def test_a_browser_shows_no_partial_banner_for_a_filtered_run_and_one_for_cells_asked_and_missing(lab_run, registry,
+                                                                                                   tmp_path):
+    """Issue 20, point 1: the grid's cells that the run's filters left out are not "no result yet"."""
+    folder = tmp_path / "filtered"
+    shutil.copytree(lab_run, folder)
+    done = [r["id"] for r in RunStore(folder).records()]
+    left_out = ["f" * 16, "e" * 16]
+    RunStore(folder).adopt_grid("lab", done + left_out, allow_change=True, asked=done)
+    filtered, _ = page.write(folder, registry, tmp_path / "filtered.html")
+    assert "This run is partial" not in _dom(filtered, tmp_path)
+    RunStore(folder).adopt_grid("lab", done + left_out)  # a later launch asks for the whole grid
+    asked, _ = page.write(folder, registry, tmp_path / "asked.html")
+    assert "This run is partial: 2 cell(s) have no result yet" in _dom(asked, tmp_path)
