@@ -309,7 +309,7 @@ def cmd_status(args) -> int:
         print(f"  {state:<12} {len(ids)}")
     if status.not_asked:
         print(f"  ({counted(status.not_asked, 'more cell')} of the grid left out by the run's filters: not part of "
-              "this run; run without -d/-a/-e/-c to add them)")
+              "this run; run again without those filters to add them)")
     for cell_id, error in status.errors.items():
         state = "corrupt" if cell_id in status.states["corrupt"] else "failed"
         print(f"  {state} {cell_id}: {error}")
