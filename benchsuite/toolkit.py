@@ -18,8 +18,6 @@ _HOMES = {
     "sha256": "benchsuite.files",  # a file's content digest, remembered per path, size and mtime
     # the CPUs this process may use (Slurm allocation, affinity, cgroup quota)
     "usable_cpus": "benchsuite.run.environment",
-    # the environment variable an executor sets to the GPU it gave a worker (a cell warns if it trained on the CPU)
-    "GPU_GIVEN": "benchsuite.run.environment",
     # images as the core hands them to networks
     "to_uint8": "benchsuite.train.images", "to_channels": "benchsuite.train.images",
     # exact mappings between original pixels and a network input
@@ -36,7 +34,7 @@ _HOMES = {
 }
 
 NAMES = [  # what the plugin guide documents (a test checks each name is there and resolves)
-    "Crop", "GPU_GIVEN", "Letterbox", "SETTINGS", "TRAINING_SETTINGS", "antialias", "create_plugin", "load_weights", "locked",
+    "Crop", "Letterbox", "SETTINGS", "TRAINING_SETTINGS", "antialias", "create_plugin", "load_weights", "locked",
     "mean_radial_error", "per_image_errors", "radial_errors", "sha256", "specimen_sizes", "to_channels", "to_uint8",
     "usable_cpus", "write_atomic", "write_text_atomic",
 ]

@@ -8,13 +8,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from dataclasses import dataclass
 
 import pytest
 
 from benchsuite.api import PluginError
 from benchsuite.cli import main
-from benchsuite.run import runner
 from benchsuite.run.environment import usable_cpus
 from benchsuite.run.grid import expand, load_spec
 from benchsuite.run.store import RunStore
@@ -158,53 +156,3 @@ folds = 2
     assert typed["slurm_gres"] == "gpu:a100:2" and "gpus_per_node" not in typed
     with pytest.raises(PluginError, match="sbatch options are --name=value"):
         Slurm(sbatch="reservation=course")
-
-
-@dataclass(frozen=True)
-class _Item:
-    """A picklable stand-in for a cell: the executor only reads its id and whether it trains networks."""
-
-    id: str
-    trains_networks: bool
-
-
-def _where(item: _Item) -> tuple[str, str | None, str | None]:
-    return item.id, os.environ.get("CUDA_VISIBLE_DEVICES"), os.environ.get("OMP_NUM_THREADS")
-
-
-def test_with_gpus_cells_without_a_network_run_in_a_cpu_pool_of_their_own():
-    """Issue 19: dlib's cells must not hold a GPU worker while its GPU idles; they get the free cores."""
-    from benchsuite_builtin.executors.local import Pool, plan_pools
-
-    assert plan_pools([], 2, 8, True) == (Pool(2, (), 4), None)  # no GPU: one pool shares the cores
-    assert plan_pools(["0", "1"], 2, 16, False) == (Pool(2, ("0", "1"), 8), None)
-    assert plan_pools(["0", "1"], 2, 16, True) == (Pool(2, ("0", "1"), 1), Pool(1, ("",), 14))
-    assert plan_pools(["GPU-8a1f"], 3, 2, True) == (Pool(3, ("GPU-8a1f",), 1), Pool(1, ("",), 1))
-
-
-def test_the_pooled_executor_gives_network_cells_the_gpus_and_the_others_none(monkeypatch):
-    import torch
-
-    from benchsuite_builtin.executors.local import Local
-
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-8a1f")
-    executor = Local(jobs=1)
-    assert not executor.in_process and executor.parallel == 2  # one GPU worker, one CPU worker
-    items = [_Item("net-a", True), _Item("dlib", False), _Item("net-b", True), _Item("mean", False)]
-    seen = {item_id: (device, threads) for item_id, device, threads in executor.map(_where, items)}
-    assert {seen[i][0] for i in ("net-a", "net-b")} == {"GPU-8a1f"}
-    assert {seen[i][0] for i in ("dlib", "mean")} == {""}  # hidden from every GPU: no CUDA context
-
-
-def test_a_cell_given_a_gpu_that_trained_on_the_cpu_is_warned_about():
-    assert runner.device_warning({"gpu_given": "2", "device": "cpu"}).startswith("it was given GPU 2 but trained on "
-                                                                                 "the CPU")
-    assert runner.device_warning({"gpu_given": "2", "device": "cuda:0"}) is None
-    assert runner.device_warning({"gpu_given": None, "device": "cpu"}) is None
-    assert runner.cell_warning({"gpu_given": "2", "device": "cpu"}).count("GPU 2") == 1
-    from benchsuite.run.environment import gpu_given
-
-    assert gpu_given({"BENCHSUITE_GPU": "MIG-5c2e/1/0"}) == "MIG-5c2e/1/0"
-    assert gpu_given({"SLURM_GPUS_ON_NODE": "1"}) == "1 GPU(s) of the Slurm job"
-    assert gpu_given({"SLURM_GPUS_ON_NODE": "0"}) is None and gpu_given({}) is None

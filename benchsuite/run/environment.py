@@ -58,20 +58,6 @@ def describe() -> dict:
     }
 
 
-# --- the GPU an executor gave this process -----------------------------------------------------------------
-
-GPU_GIVEN = "BENCHSUITE_GPU"  # set by the local executor in each worker it gives a GPU
-
-
-def gpu_given(environ=None) -> str | None:
-    """The GPU this process was given: by the local executor, or by Slurm (``SLURM_GPUS_ON_NODE``); None."""
-    environ = os.environ if environ is None else environ
-    if environ.get(GPU_GIVEN):
-        return environ[GPU_GIVEN]
-    slurm = environ.get("SLURM_GPUS_ON_NODE", "")
-    return f"{slurm} GPU(s) of the Slurm job" if slurm.strip() not in ("", "0") else None
-
-
 # --- how many CPUs this process may keep busy ------------------------------------------------------------
 
 

@@ -134,20 +134,6 @@ def _method(cell: Cell, registry: Registry, workdir: Path | None, runtime, exclu
                         runtime=runtime, speed_key=speed_key)
 
 
-def cell_warning(record: dict) -> str | None:
-    """Everything a finished cell's progress line warns about, or None."""
-    return "; ".join(w for w in (collapse_warning(record), device_warning(record)) if w) or None
-
-
-def device_warning(record: dict) -> str | None:
-    """A network cell that was given a GPU and trained on the CPU: torch saw no CUDA device in that process."""
-    given, device = record.get("gpu_given"), str(record.get("device") or "")
-    if not given or not device.startswith("cpu"):
-        return None
-    return (f"it was given GPU {given} but trained on the CPU: torch sees no CUDA device in its process (a "
-            "CPU-only torch, or a driver that does not match); benchsuite bench gpu checks the GPU path")
-
-
 def collapse_warning(record: dict) -> str | None:
     """The warning a collapsed network's cell gets on the progress output, or None."""
     if not record.get("collapsed"):
@@ -229,7 +215,7 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
             shutil.rmtree(model_folder, ignore_errors=True)
         store.write(cell.id, record, predictions, staging=staging)
         checkpoint.unlink(missing_ok=True)
-    warning = cell_warning(record)
+    warning = collapse_warning(record)
     if progress:
         progress.cell_finished(cell, error, warning)
     return Outcome(cell, "done" if error is None else "failed", error, warning)
@@ -243,7 +229,6 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
               "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
     record |= environment.describe() | environment.use_cpus()  # threads: the CPUs this process was given
-    record["gpu_given"] = environment.gpu_given()
     error = predictions = None
     try:
         extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime,

@@ -2,22 +2,18 @@
 processes on this machine, dealt round the GPUs that ``CUDA_VISIBLE_DEVICES``
 leaves visible (in its order; indices or UUIDs), several to a GPU when
 ``--jobs`` exceeds their number; on a CPU the cores are divided between the
-workers, not oversubscribed). Where there are GPUs, cells that train no
-network (the mean shape, dlib) run in a pool of their own on the cores the
-GPU workers leave free, so they never hold a GPU worker while its GPU idles.
+workers, not oversubscribed).
 Workers end with their launcher, however it ends (even SIGKILL): on Linux
 the kernel signals them, elsewhere they watch their parent."""
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import ctypes
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
 
 from benchsuite import api, toolkit
 from benchsuite.api import PluginError
@@ -58,29 +54,6 @@ def device_for(slot: int, devices: list[str]) -> str | None:
     return devices[slot % len(devices)] if devices else None
 
 
-@dataclass(frozen=True)
-class Pool:
-    """Worker processes of one kind: how many, the GPUs dealt round them ("" hides every GPU), their threads."""
-
-    workers: int
-    devices: tuple[str, ...]
-    threads: int
-
-
-def plan_pools(devices: list[str], jobs: int, cpus: int, codec_free: bool) -> tuple[Pool, Pool | None]:
-    """(the pool for network cells, the pool for cells that train no network or None: the same pool).
-
-    Without GPUs, ``jobs`` workers share the cores. With GPUs, ``jobs`` workers are dealt round them; when some
-    cells train no network, one more worker, hidden from every GPU, runs those with the cores the GPU workers
-    leave free (a GPU worker needs a core to feed its GPU; dlib uses all it is given)."""
-    if not devices:
-        return Pool(jobs, (), max(1, cpus // jobs)), None
-    if not codec_free:
-        return Pool(jobs, tuple(devices), max(1, cpus // jobs)), None
-    free = max(1, cpus - jobs)
-    return Pool(jobs, tuple(devices), max(1, (cpus - free) // jobs)), Pool(1, ("",), free)
-
-
 def _init_worker(slots, devices: list[str], threads: int, parent: int) -> None:
     """Give this worker its GPU (before CUDA starts) or its share of the CPU cores (before torch starts:
     the cell then keeps to it, see :func:`benchsuite.run.environment.cpu_limits`); tie it to the launcher."""
@@ -88,7 +61,6 @@ def _init_worker(slots, devices: list[str], threads: int, parent: int) -> None:
     device = device_for(slots.get(), devices)
     if device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = device
-        os.environ[toolkit.GPU_GIVEN] = device  # the cell's record says so, and warns if it trained on the CPU
     os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
@@ -104,8 +76,8 @@ class Local(api.Executor):
 
         self.devices = visible_devices(torch.cuda.device_count(), os.environ.get("CUDA_VISIBLE_DEVICES"))
         self.jobs = jobs  # workers; with fewer GPUs, cells share them (a small network leaves a GPU mostly idle)
-        self.in_process = self.jobs == 1 and not self.devices  # with GPUs, cells without a network run apart
-        self.parallel = self.jobs + (1 if self.devices else 0)
+        self.in_process = self.jobs == 1
+        self.parallel = self.jobs
 
     def map(self, work, items, workdir=None):
         items = list(items)
@@ -113,30 +85,21 @@ class Local(api.Executor):
             for item in items:
                 yield work(item)
             return
-        networks = [item for item in items if getattr(item, "trains_networks", True)]
-        codec_free = [item for item in items if not getattr(item, "trains_networks", True)]
-        main, apart = plan_pools(self.devices, self.jobs, toolkit.usable_cpus(), bool(codec_free))
         context = multiprocessing.get_context("spawn")
-        with contextlib.ExitStack() as stack:
-            futures = [stack.enter_context(_pool(main, context)).submit(work, item)
-                       for item in (networks if apart else items)]
-            if apart:
-                extra = stack.enter_context(_pool(apart, context))
-                futures += [extra.submit(work, item) for item in codec_free]
+        slots = context.Queue()
+        for slot in range(self.jobs):
+            slots.put(slot)
+        threads = max(1, toolkit.usable_cpus() // self.jobs)
+        with concurrent.futures.ProcessPoolExecutor(
+            self.jobs, mp_context=context, initializer=_init_worker, initargs=(slots, self.devices, threads, os.getpid())
+        ) as pool:
+            futures = [pool.submit(work, item) for item in items]
             try:
                 for future in concurrent.futures.as_completed(futures):
                     yield future.result()
             except concurrent.futures.process.BrokenProcessPool:
                 raise PluginError("a worker process died (killed or out of memory); completed cells are kept, "
                                   "run the same command again to resume") from None
-
-
-def _pool(pool: Pool, context) -> concurrent.futures.ProcessPoolExecutor:
-    slots = context.Queue()
-    for slot in range(pool.workers):
-        slots.put(slot)
-    return concurrent.futures.ProcessPoolExecutor(pool.workers, mp_context=context, initializer=_init_worker,
-                                                  initargs=(slots, list(pool.devices), pool.threads, os.getpid()))
 
 
 @hookimpl
