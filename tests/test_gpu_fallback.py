@@ -67,3 +67,35 @@ input_size = 64
     assert Slurm(mem_gb=32).job_parameters(cells)["mem_gb"] == 32  # the user's figure wins
     assert cells_memory_gb([object()], gpu=False) == FALLBACK_GB[False]  # a cell that does not say its dataset
     assert json.dumps(Slurm().job_parameters(cells))  # submitit's parameters stay plain values
+
+
+def _given(item):
+    import os
+
+    return os.environ.get(api.GIVEN_GPU)
+
+
+def test_a_slurm_job_that_asked_for_a_gpu_tells_its_cell(monkeypatch):
+    pytest.importorskip("submitit")
+    from benchsuite_builtin.executors.slurm import _CellJob
+
+    monkeypatch.delenv(api.GIVEN_GPU, raising=False)
+    assert _CellJob(_given, gpu=False)(None) is None
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-5c2e")
+    assert _CellJob(_given, gpu=True)(None) == "MIG-5c2e"
+    monkeypatch.delenv(api.GIVEN_GPU)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the job asked, Slurm passed nothing through
+    assert _CellJob(_given, gpu=True)(None) == "requested from Slurm"
+
+
+def test_a_cell_that_used_cuda_records_its_own_peak_memory(tiny_grid, tmp_path, monkeypatch):
+    import torch
+
+    resets = []
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)  # as in a worker whose earlier cell used CUDA
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda *a: resets.append(1))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a: 123_456_789)
+    assert main(["run", "--grid", str(tiny_grid), "--results", str(tmp_path), "--run", "r", "-a", "mean-shape"]) == 0
+    records = list(RunStore(tmp_path / "r").records())
+    assert records and all(r["peak_memory_bytes"] == 123_456_789 for r in records)
+    assert len(resets) == len(records)  # each cell's peak is its own, not the worker's so far
