@@ -525,11 +525,17 @@ class Metric(Plugin):
         raise PluginError(f"metric {self.name} has no fold score")
 
 
+GIVEN_GPU = "BENCHSUITE_GIVEN_GPU"
+
+
 class Executor(Plugin):
     """Runs cells somewhere. ``work`` claims, computes and stores one cell by itself (it is picklable
     unless ``in_process`` is true), so an executor only has to call it, anywhere; the items are cells
-    (picklable, each with a unique ``id`` and a ``describe()`` line); ``workdir`` is the run folder, for
-    the executor's own files."""
+    (picklable, each with a unique ``id`` and a ``describe()`` line, and ``trains_networks``: whether it
+    needs a GPU); ``workdir`` is the run folder, for the executor's own files.
+
+    An executor that gives a process a GPU sets the environment variable :data:`GIVEN_GPU` there (to the
+    device's name): a network cell that then sees no CUDA device records it and warns."""
 
     kind: ClassVar[str] = "executors"
     default: ClassVar[bool] = False  # the executor used when a run names none

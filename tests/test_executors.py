@@ -148,7 +148,10 @@ folds = 2
     assert networks and baselines
     slurm = Slurm(account="lab", qos="short", constraint="a100", sbatch="--reservation=course --nice=10")
     asked = slurm.job_parameters(cells)
-    assert asked["gpus_per_node"] == 1 and asked["mem_gb"] == 16
+    from benchsuite_builtin.executors.slurm import host_memory_gb
+
+    size, channels = cells[0].protocol.input_size, cells[0].protocol.channels
+    assert asked["gpus_per_node"] == 1 and asked["mem_gb"] == host_memory_gb(8, size, channels, gpu=True)
     assert (asked["slurm_account"], asked["slurm_qos"], asked["slurm_constraint"]) == ("lab", "short", "a100")
     assert asked["slurm_additional_parameters"] == {"reservation": "course", "nice": "10"}
     assert slurm.job_parameters(baselines)["gpus_per_node"] == 0  # the mean shape needs no GPU

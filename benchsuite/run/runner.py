@@ -149,6 +149,19 @@ def collapse_warning(record: dict) -> str | None:
             f"{remedy}")
 
 
+def device_warning(record: dict, trains_networks: bool) -> str | None:
+    """The warning a network cell gets when its executor gave it a GPU (``api.GIVEN_GPU`` in its record as
+    ``gpu_given``) but its torch saw no CUDA device, so it trained on the CPU; None otherwise."""
+    given = record.get("gpu_given")
+    if not given or not trains_networks or str(record.get("device", "cpu")).startswith("cuda"):
+        return None
+    if (record.get("hardware") or {}).get("gpus"):
+        return None
+    return (f"it was meant for a GPU ({given}) but trained on the CPU: its torch saw no CUDA device (a CPU-only "
+            "torch build, a driver that does not match it, or a scheduler that did not pass the GPU through); "
+            "its times and speeds are a CPU's")
+
+
 def run_cells(cells: list[Cell], registry: Registry, store: RunStore, executor, force: bool = False,
               progress=None, runtime: loop.Runtime | None = None) -> RunSummary:
     """Run every cell not yet complete; a failing cell is recorded and the grid goes on."""
@@ -215,7 +228,7 @@ def execute_cell(cell: Cell, store_root: Path, force: bool = False, runtime: loo
             shutil.rmtree(model_folder, ignore_errors=True)
         store.write(cell.id, record, predictions, staging=staging)
         checkpoint.unlink(missing_ok=True)
-    warning = collapse_warning(record)
+    warning = "; ".join(w for w in (record.get("device_warning"), collapse_warning(record)) if w) or None
     if progress:
         progress.cell_finished(cell, error, warning)
     return Outcome(cell, "done" if error is None else "failed", error, warning)
@@ -229,6 +242,10 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
               "dataset": cell.dataset.label, "method": cell.method,
               "fold": cell.fold, "started": started, "host": socket.gethostname(), "pid": os.getpid()}
     record |= environment.describe() | environment.use_cpus()  # threads: the CPUs this process was given
+    if os.environ.get(api.GIVEN_GPU):
+        record["gpu_given"] = os.environ[api.GIVEN_GPU]
+    if torch.cuda.is_initialized():  # an earlier cell of this worker used the GPU: this cell's peak is its own
+        torch.cuda.reset_peak_memory_stats()
     error = predictions = None
     try:
         extra, predictions = compute_cell(cell, registry, progress.epoch if progress else None, store.root, runtime,
@@ -239,6 +256,11 @@ def _compute_record(cell: Cell, registry: Registry, progress, store: RunStore, r
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, the grid goes on
         error = f"{type(exc).__name__}: {exc}"
         record["traceback"] = traceback.format_exc()
+    if torch.cuda.is_initialized():  # what the local executor divides a GPU's free memory by (cells_per_gpu)
+        record["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated())
+    warning = device_warning(record, cell.trains_networks)
+    if warning:
+        record["device_warning"] = warning
     record |= {"status": "ok" if error is None else "failed", "error": error, "wall_seconds": time.time() - started}
     if "train_seconds" in record:
         record["train_share"] = record["train_seconds"] / record["wall_seconds"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +23,7 @@ from pathlib import Path
 from benchsuite import api
 from benchsuite.api import PluginError
 from benchsuite.hookspecs import hookimpl
-from benchsuite.toolkit import locked, write_text_atomic
+from benchsuite.toolkit import create_plugin, locked, write_text_atomic
 
 _COMMANDS = ("sbatch", "srun", "sacct", "scancel")  # submit, run inside the job, watch, cancel
 _ALIVE = {"PENDING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "COMPLETING",
@@ -80,8 +82,8 @@ class Slurm(api.Executor):
 
     def job_parameters(self, cells) -> dict:
         """submitit's parameters for these cells: one GPU per task when any cell trains a network (unless
-        gpus_per_node says otherwise), as a typed GRES where gpu_type names one; host memory for a CUDA
-        process when there are GPUs, 4 GB otherwise (unless mem_gb says otherwise)."""
+        gpus_per_node says otherwise), as a typed GRES where gpu_type names one; the host memory
+        the largest cell needs, see :func:`cells_memory_gb` (unless mem_gb says otherwise)."""
         gpus = self.gpus_per_node
         if gpus is None:
             gpus = 1 if any(getattr(cell, "trains_networks", True) for cell in cells) else 0
@@ -90,7 +92,7 @@ class Slurm(api.Executor):
             parameters["slurm_gres"] = f"gpu:{self.gpu_type}:{gpus}"
         else:
             parameters["gpus_per_node"] = gpus
-        parameters["mem_gb"] = self.mem_gb if self.mem_gb is not None else (16 if gpus else 4)
+        parameters["mem_gb"] = self.mem_gb if self.mem_gb is not None else cells_memory_gb(cells, bool(gpus))
         return parameters
 
     def preflight(self) -> None:
@@ -111,8 +113,10 @@ class Slurm(api.Executor):
         if not fresh:
             return
         executor = self.submitit.AutoExecutor(folder=folder / "%j", cluster="slurm")
-        executor.update_parameters(name="benchsuite", **self.job_parameters(fresh))
-        jobs = self._submit(executor, work, fresh, folder)
+        parameters = self.job_parameters(fresh)
+        executor.update_parameters(name="benchsuite", **parameters)
+        gpu = bool(parameters.get("gpus_per_node") or parameters.get("slurm_gres"))
+        jobs = self._submit(executor, _CellJob(work, gpu), fresh, folder)
         submissions.record({item.id: job.job_id for item, job in zip(fresh, jobs)})
         print(f"submitted {api.counted(len(jobs), 'cell')} as Slurm job array {jobs[0].job_id.split('_')[0]}", flush=True)
         if not self.wait:
@@ -137,7 +141,7 @@ class Slurm(api.Executor):
         before = set(folder.iterdir()) if folder.is_dir() else set()
         try:
             with contextlib.redirect_stderr(io.StringIO()):  # submitit prints sbatch's error too; it is said below
-                return executor.map_array(_CellJob(work), items)
+                return executor.map_array(work, items)
         except self.submitit.core.utils.FailedJobError as exc:
             for leftover in set(folder.iterdir()) - before if folder.is_dir() else ():
                 shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
@@ -152,18 +156,61 @@ class Slurm(api.Executor):
 
 
 class _CellJob:
-    """The callable a job runs; requeued with the same cell on timeout or preemption."""
+    """The callable a job runs; requeued with the same cell on timeout or preemption. A job that asked for a
+    GPU says so to the cell (``api.GIVEN_GPU``), which warns when it then sees none."""
 
-    def __init__(self, work):
-        self.work = work
+    def __init__(self, work, gpu: bool = False):
+        self.work, self.gpu = work, gpu
 
     def __call__(self, item):
+        if self.gpu:
+            os.environ.setdefault(api.GIVEN_GPU, os.environ.get("CUDA_VISIBLE_DEVICES") or "requested from Slurm")
         return self.work(item)
 
     def checkpoint(self, item):
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(self, item)
+
+
+PROCESS_GB = {True: 4.0, False: 2.0}  # a worker before any data: torch and, with a GPU, CUDA's host side
+MODEL_GB = 1.0  # the largest lab network (the fish U-Net, 124 MB of weights) with gradients, Adam and best copy
+STAGING_FACTOR = 4  # the staged uint8 set, its pinned copy, the decoded originals and a prepared batch at once
+FALLBACK_GB = {True: 16, False: 4}  # where a dataset cannot be listed from the launcher
+
+
+def host_memory_gb(images: int, input_size, channels: int, gpu: bool) -> int:
+    """Host memory one cell needs, in whole GB: the process (:data:`PROCESS_GB`), its dataset staged at the
+    cell's input (n × c × h × w uint8) times :data:`STAGING_FACTOR`, and the network (:data:`MODEL_GB`)."""
+    width, height = api.extent(input_size)
+    staged = images * channels * width * height / 1e9
+    return math.ceil(PROCESS_GB[gpu] + STAGING_FACTOR * staged + MODEL_GB)
+
+
+def cells_memory_gb(cells, gpu: bool) -> int:
+    """The host memory a job array asks for: what its largest cell needs (:func:`host_memory_gb`), counting
+    each dataset's images from its annotations (no image is read); :data:`FALLBACK_GB` when a dataset cannot
+    be listed here or a cell does not say its dataset."""
+    counts: dict[str, int | None] = {}
+    needs = []
+    for cell in cells:
+        dataset, protocol = getattr(cell, "dataset", None), getattr(cell, "protocol", None)
+        if dataset is None or protocol is None or isinstance(protocol.input_size, str):
+            return FALLBACK_GB[gpu]
+        key = json.dumps([dataset.name, dataset.plugin_params], sort_keys=True, default=str)
+        if key not in counts:
+            counts[key] = _image_count(dataset)
+        if counts[key] is None:
+            return FALLBACK_GB[gpu]
+        needs.append(host_memory_gb(counts[key], protocol.input_size, protocol.channels, gpu))
+    return max(needs, default=FALLBACK_GB[gpu])
+
+
+def _image_count(dataset) -> int | None:
+    try:
+        return len(create_plugin("datasets", dataset.name, dataset.plugin_params).samples())
+    except Exception:  # noqa: BLE001 - the dataset is read again, and its error said, by the job itself
+        return None
 
 
 def _first_line(exc: Exception) -> str:
