@@ -334,3 +334,14 @@ def test_a_browser_shows_no_partial_banner_for_a_filtered_run_and_one_for_cells_
     RunStore(folder).adopt_grid("lab", done + left_out)  # a later launch asks for the whole grid
     asked, _ = page.write(folder, registry, tmp_path / "asked.html")
     assert "This run is partial: 2 cell(s) have no result yet" in _dom(asked, tmp_path)
+
+
+def test_the_conclusion_says_in_how_many_folds_the_budget_stopped_a_network_still_improving(tmp_path, registry):
+    """On the wings, 1 of 5 folds ran out of budget still improving: the sentence must not say all of them did."""
+    root = tmp_path / "run"
+    make_run(root, {"wings": {"dlib": 3.0, "unet+gaussian": 4.0}}, folds=2,
+             records={("wings", "unet+gaussian"): [trained(FALLING, max_minutes=10.0),
+                                                   trained(FLAT, stopped_by="epochs", max_minutes=10.0)]})
+    sentence = page.Report(root, registry).conclusion()[0]
+    assert sentence.endswith("; unet+gaussian was still improving when its 10-minute budget ended (in 1 of its 2 "
+                             "folds).")

@@ -286,7 +286,8 @@ class Report:
                     text += f" (not tested: {tests.notes[0]})"
             hungry = [f"{method} was still improving when its " + (f"{minutes:.3g}-minute budget" if minutes else
                                                                      "time budget") + " ended"
-                      for (dataset, method), (_count, _folds, minutes) in sorted(starved.items())
+                      + (f" (in {count} of its {folds} folds)" if count < folds else "")
+                      for (dataset, method), (count, folds, minutes) in sorted(starved.items())
                       if dataset == tests.dataset]
             sentences.append(text + "".join(f"; {h}" for h in hungry) + ".")
         return sentences
