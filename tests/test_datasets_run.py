@@ -83,15 +83,15 @@ def test_dash_d_trains_on_the_folder_and_fills_the_cache(tmp_path, cache_dir, ca
 
 def test_a_bad_image_fails_its_cell_with_the_file_named(tmp_path, capsys):
     folder = lf.tps_folder(tmp_path / "wings", n=4)
-    lf.image(folder / "img3.jpg", 40, 30, mode="RGB")
-    (folder / "img3.png").unlink()
-    data = (folder / "img3.jpg").read_bytes()
-    (folder / "img3.jpg").write_bytes(data[: len(data) // 2])  # the header survives: only decoding fails
+    damaged = bytearray((folder / "img3.png").read_bytes())
+    for i in range(len(damaged) // 2, len(damaged) // 2 + 40):  # inside the pixel data: only decoding fails
+        damaged[i] ^= 0x5A  # (a file cut short is refused before the run: tests/test_preflight.py)
+    (folder / "img3.png").write_bytes(bytes(damaged))
     code = main(["run", "--grid", _grid(tmp_path), "-d", str(folder), "--results", str(tmp_path / "results"),
                  "--run", "r", "-a", "smp-unet"])
     assert code == 1
     errors = {r["error"] for r in RunStore(tmp_path / "results" / "r").records()}
-    assert any(f"{folder / 'img3.jpg'}: cannot decode image" in e for e in errors)
+    assert any(f"{folder / 'img3.png'}: cannot decode image" in e for e in errors)
 
 
 def test_the_second_preparation_decodes_nothing(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ sized from the dataset: both checked on a CPU."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -79,11 +80,12 @@ def test_a_slurm_job_that_asked_for_a_gpu_tells_its_cell(monkeypatch):
     pytest.importorskip("submitit")
     from benchsuite_builtin.executors.slurm import _CellJob
 
-    monkeypatch.delenv(api.GIVEN_GPU, raising=False)
+    monkeypatch.setenv(api.GIVEN_GPU, "")  # undone at the end, so the jobs' own setting never leaks out
+    os.environ.pop(api.GIVEN_GPU)
     assert _CellJob(_given, gpu=False)(None) is None
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-5c2e")
     assert _CellJob(_given, gpu=True)(None) == "MIG-5c2e"
-    monkeypatch.delenv(api.GIVEN_GPU)
+    os.environ.pop(api.GIVEN_GPU)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # the job asked, Slurm passed nothing through
     assert _CellJob(_given, gpu=True)(None) == "requested from Slurm"
 
