@@ -14,6 +14,7 @@ import torch
 
 from benchsuite.api import duration, extent, trains_networks
 from benchsuite.run.environment import usable_cpus
+from benchsuite.splits import training_images
 from benchsuite.train import speed
 from benchsuite.train.networks import build_network
 
@@ -52,7 +53,8 @@ def describe_cells(cells, registry) -> dict[str, tuple[str, float | None]]:
         if timed and key not in speeds:
             speeds[key] = _images_per_s(cell, registry)
         if speeds.get(key):
-            n_train = round(_fold_images(cell, registry, sizes) * (1 - cell.protocol.val_fraction))
+            n_train = training_images(_dataset_shape(cell, registry, sizes)[0], protocol.folds,
+                                      protocol.val_fraction)
             minutes = protocol.epochs * max(1, n_train) / speeds[key] / 60
             if protocol.max_minutes and minutes > protocol.max_minutes:  # the budget, not the epochs, ends it
                 fit = int(protocol.max_minutes * 60 * speeds[key] / max(1, n_train))

@@ -9,7 +9,6 @@ files are simply not there yet are listed apart: a dry run of a paper's design s
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from benchsuite.api import DatasetMissing, Executor, PluginError, extent, trains_networks
 from benchsuite.plugins import Registry
 from benchsuite.run.environment import memory_bytes
+from benchsuite.splits import training_images
 
 FAR_OUTSIDE = 1.0  # a landmark more than one image size beyond the image's edges is not a point of it
 TAIL_BYTES = 4096  # how much of an image file's end is read to see that the file is whole
@@ -78,7 +78,7 @@ def settings_problems(cells, registry: Registry, sizes: dict[str, int], memory: 
     for cell in (c for c in cells if c.dataset.label in sizes):  # a dataset not read (not there) is said apart
         protocol, images = cell.protocol, sizes[cell.dataset.label]
         width, height = extent(protocol.input_size)
-        train = max(1, math.floor(images * (protocol.folds - 1) / protocol.folds * (1 - protocol.val_fraction)))
+        train = training_images(images, protocol.folds, protocol.val_fraction)
         pixels = width * height * protocol.channels
         needed = images * pixels + 2 * 4 * min(protocol.batch_size, train) * pixels  # uint8 set; fp32 batch + grad
         if memory and needed > memory:
