@@ -46,6 +46,24 @@ def tiny_grid(tmp_path) -> Path:
     return path
 
 
+MIXED_GRID = """protocol = "smoke"
+datasets = [{ name = "synthetic", n_images = 8, n_landmarks = 2, min_size = 32, max_size = 40 }]
+methods = [{ architecture = "mean-shape" }, { architecture = "unet", codec = "gaussian" }]
+[settings]
+folds = 2
+"""
+
+
+def mixed_cells(tmp_path: Path, registry, settings: str = "") -> list:
+    """The cells of a small grid with one method that trains no network and one that does (``settings``: more
+    lines for its [settings] table)."""
+    from benchsuite.run.grid import expand, load_spec
+
+    grid = tmp_path / "mixed.toml"
+    grid.write_text(MIXED_GRID + settings)
+    return expand(load_spec(str(grid)), registry).cells
+
+
 def make_plugin_package(root: Path, module: str, source: str, dist: str | None = None, version: str = "0.1") -> Path:
     """Write an installed-looking distribution (module + dist-info) under ``root``."""
     dist = dist or module.replace("_", "-")

@@ -16,6 +16,7 @@ from benchsuite.cli import main
 from benchsuite.run.environment import usable_cpus
 from benchsuite.run.grid import expand, load_spec
 from benchsuite.run.store import RunStore
+from conftest import mixed_cells
 
 MEAN_ONLY = "-a", "mean-shape"
 
@@ -132,17 +133,9 @@ def test_jobs_are_workers_even_with_one_gpu(monkeypatch):
 
 def test_slurm_asks_for_a_gpu_for_network_cells_and_passes_the_clusters_options_through(registry, tmp_path):
     pytest.importorskip("submitit")
-    from benchsuite.run.grid import expand, load_spec
     from benchsuite_builtin.executors.slurm import Slurm
 
-    grid = tmp_path / "g.toml"
-    grid.write_text('''protocol = "smoke"
-datasets = [{ name = "synthetic", n_images = 8, n_landmarks = 2, min_size = 32, max_size = 40 }]
-methods = [{ architecture = "mean-shape" }, { architecture = "unet", codec = "gaussian" }]
-[settings]
-folds = 2
-''')
-    cells = expand(load_spec(str(grid)), registry).cells
+    cells = mixed_cells(tmp_path, registry)
     networks = [c for c in cells if c.trains_networks]
     baselines = [c for c in cells if not c.trains_networks]
     assert networks and baselines

@@ -11,6 +11,7 @@ from benchsuite import api
 from benchsuite.cli import main
 from benchsuite.run.runner import device_warning
 from benchsuite.run.store import RunStore
+from conftest import mixed_cells
 
 
 def test_a_network_cell_given_a_gpu_that_saw_none_warns():
@@ -51,18 +52,9 @@ def test_slurm_host_memory_grows_with_the_staged_images():
 
 def test_slurm_asks_what_the_grids_largest_dataset_needs(tmp_path, registry):
     pytest.importorskip("submitit")
-    from benchsuite.run.grid import expand, load_spec
     from benchsuite_builtin.executors.slurm import FALLBACK_GB, Slurm, cells_memory_gb, host_memory_gb
 
-    grid = tmp_path / "g.toml"
-    grid.write_text('''protocol = "smoke"
-datasets = [{ name = "synthetic", n_images = 8, n_landmarks = 2, min_size = 32, max_size = 40 }]
-methods = [{ architecture = "mean-shape" }, { architecture = "unet", codec = "gaussian" }]
-[settings]
-folds = 2
-input_size = 64
-''')
-    cells = expand(load_spec(str(grid)), registry).cells
+    cells = mixed_cells(tmp_path, registry, 'input_size = 64\n')
     assert cells_memory_gb(cells, gpu=True) == host_memory_gb(8, 64, cells[0].protocol.channels, gpu=True)
     assert Slurm().job_parameters(cells)["mem_gb"] == host_memory_gb(8, 64, cells[0].protocol.channels, True)
     assert Slurm(mem_gb=32).job_parameters(cells)["mem_gb"] == 32  # the user's figure wins
