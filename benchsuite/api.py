@@ -111,6 +111,15 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
+def spread(values) -> str:
+    """``20`` when every value agrees, else their range, ``23–114``; ``?`` where none is a number."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers:
+        return "?"
+    low, high = min(numbers), max(numbers)
+    return f"{low:g}" if low == high else f"{low:g}–{high:g}"
+
+
 def one_line(text: str) -> str:
     """Text that prints as one line whatever it quotes: line breaks escaped, undecodable bytes shown as escapes."""
     try:  # a file name's undecodable bytes came in as surrogates: show them as the bytes they were (\xff)

@@ -199,14 +199,14 @@ def _literal(text: str):
 def _print_dry_run(plan, checked, registry) -> None:
     """The run's name and folder, each cell (to run, or already complete there) with its estimate, what is
     skipped and why, the datasets not here yet, and the estimated time in all."""
-    from benchsuite.run.estimate import describe_cells, total_estimate
+    from benchsuite.run.estimate import describe_cells, earlier_trainings, total_estimate
     from benchsuite.run.store import RunStore
 
     grid = plan.grid
     store = RunStore(checked.folder) if checked.folder is not None and checked.folder.is_dir() else None
     done = {c.id for c in plan.cells if store and (store.inspect(c.id)[0] or {}).get("status") == "ok"}
     todo = [c for c in plan.cells if c.id not in done and c.dataset.label not in checked.missing]
-    details = describe_cells(todo, registry)
+    details = describe_cells(todo, registry, earlier_trainings(checked.folder.parent if checked.folder else None))
     where = f"run {checked.folder.name} in {checked.folder}" if checked.folder is not None else "run (refused)"
     state = "new" if store is None else f"{len(done)} of {counted(len(plan.cells), 'cell')} complete"
     print(f"{where} ({state})")

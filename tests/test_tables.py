@@ -13,7 +13,7 @@ from fake_runs import identified, make_run, trained, write_cell
 from benchsuite.cli import main
 from benchsuite.report.render import render
 from benchsuite.run.results import Run
-from benchsuite.report.flags import still_improving
+from benchsuite.run.curves import still_improving
 from benchsuite.report.tables import TABLES, build
 from benchsuite.run.store import RunStore
 

@@ -19,7 +19,6 @@ the view.
 from __future__ import annotations
 
 import dataclasses
-import math
 import weakref
 from dataclasses import dataclass, field
 
@@ -27,53 +26,10 @@ import pandas as pd
 
 from benchsuite.report.render import Entry
 from benchsuite.report.scores import fold_scores, load_metric, summarise
+from benchsuite.run.curves import budget_minutes, starved
 from benchsuite.run.results import Run, group_cells
 
 WORSE, OUTSIDE, COLLAPSED, STARVED = "‡", "§", "¶", "‖"
-TAIL_SHARE = 0.25  # the last part of a learning curve that still improving is judged on
-TAIL_EPOCHS = 2  # ... at least this many epochs
-MIN_GAIN = 0.01  # the relative drop of the best validation error over that part that counts as still falling
-
-
-def still_improving(record: dict) -> bool:
-    """Whether a network's validation error was still falling when its training stopped: its best validation
-    error of the last quarter of its epochs (at least the last 2) is 1 % or more below its best before them.
-
-    Why from the curve and not from ``stopped_by``: a budget also ends curves that flattened long before (more
-    time would not help), and a new best by a hair on a flat curve is noise, not progress. Cells recorded
-    before learning curves: the best epoch among that last part of ``epochs_run``. Too short a curve to have a
-    part before (1 or 2 epochs) counts as still improving: it had barely started.
-    """
-    key = "val_mre" if any(_finite(p.get("val_mre")) for p in record.get("learning_curve") or []) else "val_loss"
-    errors = [float(p[key]) for p in record.get("learning_curve") or [] if _finite(p.get(key))]
-    if errors:
-        tail = _tail(len(errors))
-        before = errors[:-tail]
-        return not before or min(errors[-tail:]) < min(before) * (1 - MIN_GAIN)
-    epochs, best = record.get("epochs_run"), record.get("best_epoch")
-    if not isinstance(epochs, int) or not isinstance(best, int) or epochs < 1 or best < 1:
-        return False
-    return best > epochs - _tail(epochs)
-
-
-def starved(record: dict) -> bool:
-    """Whether the time budget stopped a network that was still improving (more time would likely help)."""
-    return record.get("stopped_by") == "budget" and still_improving(record)
-
-
-def budget_minutes(record: dict) -> float | None:
-    """The training time a cell was allowed (the protocol's ``max_minutes``), None without a budget."""
-    minutes = ((record.get("config") or {}).get("protocol") or {}).get("max_minutes")
-    return float(minutes) if _finite(minutes) and minutes > 0 else None
-
-
-def _tail(epochs: int) -> int:
-    return max(TAIL_EPOCHS, math.ceil(epochs * TAIL_SHARE))
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
 
 @dataclass
 class Flags:

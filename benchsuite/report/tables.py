@@ -28,12 +28,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from benchsuite.api import PluginError
+from benchsuite.api import PluginError, spread
 from benchsuite.report import training as trained
-from benchsuite.report.flags import flags_of, still_improving
+from benchsuite.report.flags import flags_of
 from benchsuite.report.render import DAGGER_NOTE, Entry, Table, mean_std, number
 from benchsuite.report.scores import best_per_group, fold_scores, image_scores, landmark_scores, load_metric, summarise
 from benchsuite.report.significance import DAGGER_TESTS, not_worse_than_best, test_train_ratios
+from benchsuite.run.curves import still_improving
 from benchsuite.run.results import Run, group_cells
 
 
@@ -406,15 +407,6 @@ def _counted(values: list) -> str:
     return str(counts.index[0]) if len(counts) == 1 else ", ".join(f"{v} ×{n}" for v, n in counts.items())
 
 
-def _spread(values: list) -> str:
-    """``20`` when every fold agrees, else the range over folds, ``23–114``; ``?`` where none recorded it."""
-    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if not numbers:
-        return "?"
-    low, high = min(numbers), max(numbers)
-    return f"{low:g}" if low == high else f"{low:g}–{high:g}"
-
-
 def training(run: Run) -> Table:
     """How each method was trained, from its cells: what a reader needs before trusting a network's score."""
     flags = flags_of(run)
@@ -435,8 +427,8 @@ def training(run: Run) -> Table:
                   "minutes_std": float(np.std(minutes, ddof=1)) if len(minutes) > 1 else np.nan,
                   "budget_minutes": budget, "folds": len(group)}
         data.append(record)
-        epoch_text = (f"{_spread([c.record.get('epochs_run') for c in group])} / "
-                      f"{_spread([c.record.get('best_epoch') for c in group])}") if epochs else "—"
+        epoch_text = (f"{spread([c.record.get('epochs_run') for c in group])} / "
+                      f"{spread([c.record.get('best_epoch') for c in group])}") if epochs else "—"
         rows.append([Entry(dataset), flags.mark(Entry(method), dataset, method), Entry(record["input"]),
                      Entry(record["pretrained"]), Entry(record["augmentation"]), Entry(epoch_text),
                      Entry(record["stopped_by"] or "—"),

@@ -1,7 +1,7 @@
 """How each cell was trained, as its cell.json recorded it: time, epochs, what stopped it, input, weights, augmentation.
 
 A reader who sees a network lose needs to know first whether it was given a fair chance: how many minutes it
-trained, whether its budget cut it off while its validation error still fell (``flags.still_improving``),
+trained, whether its budget cut it off while its validation error still fell (``run.curves.still_improving``),
 whether it started from pretrained weights and what augmentation it saw. Methods without epochs (the mean
 shape, dlib's shape predictor) have only their fit time.
 """

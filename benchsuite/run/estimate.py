@@ -2,18 +2,25 @@
 
 The estimate times a few bare training steps of each distinct network on this machine (random inputs of the
 cell's shape) and scales them by the fold's training images and the epochs, capped by the time budget. It is
-an upper bound: early stopping usually ends training sooner. A method without a network estimates its own fit
-(``fit_seconds``, a small probe of its own on this machine), where it can.
+an upper bound: early stopping usually ends training sooner. Where earlier folds of the same configuration
+have completed (in this run or another under the same results folder), their learning curves say instead
+when it converged and how long it trained, and whether the budget stopped it while it was still improving.
+A method without a network estimates its own fit (``fit_seconds``, a small probe of its own on this
+machine), where it can.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
+from pathlib import Path
 
 import torch
 
-from benchsuite.api import duration, extent, trains_networks
+from benchsuite.api import counted, duration, extent, spread, trains_networks
+from benchsuite.run.curves import converged, starved
 from benchsuite.run.environment import usable_cpus
+from benchsuite.run.store import RunStore
 from benchsuite.splits import training_images
 from benchsuite.train import speed
 from benchsuite.train.networks import build_network
@@ -21,8 +28,11 @@ from benchsuite.train.networks import build_network
 MAX_NETWORKS = 12  # beyond this many distinct networks, a dry run does not time them (it would take too long)
 
 
-def describe_cells(cells, registry) -> dict[str, tuple[str, float | None]]:
-    """cell id -> ("input 160×128, ≤300 epochs, budget 10 min, from scratch, ≈ 8 min here", seconds or None)."""
+def describe_cells(cells, registry, earlier: dict[str, list[dict]] | None = None
+                   ) -> dict[str, tuple[str, float | None]]:
+    """cell id -> ("input 160×128, ≤300 epochs, budget 10 min, from scratch, ≈ 8 min here", seconds or None);
+    ``earlier``: configuration id -> records of its completed folds (:func:`earlier_trainings`)."""
+    earlier = earlier or {}
     speeds: dict[str, float | None] = {}
     networks = {_network_key(c) for c in cells if _is_network(registry, c)}
     timed = len(networks) <= MAX_NETWORKS
@@ -42,14 +52,22 @@ def describe_cells(cells, registry) -> dict[str, tuple[str, float | None]]:
             continue
         if not _is_network(registry, cell):  # it trains its own networks: no bare network of the cell's to time
             budget = f", budget {protocol.max_minutes:g} min in all" if protocol.max_minutes else ""
-            texts[cell.id] = (f"trains its own networks: input {width}×{height}, ≤{protocol.epochs} epochs{budget}",
-                              60 * protocol.max_minutes if protocol.max_minutes else None)
+            text = f"trains its own networks: input {width}×{height}, ≤{protocol.epochs} epochs{budget}"
+            seconds = 60 * protocol.max_minutes if protocol.max_minutes else None
+            if earlier.get(cell.configuration_id):
+                measured, seconds = _measured(earlier[cell.configuration_id])
+                text += f", {measured}"
+            texts[cell.id] = (text, seconds)
             continue
         parts = [f"input {width}×{height}", f"≤{protocol.epochs} epochs"]
         if protocol.max_minutes:
             parts.append(f"budget {protocol.max_minutes:g} min")
         parts.append(_pretrained(cell))
         key, seconds = _network_key(cell), None
+        if earlier.get(cell.configuration_id):  # measured beats timed: it knows when the curve flattened
+            measured, seconds = _measured(earlier[cell.configuration_id])
+            texts[cell.id] = (", ".join(parts + [measured]), seconds)
+            continue
         if timed and key not in speeds:
             speeds[key] = _images_per_s(cell, registry)
         if speeds.get(key):
@@ -64,6 +82,45 @@ def describe_cells(cells, registry) -> dict[str, tuple[str, float | None]]:
             seconds = 60 * minutes
         texts[cell.id] = (", ".join(parts), seconds)
     return texts
+
+
+def earlier_trainings(results: Path | None) -> dict[str, list[dict]]:
+    """configuration id -> the records of its network cells completed with a learning curve in any run under
+    ``results`` (each cell once): how that configuration trained on its earlier folds."""
+    found: dict[str, dict[str, dict]] = {}
+    runs = sorted(p for p in results.iterdir() if (p / "cells").is_dir()) if results and results.is_dir() else []
+    for run in runs:
+        for record in RunStore(run).records():
+            if record.get("status") == "ok" and record.get("learning_curve") and record.get("configuration_id"):
+                found.setdefault(record["configuration_id"], {})[record.get("id")] = record
+    return {configuration: list(records.values()) for configuration, records in found.items()}
+
+
+def _measured(records: list[dict]) -> tuple[str, float | None]:
+    """("5 earlier trainings of this configuration: converged by epoch 150–210 (5–7 min), trained 8–10 min", the
+    median training seconds), with how many the budget stopped still improving."""
+    points = [c for c in map(converged, records) if c]
+    took = [float(r["train_seconds"]) for r in records if isinstance(r.get("train_seconds"), (int, float))]
+    text = f"{counted(len(records), 'earlier training')} of this configuration"
+    if points:
+        text += f": converged by epoch {spread([e for e, _ in points])}"
+        when = [s for _, s in points if s is not None]
+        text += f" ({_span(when)})" if when else ""
+    hungry = sum(map(starved, records))
+    if hungry:
+        text += f"{',' if points else ':'} {hungry} stopped by the budget still improving (more time would help)"
+    if took:
+        text += f", trained {_span(took)}"
+    return text, statistics.median(took) if took else None
+
+
+def _span(seconds: list[float]) -> str:
+    """"5–7 min", "20–45 s" or "under 1 s": a range of durations in the unit that suits the longest."""
+    if max(seconds) < 0.5:
+        return "under 1 s"
+    if max(seconds) < 60:
+        return f"{spread([round(s) for s in seconds])} s"
+    return f"{spread([round(s / 60) for s in seconds])} min"
 
 
 def total_estimate(details: dict[str, tuple[str, float | None]], executor=None) -> str:
