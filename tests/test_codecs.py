@@ -290,3 +290,30 @@ def test_a_collapsed_codec_suggests_only_remedies_it_does_not_use_yet(registry):
     assert "adaptive-wing" not in remedy and 'loss = "weighted-mse"' in remedy and "amplitude" not in remedy
     assert "sigma above 2" in remedy and "integral" in remedy
     assert registry.create("codecs", "integral", {}).collapse_remedy() == ""  # it has no all-zero plateau
+
+
+def test_the_single_peak_term_turns_a_flat_map_that_places_its_landmark_right_into_a_peak(registry):
+    """Why the lab grid's network uses heatmap_weight: the coordinate loss alone is content with a flat map whose
+    expectation lands on the landmark (on the fly wings 7 of 12 maps stayed so), the term makes it a peak."""
+    import math
+    import tomllib
+    from importlib.resources import files
+
+    centre = torch.tensor([[[31.5, 31.5]]])  # where a flat 64 × 64 map's expectation is
+    entropies = {}
+    for weight in (0.0, 10.0):
+        codec = registry.create("codecs", "integral", {"sigma": 2.0, "heatmap_weight": weight})
+        logits = torch.zeros(1, 1, 64, 64, requires_grad=True)
+        optimiser = torch.optim.Adam([logits], lr=0.1)
+        for _ in range(150):
+            optimiser.zero_grad()
+            codec.loss(logits, centre, 64).backward()
+            optimiser.step()
+        p = torch.softmax(logits.detach().flatten(), 0)
+        entropies[weight] = -(p * p.clamp_min(1e-12).log()).sum().item()
+    assert entropies[0.0] == pytest.approx(math.log(64 * 64))  # still flat: nothing moved it
+    gaussian = math.log(2 * math.pi * math.e * 2.0**2)  # a σ = 2 peak's entropy, 4.2 nats
+    assert entropies[10.0] < gaussian + 0.5
+    lab = tomllib.loads(files("benchsuite").joinpath("grids/lab.toml").read_text())
+    integral = [m["codec"] for m in lab["methods"] if (m.get("codec") or {}).get("name") == "integral"]
+    assert integral and all(c.get("heatmap_weight", 0) >= 10 for c in integral)  # the measured default

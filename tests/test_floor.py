@@ -6,6 +6,8 @@ from landmark_files import image, tps, tps_folder
 
 from benchsuite.cli import main
 
+INTEGRAL = "integral regression (single-peak term)"  # the lab grid's label of its pretrained network's codec
+
 
 def _rows(out: str) -> dict[str, list[str]]:
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines() if line.startswith("| ")]
@@ -26,8 +28,8 @@ def test_the_lab_grid_s_floor_uses_each_folder_s_own_input_and_the_grid_s_codecs
     data = _wings(tmp_path / "wings")
     assert main(["floor", "--grid", "lab", "-d", str(data)]) == 0
     rows = _rows(capsys.readouterr().out)
-    assert set(rows) == {"Exponential σ=3", "integral regression"}  # the grid's methods, by their labels
-    argmax, integral = rows["Exponential σ=3"], rows["integral regression"]
+    assert set(rows) == {"Exponential σ=3", INTEGRAL}  # the grid's methods, by their labels
+    argmax, integral = rows["Exponential σ=3"], rows[INTEGRAL]
     assert argmax[1] == "160×128" and float(argmax[2]) == 3.95  # "auto" for 632×480 images
     assert 0.2 < float(argmax[4]) < 0.6 * 3.95  # whole input pixels: a share of δ
     assert float(integral[4]) < 0.1 * float(argmax[4])  # sub-pixel
@@ -37,4 +39,4 @@ def test_a_fixed_input_and_a_codec_filter(tmp_path, capsys):
     data = tps_folder(tmp_path / "wings", n=3, size=(200, 100))
     assert main(["floor", "--grid", "lab", "-d", str(data), "-c", "integral", "--set", "input_size=64"]) == 0
     rows = _rows(capsys.readouterr().out)
-    assert list(rows) == ["integral regression"] and rows["integral regression"][1] == "64×64"
+    assert list(rows) == [INTEGRAL] and rows[INTEGRAL][1] == "64×64"
