@@ -72,10 +72,15 @@ def kfold(sample_ids: list[str], k: int, seed: int, groups: dict[str, str] | Non
     return [sorted(fold) for fold in folds]
 
 
+def training_part(n_images: int, folds: int) -> int:
+    """About how many images a fold's training part holds (training and validation), before any split is drawn."""
+    return round(n_images * (folds - 1) / folds)
+
+
 def training_images(n_images: int, folds: int, val_fraction: float) -> int:
     """About how many images a fold trains on (its training part less the validation :func:`carve_validation`
     holds out), for estimates made before any split is drawn."""
-    rest = round(n_images * (folds - 1) / folds)
+    rest = training_part(n_images, folds)
     n_val = min(max(int(round(rest * val_fraction)), 1), rest - 1) if val_fraction > 0 and rest > 1 else 0
     return max(1, rest - n_val)
 

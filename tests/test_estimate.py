@@ -51,3 +51,11 @@ def test_a_dry_run_reads_the_folds_another_run_trained_of_the_same_configuration
     assert main(["run", "--grid", str(grid), "--results", str(results), "-a", "mean-shape", "--run", "second",
                  "--dry-run"]) == 0
     assert "earlier training" not in capsys.readouterr().out  # nothing measured of the mean shape's cells
+
+
+def test_a_damaged_record_neither_stops_the_estimate_nor_enters_it():
+    broken = trained(FLAT, seconds_per_epoch=30.0) | {"train_seconds": float("nan")}
+    broken["learning_curve"] = ["not a point", *broken["learning_curve"]]
+    assert converged(broken) == (8, 240.0)  # the points that are points still say when it converged
+    text, seconds = _measured([broken, trained(SLOW, seconds_per_epoch=45.0)])
+    assert text.endswith("trained 17 min") and seconds == 0.9 * 45.0 * 25  # the NaN time is left out

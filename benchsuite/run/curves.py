@@ -7,6 +7,7 @@ import math
 TAIL_SHARE = 0.25  # the last part of a learning curve that still improving is judged on
 TAIL_EPOCHS = 2  # ... at least this many epochs
 MIN_GAIN = 0.01  # the relative drop of the best validation error over that part that counts as still falling
+CONVERGED_WITHIN = 0.05  # a validation error this close to the best one counts as converged
 
 
 def still_improving(record: dict) -> bool:
@@ -18,8 +19,7 @@ def still_improving(record: dict) -> bool:
     before learning curves: the best epoch among that last part of ``epochs_run``. Too short a curve to have a
     part before (1 or 2 epochs) counts as still improving: it had barely started.
     """
-    key = "val_mre" if any(_finite(p.get("val_mre")) for p in record.get("learning_curve") or []) else "val_loss"
-    errors = [float(p[key]) for p in record.get("learning_curve") or [] if _finite(p.get(key))]
+    errors = [error for _, error in _validation_errors(record)]
     if errors:
         tail = _tail(len(errors))
         before = errors[:-tail]
@@ -41,6 +41,13 @@ def budget_minutes(record: dict) -> float | None:
     return float(minutes) if _finite(minutes) and minutes > 0 else None
 
 
+def _validation_errors(record: dict) -> list[tuple[dict, float]]:
+    """(curve point, validation error) per epoch: the MRE where the curve has it, else the loss."""
+    curve = [p for p in record.get("learning_curve") or [] if isinstance(p, dict)]
+    key = "val_mre" if any(_finite(p.get("val_mre")) for p in curve) else "val_loss"
+    return [(p, float(p[key])) for p in curve if _finite(p.get(key))]
+
+
 def _tail(epochs: int) -> int:
     return max(TAIL_EPOCHS, math.ceil(epochs * TAIL_SHARE))
 
@@ -49,21 +56,16 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-CONVERGED_WITHIN = 0.05  # a validation error this close to the best one counts as converged
-
-
 def converged(record: dict) -> tuple[int, float | None] | None:
     """(epoch, seconds of training and validation) at which the validation error first came within 5 % of its
     best: when more epochs had stopped paying. None without a learning curve, or while the curve was still
     falling at its end (it had not converged)."""
     if still_improving(record):
         return None
-    curve = record.get("learning_curve") or []
-    key = "val_mre" if any(_finite(p.get("val_mre")) for p in curve) else "val_loss"
-    curve = [p for p in curve if _finite(p.get(key)) and isinstance(p.get("epoch"), int)]
-    if not curve:
+    errors = [(p, e) for p, e in _validation_errors(record) if isinstance(p.get("epoch"), int)]
+    if not errors:
         return None
-    best = min(float(p[key]) for p in curve)
-    first = next(p for p in curve if float(p[key]) <= best * (1 + CONVERGED_WITHIN))
+    best = min(e for _, e in errors)
+    first = next(p for p, e in errors if e <= best * (1 + CONVERGED_WITHIN))
     seconds = first.get("elapsed_seconds", first.get("train_seconds"))  # with its validation passes
     return int(first["epoch"]), float(seconds) if _finite(seconds) else None

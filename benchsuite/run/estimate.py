@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import statistics
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from benchsuite.api import counted, duration, extent, spread, trains_networks
 from benchsuite.run.curves import converged, starved
 from benchsuite.run.environment import usable_cpus
 from benchsuite.run.store import RunStore
-from benchsuite.splits import training_images
+from benchsuite.splits import training_images, training_part
 from benchsuite.train import speed
 from benchsuite.train.networks import build_network
 
@@ -42,6 +43,7 @@ def describe_cells(cells, registry, earlier: dict[str, list[dict]] | None = None
     for cell in cells:
         arch_cls = registry.method_class(cell.architecture.name)
         protocol = cell.protocol
+        measured = _measured(earlier[cell.configuration_id]) if earlier.get(cell.configuration_id) else None
         width, height = extent(protocol.input_size)
         if not trains_networks(arch_cls):
             key = json.dumps([cell.architecture.as_dict(), cell.dataset.as_dict(), protocol.folds], default=str)
@@ -54,9 +56,8 @@ def describe_cells(cells, registry, earlier: dict[str, list[dict]] | None = None
             budget = f", budget {protocol.max_minutes:g} min in all" if protocol.max_minutes else ""
             text = f"trains its own networks: input {width}×{height}, ≤{protocol.epochs} epochs{budget}"
             seconds = 60 * protocol.max_minutes if protocol.max_minutes else None
-            if earlier.get(cell.configuration_id):
-                measured, seconds = _measured(earlier[cell.configuration_id])
-                text += f", {measured}"
+            if measured:
+                text, seconds = f"{text}, {measured[0]}", measured[1]
             texts[cell.id] = (text, seconds)
             continue
         parts = [f"input {width}×{height}", f"≤{protocol.epochs} epochs"]
@@ -64,9 +65,8 @@ def describe_cells(cells, registry, earlier: dict[str, list[dict]] | None = None
             parts.append(f"budget {protocol.max_minutes:g} min")
         parts.append(_pretrained(cell))
         key, seconds = _network_key(cell), None
-        if earlier.get(cell.configuration_id):  # measured beats timed: it knows when the curve flattened
-            measured, seconds = _measured(earlier[cell.configuration_id])
-            texts[cell.id] = (", ".join(parts + [measured]), seconds)
+        if measured:  # measured beats timed: it knows when the curve flattened
+            texts[cell.id] = (", ".join(parts + [measured[0]]), measured[1])
             continue
         if timed and key not in speeds:
             speeds[key] = _images_per_s(cell, registry)
@@ -91,7 +91,8 @@ def earlier_trainings(results: Path | None) -> dict[str, list[dict]]:
     runs = sorted(p for p in results.iterdir() if (p / "cells").is_dir()) if results and results.is_dir() else []
     for run in runs:
         for record in RunStore(run).records():
-            if record.get("status") == "ok" and record.get("learning_curve") and record.get("configuration_id"):
+            if record.get("status") == "ok" and isinstance(record.get("learning_curve"), list) \
+                    and record["learning_curve"] and isinstance(record.get("configuration_id"), str):
                 found.setdefault(record["configuration_id"], {})[record.get("id")] = record
     return {configuration: list(records.values()) for configuration, records in found.items()}
 
@@ -100,7 +101,7 @@ def _measured(records: list[dict]) -> tuple[str, float | None]:
     """("5 earlier trainings of this configuration: converged by epoch 150–210 (5–7 min), trained 8–10 min", the
     median training seconds), with how many the budget stopped still improving."""
     points = [c for c in map(converged, records) if c]
-    took = [float(r["train_seconds"]) for r in records if isinstance(r.get("train_seconds"), (int, float))]
+    took = [float(r["train_seconds"]) for r in records if _seconds(r.get("train_seconds"))]
     text = f"{counted(len(records), 'earlier training')} of this configuration"
     if points:
         text += f": converged by epoch {spread([e for e, _ in points])}"
@@ -112,6 +113,10 @@ def _measured(records: list[dict]) -> tuple[str, float | None]:
     if took:
         text += f", trained {_span(took)}"
     return text, statistics.median(took) if took else None
+
+
+def _seconds(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def _span(seconds: list[float]) -> str:
@@ -187,8 +192,7 @@ def _fit_seconds(cell, registry, sizes) -> float | None:
 
 def _fold_images(cell, registry, sizes) -> int:
     """The images of a fold's training part (training and validation images)."""
-    folds = cell.protocol.folds
-    return round(_dataset_shape(cell, registry, sizes)[0] * (folds - 1) / folds)
+    return training_part(_dataset_shape(cell, registry, sizes)[0], cell.protocol.folds)
 
 
 def _dataset_shape(cell, registry, sizes: dict[str, tuple[int, int]]) -> tuple[int, int]:
