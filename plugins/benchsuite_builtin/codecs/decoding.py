@@ -109,7 +109,12 @@ def soft_argmax(logits: torch.Tensor, region: torch.Tensor | None = None) -> tor
     logits = logits.float()
     if region is not None:
         logits = logits.masked_fill(outside(logits, region), -torch.inf)
-    probability = torch.softmax(logits.flatten(-2), dim=-1).unflatten(-1, (height, width))
-    xs = torch.arange(width, device=logits.device, dtype=torch.float32)
-    ys = torch.arange(height, device=logits.device, dtype=torch.float32)
+    return expectation(torch.softmax(logits.flatten(-2), dim=-1).unflatten(-1, (height, width)))
+
+
+def expectation(probability: torch.Tensor) -> torch.Tensor:
+    """(B, N, H, W) probability maps → (B, N, 2) expected (x, y), from the maps' two marginals."""
+    height, width = probability.shape[-2:]
+    xs = torch.arange(width, device=probability.device, dtype=probability.dtype)
+    ys = torch.arange(height, device=probability.device, dtype=probability.dtype)
     return torch.stack(((probability.sum(-2) * xs).sum(-1), (probability.sum(-1) * ys).sum(-1)), dim=-1)
