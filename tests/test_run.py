@@ -163,3 +163,23 @@ def test_a_filtered_run_is_a_complete_run_and_a_later_unfiltered_one_extends_it(
     assert len(json.loads((tmp_path / "r" / "grid.json").read_text())["asked"]) == 4
     assert main(["status", "r", "--results", str(tmp_path)]) == 0
     assert "2 more cells of the grid left out" in capsys.readouterr().out
+
+
+def test_a_record_names_its_commit_and_says_when_the_code_had_uncommitted_changes(tmp_path):
+    """A result claims the commit whose code ran: the same commit with edited tracked files is "-dirty"."""
+    import shutil
+
+    from benchsuite.run.environment import _git_revision
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    git = ["git", "-c", "user.email=lab@example.org", "-c", "user.name=lab"]
+    (tmp_path / "code.py").write_text("x = 1\n")
+    subprocess.run(git + ["init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["add", "code.py"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "one"], cwd=tmp_path, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "notes.txt").write_text("untracked files change no code that ran\n")
+    assert _git_revision(tmp_path) == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert _git_revision(tmp_path) == f"{head}-dirty"

@@ -19,15 +19,23 @@ def _version(name: str) -> str | None:
         return None
 
 
-def _git_revision() -> str | None:
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
+def _git_revision(here: Path | None = None) -> str | None:
+    """The commit the running code is from, with "-dirty" when its tracked files had changes not committed:
+    a result must not name a commit whose code it did not run."""
+    here = here or Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=5, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    head = git("rev-parse", "HEAD")
+    if not head:
         return None
-    return out.stdout.strip() or None
+    changes = git("status", "--porcelain", "--untracked-files=no")
+    return head if changes == "" else f"{head}-dirty"
 
 
 def _cpu_model() -> str:
