@@ -71,7 +71,8 @@ def _jensen_shannon_to_gaussian(probability: torch.Tensor, log_p: torch.Tensor, 
     gaussian_negentropy = (x * log_x).sum(-1) + (y * log_y).sum(-1)
     mixture = (probability + gaussian) * 0.5
     # the floor keeps log finite where both maps underflow to 0 there (the product is 0 and so is its gradient)
-    return 0.5 * ((probability * log_p).sum(-1) + gaussian_negentropy) - (mixture * mixture.clamp_min(1e-38).log()).sum(-1)
+    mixture_negentropy = (mixture * mixture.clamp_min(1e-38).log()).sum(-1)
+    return 0.5 * ((probability * log_p).sum(-1) + gaussian_negentropy) - mixture_negentropy
 
 
 class Integral(api.Codec):
