@@ -135,9 +135,11 @@ def digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def read_split_table(path: Path, sample_ids: list[str], dataset: str | None = None,
+def read_split_table(path: Path, sample_ids: list[str], dataset: str | tuple[str, ...] | None = None,
                      file_names: dict[str, str] | None = None) -> SplitTable:
-    """Read and check a split file against the dataset's samples; one-line errors naming the image."""
+    """Read and check a split file against the dataset's samples; one-line errors naming the image.
+
+    ``dataset``: the name (or names, the first with rows wins) of this dataset in the file's ``dataset`` column."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -147,8 +149,10 @@ def read_split_table(path: Path, sample_ids: list[str], dataset: str | None = No
     header = set(rows[0]) if rows else set()
     if "image" not in header or not header & {"fold", "part"}:
         raise PluginError(f"{path}: a split file needs the columns image and fold, image and part, or all three")
-    if "dataset" in header and dataset is not None:
-        rows = [r for r in rows if r["dataset"] == dataset]
+    names = (dataset,) if isinstance(dataset, str) else tuple(dataset or ())
+    if "dataset" in header and names:
+        rows = next(([r for r in rows if r["dataset"] == name] for name in names
+                     if any(r["dataset"] == name for r in rows)), [])
     resolve = _resolver(path, sample_ids, file_names or {})
     long_form = {"fold", "part"} <= header
     folds: dict[int, dict[str, str | None]] = {}
@@ -169,7 +173,7 @@ def read_split_table(path: Path, sample_ids: list[str], dataset: str | None = No
             raise PluginError(f"{path}:{line}: image {row['image']!r} appears twice in fold {fold}")
         assigned[sample] = part
     if not folds:
-        raise PluginError(f"{path}: no rows" + (f" for dataset {dataset}" if dataset and "dataset" in header else ""))
+        raise PluginError(f"{path}: no rows" + (f" for dataset {names[-1]}" if names and "dataset" in header else ""))
     if sorted(folds) != list(range(len(folds))):
         raise PluginError(f"{path}: folds must be numbered 0 to k-1, found {sorted(folds)}")
     everyone = set(sample_ids)

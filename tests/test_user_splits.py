@@ -92,3 +92,20 @@ def test_a_fixed_split_gives_one_fold(tmp_path, registry):
         from benchsuite.run.grid import split_table
 
         split_table(registry, plan.cells[0].dataset)
+
+
+def test_a_named_datasets_splits_csv_fed_back_selects_its_rows(tmp_path, capsys):
+    """A run of an installed dataset names it plainly in splits.csv; given back with --splits the dataset's label
+    carries the file, and the rows are still found (it was "no rows for dataset synthetic(splits=...)")."""
+    results = tmp_path / "results"
+    run = ["run", "--grid", "lab", "-d", "synthetic", "-a", "mean-shape", "--results", str(results),
+           "--set", "epochs=1", "--set", "batch_size=2"]
+    assert main([*run, "--folds", "2", "--run", "first"]) == 0, capsys.readouterr().err
+    first = pd.read_csv(results / "first" / "splits.csv")
+    assert set(first["dataset"]) == {"synthetic"}
+    assert main([*run, "--splits", str(results / "first" / "splits.csv"), "--run", "again"]) == 0, \
+        capsys.readouterr().err
+    again = pd.read_csv(results / "again" / "splits.csv")
+    key = ["image", "fold", "part"]
+    assert first[key].sort_values(key).to_numpy().tolist() == again[key].sort_values(key).to_numpy().tolist()
+    capsys.readouterr()

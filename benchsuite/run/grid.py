@@ -320,7 +320,10 @@ def split_table(registry: Registry, dataset: Component, instance=None) -> SplitT
     if digest(Path(spec["file"])) != spec["sha256"]:
         raise PluginError(f"{spec['file']}: the split file changed since the grid was loaded")
     instance = instance or registry.create("datasets", dataset.name, dataset.plugin_params)
-    return read_split_table(Path(spec["file"]), [s.id for s in instance.samples()], dataset.label)
+    # A run names the dataset by its label, which carries the split file; another run's splits.csv, written
+    # without one, names it by its label without it: either selects the rows.
+    plain = dataclasses.replace(dataset, params={k: v for k, v in dataset.params.items() if k != "splits"})
+    return read_split_table(Path(spec["file"]), [s.id for s in instance.samples()], (dataset.label, plain.label))
 
 
 def _defaults(registry: Registry, select: tuple[str, ...], *components: Component | None) -> dict[str, Any]:
