@@ -437,9 +437,13 @@ def _downscale(sizes: list[tuple[int, int]], protocol: Protocol) -> float:
 
 
 def auto_input_size(sizes: list[tuple[int, int]], delta: float = 4.0, smallest: int = 128,
-                    largest: int = 384) -> tuple[int, int]:
+                    largest: int = 192) -> tuple[int, int]:
     """A network input for images of these sizes: about ``delta`` original pixels per input pixel on the median
-    image's longest side, within [smallest, largest], sides multiples of 32, the median aspect ratio kept."""
+    image's longest side, within [smallest, largest], sides multiples of 32, the median aspect ratio kept.
+
+    ``largest`` keeps a network's epochs within a CPU's budget: on the X-rays 160×192 trained 88-98 epochs in
+    10 minutes, 320×384 about 9. Precision on larger originals comes from coarse to fine's crops instead. It
+    does not depend on the device, so every launcher of a run draws the same cells."""
     widths, heights = np.median([w for w, _ in sizes]), np.median([h for _, h in sizes])
     longest = min(max(_multiple(max(widths, heights) / delta), smallest), largest)
     shortest = max(_multiple(longest * min(widths, heights) / max(widths, heights), up=True), 32)
