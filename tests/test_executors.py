@@ -76,6 +76,18 @@ def test_status_reports_complete_failed_and_missing_cells(tiny_grid, tmp_path, c
     assert re.search(r"ok\s+2", out) and re.search(r"not started\s+4", out) and re.search(r"running\s+0", out)
 
 
+def test_a_dead_worker_leaves_no_pool_running_behind_the_one_line_error():
+    """A broken pool left to wind down at interpreter exit races its own wake-up pipe there, and the user saw a
+    traceback (OSError: Bad file descriptor) after the one-line error: the launcher joins its pools first."""
+    from concurrent.futures.process import _threads_wakeups
+
+    from benchsuite_builtin.executors.local import Local
+
+    with pytest.raises(PluginError, match="a worker process died"):
+        list(Local(jobs=2).map(os._exit, [9, 9, 9]))  # each worker dies on its first cell
+    assert not [thread for thread in list(_threads_wakeups) if thread.is_alive()]
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]

@@ -223,8 +223,10 @@ class Local(api.Executor):
                 for future in concurrent.futures.as_completed(futures):
                     yield future.result()
             except concurrent.futures.process.BrokenProcessPool:
-                for executor in executors:  # the other pool's queued cells are not started: the run stops here
-                    executor.shutdown(wait=False, cancel_futures=True)
+                for future in futures:  # the other pool's queued cells are not started: the run stops here
+                    future.cancel()
+                for executor in executors:  # joined now: a pool left running to interpreter exit races its own
+                    executor.shutdown(wait=True)  # wake-up pipe there (OSError: Bad file descriptor, a traceback)
                 raise PluginError("a worker process died (killed or out of memory); completed cells are kept, "
                                   "run the same command again to resume") from None
 
