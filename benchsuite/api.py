@@ -27,17 +27,13 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import numpy as np
 
+from benchsuite import weights
+from benchsuite.errors import DatasetMissing, PluginError  # noqa: F401 - re-exported: the contract plugins import
+from benchsuite.protocol import SETTINGS  # the contract names the settings; the protocol module owns them
+from benchsuite.weights import PretrainedWeights  # noqa: F401 - re-exported: plugins declare their weights with it
+
 KINDS = ("datasets", "encoders", "architectures", "methods", "codecs", "metrics", "executors")
 ERROR, WARNING = "error", "warning"
-
-
-class PluginError(Exception):
-    """A plugin or its input is unusable; the message names what and why, on one line."""
-
-
-class DatasetMissing(PluginError):
-    """A dataset whose files are not there yet (not downloaded, not unpacked): a dry run still lists its cells
-    and says where to put them; a run refuses it."""
 
 
 class _Required:
@@ -308,31 +304,6 @@ class Dataset(Plugin):
         raise PluginError(f"dataset {cls.name} writes no annotation format")
 
 
-@dataclass(frozen=True)
-class PretrainedWeights:
-    """What ``weights = "imagenet"`` loads, found on this machine and never downloaded: a file inside an
-    installed Python package (``package``), or, without one, a file in torch's own cache
-    (``$TORCH_HOME/hub/checkpoints``). Its digest is checked before it is read; ``mean`` and ``std`` (per
-    channel, from pixels in [0, 1]) are the input normalisation the weights were trained with; ``rename``
-    maps the file's tensor names to the module's (``rename(file_state, module_state) -> file_state``)."""
-
-    file: str  # the file's path inside the package, or its name in torch's cache
-    sha256: str  # its digest (a prefix, such as the 8 digits in torchvision's file names, is accepted)
-    install: str  # how a user gets the file: a pip command, or the URL to put in torch's cache
-    license: str
-    source: str  # where the weights come from (URL)
-    citation: str = ""
-    package: str = ""  # the importable package that holds the file ("": torch's cache)
-    mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # ImageNet's, unless the weights were trained otherwise
-    std: tuple[float, ...] = (0.229, 0.224, 0.225)
-    rename: Callable[[dict, dict], dict] | None = None
-
-    def describe(self) -> str:
-        """One line for listings: what the weights are, their license and where they come from."""
-        cited = f"; {self.citation}" if self.citation else ""
-        return f"weights = \"imagenet\": {self.license}, {self.source}{cited}"
-
-
 class Encoder(Plugin):
     """A feature extractor that architectures build on.
 
@@ -360,8 +331,6 @@ class Encoder(Plugin):
         what was loaded is kept as ``loaded`` for the cell's record."""
         if self.weights is None:
             return
-        from benchsuite import weights
-
         self.loaded = weights.load_weights(module, f"encoder {self.name}", self.weights, self.pretrained, self.partial)
 
     def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -661,8 +630,6 @@ def _declared_problems(kind: str, cls: type) -> list[str]:
         problems.append("attribute 'outputs' is empty: a method that learns without a codec is a method (derive from "
                         "benchsuite.api.Method and register it with register_methods)")
     if kind == "methods" and isinstance(cls.reads, frozenset):
-        from benchsuite.protocol import SETTINGS  # the contract names the settings; the protocol module owns them
-
         unknown = sorted(str(key) for key in cls.reads - SETTINGS)
         if unknown:
             problems.append(f"attribute 'reads' names settings the protocol does not have: {', '.join(unknown)}")

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from benchsuite.api import PluginError
+from benchsuite.errors import PluginError
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Pretrained weights from files on this machine only, checked and loaded strictly, never downloaded.
 
 A plugin's ``weights`` is ``"imagenet"`` (the file its class declares as
-:class:`benchsuite.api.PretrainedWeights`: inside an installed package, or in
+:class:`PretrainedWeights`: inside an installed package, or in
 torch's cache) or the path of a saved state dict. Files are read with
 ``weights_only=True`` (or as safetensors), so nothing in them is executed; a
 declared file's digest is checked first; and a file that would leave any of
@@ -15,10 +15,10 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from benchsuite.api import PluginError, PretrainedWeights
 from benchsuite.components import is_file_record
+from benchsuite.errors import PluginError
 from benchsuite.files import sha256
 from benchsuite.lazy import lazy_import
 
@@ -41,6 +41,31 @@ class Loaded:
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "sha256": self.sha256, "tensors": self.tensors, "random": self.random,
                 "unused": self.unused}
+
+
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """What ``weights = "imagenet"`` loads, found on this machine and never downloaded: a file inside an
+    installed Python package (``package``), or, without one, a file in torch's own cache
+    (``$TORCH_HOME/hub/checkpoints``). Its digest is checked before it is read; ``mean`` and ``std`` (per
+    channel, from pixels in [0, 1]) are the input normalisation the weights were trained with; ``rename``
+    maps the file's tensor names to the module's (``rename(file_state, module_state) -> file_state``)."""
+
+    file: str  # the file's path inside the package, or its name in torch's cache
+    sha256: str  # its digest (a prefix, such as the 8 digits in torchvision's file names, is accepted)
+    install: str  # how a user gets the file: a pip command, or the URL to put in torch's cache
+    license: str
+    source: str  # where the weights come from (URL)
+    citation: str = ""
+    package: str = ""  # the importable package that holds the file ("": torch's cache)
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)  # ImageNet's, unless the weights were trained otherwise
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    rename: Callable[[dict, dict], dict] | None = None
+
+    def describe(self) -> str:
+        """One line for listings: what the weights are, their license and where they come from."""
+        cited = f"; {self.citation}" if self.citation else ""
+        return f"weights = \"imagenet\": {self.license}, {self.source}{cited}"
 
 
 def resolve(owner: str, weights: str, pretrained: PretrainedWeights | None = None) -> Path:

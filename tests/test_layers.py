@@ -53,3 +53,28 @@ def test_the_layers_are_the_readmes():
     listed = [line.split()[0].rstrip("/") for line in layout.splitlines() if line.startswith("      ")
               and line.split()[0].endswith("/") and line.split()[0].rstrip("/") in LAYERS]
     assert listed == [layer for layer in LAYERS if layer not in ("", "cli")]
+
+
+def test_the_ground_floor_has_no_circle():
+    """The contract, protocol, files and weights modules had imported one another (the contract names the
+    protocol's settings, the protocol raised the contract's error): none of them could be loaded or tested
+    without the rest. Every import counts, at the top or inside a function."""
+    core = REPO / "benchsuite"
+    ground = {f"benchsuite.{path.stem}": path for path in core.glob("*.py")}
+    edges = {module: {imported for _, imported in _imports(path) if imported in ground and imported != module}
+             for module, path in ground.items()}
+    circles, done = [], set()
+
+    def visit(module, trail):
+        if module in trail:
+            circles.append(" -> ".join(trail[trail.index(module):] + [module]))
+            return
+        if module in done:
+            return
+        for imported in sorted(edges[module]):
+            visit(imported, trail + [module])
+        done.add(module)
+
+    for module in sorted(ground):
+        visit(module, [])
+    assert circles == []
