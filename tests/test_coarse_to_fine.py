@@ -37,8 +37,10 @@ def test_both_stages_train_on_the_training_part_and_stop_on_the_validation_part(
     method = registry.create("methods", "coarse-to-fine", TINY)
     protocol = load_protocol("smoke", PROTOCOL | {"max_minutes": 2})
     images = Images.of(wings)
-    method.fit(samples, images, methods.training(protocol, [s for s in samples if s.id in validation],
-                                                 on_epoch=lambda e, n, *_: epochs.append((e, n))))
+    report = method.fit(samples, images, methods.training(protocol, [s for s in samples if s.id in validation],
+                                                          on_epoch=lambda e, n, *_: epochs.append((e, n))))
+    for stage in report["stages"].values():  # each stage's curve: the report tells from it whether time ran short
+        assert len(stage["learning_curve"]) == stage["epochs_run"] and stage["stopped_by"]
     assert [size for *_, size in stages] == [32, 16]  # the whole image, then windows
     assert budgets[0] == 1 and 1.9 < budgets[1] < 2  # the cell's budget for both: half, then what is left
     for trained_on, stopped_on, _ in stages:

@@ -13,7 +13,7 @@ from fake_runs import identified, make_run, trained, write_cell
 from benchsuite.cli import main
 from benchsuite.report.render import render
 from benchsuite.run.results import Run
-from benchsuite.run.curves import still_improving
+from benchsuite.run.curves import starved, still_improving
 from benchsuite.report.tables import TABLES, build
 from benchsuite.run.store import RunStore
 
@@ -324,6 +324,17 @@ def test_still_improving_is_read_from_the_learning_curve_or_from_the_best_epoch(
     assert still_improving(trained(FALLING, curve=False))
     assert not still_improving(trained(FLAT, curve=False))
     assert not still_improving({"train_seconds": 3.0})  # the mean shape, dlib: no epochs
+
+
+def test_a_method_training_in_stages_is_starved_when_any_stage_is():
+    """Coarse to fine on the X-rays: the budget stopped both its stages at or near their best epoch, yet the
+    table gave it no ‖, because its record's top line (epochs in all, the last stage's stop) has no curve."""
+    patient = trained(FLAT, stopped_by="patience")
+    assert starved({"stopped_by": "patience", "stages": {"coarse": trained(FALLING), "fine": patient}})
+    assert not starved({"stopped_by": "budget", "stages": {"coarse": trained(FLAT), "fine": patient}})  # flat
+    as_recorded = {"coarse": {"epochs_run": 27, "best_epoch": 27, "stopped_by": "budget"},  # before stage curves
+                   "fine": {"epochs_run": 9, "best_epoch": 7, "stopped_by": "budget"}}
+    assert starved({"epochs_run": 36, "stopped_by": "budget", "stages": as_recorded})
 
 
 @pytest.fixture(scope="module")

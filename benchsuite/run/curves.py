@@ -31,7 +31,12 @@ def still_improving(record: dict) -> bool:
 
 
 def starved(record: dict) -> bool:
-    """Whether the time budget stopped a network that was still improving (more time would likely help)."""
+    """Whether the time budget stopped a network that was still improving (more time would likely help). A
+    method training in stages (coarse to fine) is starved when any stage is: its top line says only which
+    stage stopped last."""
+    stages = record.get("stages")
+    if isinstance(stages, dict) and stages:
+        return any(isinstance(stage, dict) and starved(stage) for stage in stages.values())
     return record.get("stopped_by") == "budget" and still_improving(record)
 
 
