@@ -387,7 +387,8 @@ class Method(Plugin):
     @abc.abstractmethod
     def fit(self, samples: list[Sample], images: Images, training: Training) -> dict[str, Any] | None:
         """Learn from annotated images (a fold's training part, and its validation part as the core decides);
-        may return facts about the fit for the cell's record (``epochs_run``, ``best_epoch``, ``stopped_by``...)."""
+        may return facts about the fit for the cell's record (``epochs_run``, ``best_epoch``, ``stopped_by``...;
+        ``stages``: such facts per stage, for a method that trains in stages)."""
 
     @abc.abstractmethod
     def predict(self, sample_ids: list[str], images: Images) -> np.ndarray:
