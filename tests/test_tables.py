@@ -335,6 +335,8 @@ def test_a_method_training_in_stages_is_starved_when_any_stage_is():
     as_recorded = {"coarse": {"epochs_run": 27, "best_epoch": 27, "stopped_by": "budget"},  # before stage curves
                    "fine": {"epochs_run": 9, "best_epoch": 7, "stopped_by": "budget"}}
     assert starved({"epochs_run": 36, "stopped_by": "budget", "stages": as_recorded})
+    damaged = {"stopped_by": "budget", "epochs_run": 9, "best_epoch": 9, "learning_curve": 5}  # read as no curve
+    assert starved(damaged) and starved({"stages": {"coarse": damaged, "fine": "not a stage"}})
 
 
 @pytest.fixture(scope="module")

@@ -32,8 +32,8 @@ def still_improving(record: dict) -> bool:
 
 def starved(record: dict) -> bool:
     """Whether the time budget stopped a network that was still improving (more time would likely help). A
-    method training in stages (coarse to fine) is starved when any stage is: its top line says only which
-    stage stopped last."""
+    method training in stages (one network, then another) is starved when any stage is: its top line says
+    only which stage stopped last."""
     stages = record.get("stages")
     if isinstance(stages, dict) and stages:
         return any(isinstance(stage, dict) and starved(stage) for stage in stages.values())
@@ -48,7 +48,8 @@ def budget_minutes(record: dict) -> float | None:
 
 def _validation_errors(record: dict) -> list[tuple[dict, float]]:
     """(curve point, validation error) per epoch: the MRE where the curve has it, else the loss."""
-    curve = [p for p in record.get("learning_curve") or [] if isinstance(p, dict)]
+    curve = record.get("learning_curve")
+    curve = [p for p in curve if isinstance(p, dict)] if isinstance(curve, list) else []  # a damaged record: none
     key = "val_mre" if any(_finite(p.get("val_mre")) for p in curve) else "val_loss"
     return [(p, float(p[key])) for p in curve if _finite(p.get(key))]
 
