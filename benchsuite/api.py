@@ -186,7 +186,8 @@ class NetworkTools(abc.ABC):
     @abc.abstractmethod
     def train(self, module, codec: "Codec", train: Any, validation: Any, protocol, on_epoch=None) -> Any:
         """Train with early stopping on ``validation`` and the protocol's augmentation; the module keeps its best
-        weights. Returns a report with ``epochs_run``, ``best_epoch``, ``stopped_by`` and ``elapsed_seconds``."""
+        weights. Returns a report with ``epochs_run``, ``best_epoch``, ``stopped_by`` and ``elapsed_seconds``;
+        its ``stopping()`` is what a cell's record (or one stage of it) keeps of how the training ended."""
 
     @abc.abstractmethod
     def locate(self, module, codec: "Codec", images: np.ndarray, regions: np.ndarray, size, protocol) -> np.ndarray:

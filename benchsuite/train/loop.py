@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -42,6 +42,12 @@ class TrainingReport:
     elapsed_seconds: float = 0.0  # training and validation wall time, what the time budget counts
     best_val_points: np.ndarray | None = None  # the best epoch's validation predictions (original pixels)
     learning_curve: list[dict] = dataclasses.field(default_factory=list)  # per epoch: see _curve_point
+
+    def stopping(self) -> dict[str, Any]:
+        """How the training ended, for a cell's record: its epochs, best epoch, what stopped it and its curve,
+        which the report reads to tell a network the budget stopped still improving."""
+        return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch, "stopped_by": self.stopped_by,
+                "learning_curve": self.learning_curve}
 
 
 CHECKPOINT_FORMAT = 2  # tensors and plain values only (format 1 pickled Python objects)

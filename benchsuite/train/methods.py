@@ -112,15 +112,13 @@ class NetworkMethod(api.Method):
         ceiling, efficiency = speed.pipeline_efficiency(report.train_images_per_s, report.fastest_epoch_images_per_s,
                                                         bare)
         facts = {
-            "epochs_run": report.epochs_run, "best_epoch": report.best_epoch, "best_val_loss": report.best_val_loss,
-            "stopped_by": report.stopped_by, "train_images_per_s": report.train_images_per_s,
+            **report.stopping(), "best_val_loss": report.best_val_loss, "train_images_per_s": report.train_images_per_s,
             "train_seconds": report.train_seconds, "validation_seconds": report.elapsed_seconds - report.train_seconds,
             "ceiling_seconds": time.perf_counter() - measuring,  # 0 where an earlier cell measured it
             "bare_images_per_s": ceiling, "pipeline_efficiency": efficiency,
             "parameters": sum(p.numel() for p in self.model.parameters()), "device": str(loop.device()),
             "input_normalisation": loop.input_normalisation(self.model, protocol),
             "precision": runtime.precision_name(loop.device()), "deterministic": runtime.deterministic,
-            "learning_curve": report.learning_curve,
         }
         # what a weights file gave the network, whether the encoder or the architecture itself loaded it
         loaded = getattr(self.encoder, "loaded", None) or getattr(self.architecture, "loaded", None)

@@ -120,7 +120,7 @@ class CoarseToFine(api.Method):
         self.protocol = protocol
         return {"epochs_run": coarse.epochs_run + fine.epochs_run,
                 "stopped_by": fine.stopped_by if fine.stopped_by == "budget" else coarse.stopped_by,
-                "stages": {"coarse": _stage(coarse), "fine": _stage(fine)}}
+                "stages": {"coarse": coarse.stopping(), "fine": fine.stopping()}}
 
     def _windows(self, samples, images, protocol, generator: np.random.Generator):
         """A window around every present landmark of every image, moved by up to a quarter of its side."""
@@ -201,13 +201,6 @@ def _delta(size: tuple[int, int], protocol) -> float:
     """Original pixels per coarse input pixel for an image of ``size``."""
     width, height = extent(protocol.input_size)
     return max(size[0] / width, size[1] / height)
-
-
-def _stage(report) -> dict:
-    """A stage's part of the cell's record: its epochs, what stopped it and its learning curve (from which the
-    report tells whether the budget stopped it still improving)."""
-    return {"epochs_run": report.epochs_run, "best_epoch": report.best_epoch, "stopped_by": report.stopped_by,
-            "learning_curve": report.learning_curve}
 
 
 def _first_half(protocol):
